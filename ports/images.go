@@ -1,0 +1,19 @@
+package ports
+
+import (
+	"context"
+	"io"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+)
+
+// Images turns an uploaded image into display variants.
+type Images interface {
+	// MakeVariants decodes the image in src (at most maxBytes are read),
+	// applies its orientation, strips metadata and returns the thumb, small
+	// and medium variants (domain.VariantNames; variants are never
+	// upscaled). Returns Invalid when the bytes are not a decodable image
+	// of contentType (the message says why), TooLarge when the image
+	// exceeds the byte or pixel limits.
+	MakeVariants(ctx context.Context, src io.Reader, contentType string, maxBytes int64) ([]domain.Variant, error)
+}

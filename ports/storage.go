@@ -1,0 +1,179 @@
+// Package ports declares the interfaces the cloudpost core needs from the
+// outside world (driven ports): storage, blobs, identity, images,
+// notifications, clock and ids. The core is their only consumer. Every
+// method documents the domain error codes it returns; any other failure is
+// Unavailable (dependency down, timeout) or Internal.
+package ports
+
+//go:generate go tool mockgen -typed -destination=../mocks/ports_mock.go -package=mocks . Profiles,Posts,Comments,MediaStore,Notifications,SyncFeed,Storage,Blobs,Identity,TokenVerifier,Images,Notifier,Clock,IDs
+
+import (
+	"context"
+	"time"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+)
+
+// Storage groups every storage port; one adapter implements all of them so
+// that operations spanning entities (a comment and its notification, a post
+// and its media) commit in one transaction inside the adapter.
+//
+// Every write that changes what a user's sync feed shows appends a Change for
+// that user in the same transaction (see SyncFeed).
+type Storage interface {
+	Profiles
+	Posts
+	Comments
+	MediaStore
+	Notifications
+	SyncFeed
+	// Ping checks that the store is reachable. Returns Unavailable.
+	Ping(ctx context.Context) error
+}
+
+// Profiles stores user profiles.
+type Profiles interface {
+	// CreateProfile inserts p with Version 1. Returns Conflict if a profile
+	// with the same ID or email exists. Feed: profile change for p.ID.
+	CreateProfile(ctx context.Context, p domain.Profile) (domain.Profile, error)
+	// GetProfile returns the profile. Returns NotFound.
+	GetProfile(ctx context.Context, id string) (domain.Profile, error)
+	// UpdateProfile loads the profile in a transaction, calls fn with it and
+	// saves what fn left with Version+1 (fn sets UpdatedAt; ID, Email,
+	// CreatedAt and Version are not changeable). An error from fn aborts the transaction and is
+	// returned unchanged. If ImageID changes, the new media must exist and be
+	// owned by the profile (NotFound otherwise). Returns NotFound for an
+	// unknown id. Concurrent updates are serialised: fn always sees the
+	// latest committed version. Feed: profile change.
+	UpdateProfile(ctx context.Context, id string, fn func(p *domain.Profile) error) (domain.Profile, error)
+	// DeleteUser removes the profile and everything the user owns: posts
+	// (with their comments and notifications), the user's comments on other
+	// posts (decrementing those posts' counts), notifications to and from
+	// the user, and media rows. It returns the media that were removed so the
+	// caller can delete their blobs. Deleting an unknown user is not an
+	// error (returns no media). Feed: tombstones for every removed entity,
+	// to every user whose feed showed it.
+	DeleteUser(ctx context.Context, id string) ([]domain.Media, error)
+}
+
+// PostQuery selects a page of posts, newest first.
+type PostQuery struct {
+	// AuthorID filters by author when not empty.
+	AuthorID string
+	// Before is an exclusive keyset bound: only posts with ID < Before
+	// (post ids are time ordered). Empty: start at the newest.
+	Before string
+	// Limit is the page size (1..100).
+	Limit int
+}
+
+// Posts stores posts.
+type Posts interface {
+	// CreatePost inserts p with Version 1 and CommentCount 0 and attaches
+	// p.MediaIDs to it. Returns Conflict for a duplicate id or a media item
+	// attached to another post, NotFound for a missing media item, Forbidden
+	// for media owned by someone else. Feed: post change for the author.
+	CreatePost(ctx context.Context, p domain.Post) (domain.Post, error)
+	// GetPost returns the post. Returns NotFound.
+	GetPost(ctx context.Context, id string) (domain.Post, error)
+	// GetPosts returns the posts that exist among ids, in no special order.
+	GetPosts(ctx context.Context, ids []string) ([]domain.Post, error)
+	// UpdatePost loads the post in a transaction, calls fn, and saves it with
+	// Version+1. Media attachments follow MediaIDs (detached media stay as
+	// unattached items). An error from fn aborts and is returned unchanged.
+	// Returns NotFound, and for media the errors of CreatePost. Feed: post
+	// change for the author.
+	UpdatePost(ctx context.Context, id string, fn func(p *domain.Post) error) (domain.Post, error)
+	// DeletePost loads the post in a transaction and calls fn (to authorise;
+	// its error aborts and is returned unchanged), then deletes the post, its
+	// comments and their notifications and its media rows. Returns the
+	// deleted post and its removed media. Returns NotFound. Feed: tombstones
+	// for the post (author), each comment (author and comment author) and
+	// each notification (recipient).
+	DeletePost(ctx context.Context, id string, fn func(p domain.Post) error) (domain.Post, []domain.Media, error)
+	// ListPosts returns up to q.Limit posts newest first (by id) and whether
+	// more follow. Paging with Before = last id never repeats or skips a post
+	// that existed when paging started.
+	ListPosts(ctx context.Context, q PostQuery) ([]domain.Post, bool, error)
+}
+
+// Comments stores comments.
+type Comments interface {
+	// CreateComment inserts c, increments the post's CommentCount and, when n
+	// is not nil, inserts the notification n, all in one transaction.
+	// Returns NotFound if the post does not exist, Conflict for a duplicate
+	// id. Nothing is written on error. Feed: comment change for the comment
+	// author and the post author, post change for the post author,
+	// notification change for n.UserID.
+	CreateComment(ctx context.Context, c domain.Comment, n *domain.Notification) (domain.Comment, error)
+	// GetComment returns the comment. Returns NotFound.
+	GetComment(ctx context.Context, id string) (domain.Comment, error)
+	// GetComments returns the comments that exist among ids.
+	GetComments(ctx context.Context, ids []string) ([]domain.Comment, error)
+	// DeleteComment loads the comment and its post in a transaction, calls fn
+	// (to authorise; its error aborts and is returned unchanged), deletes the
+	// comment and its notifications and decrements CommentCount. Returns
+	// NotFound. Feed: tombstones as for CreateComment's changes, and a post
+	// change for the post author.
+	DeleteComment(ctx context.Context, id string, fn func(c domain.Comment, p domain.Post) error) (domain.Comment, error)
+	// ListComments returns up to limit comments of the post oldest first
+	// (by id) with ID > after, and whether more follow. Returns NotFound if
+	// the post does not exist.
+	ListComments(ctx context.Context, postID, after string, limit int) ([]domain.Comment, bool, error)
+}
+
+// MediaStore stores media item records (the bytes live in Blobs).
+type MediaStore interface {
+	// CreateMedia inserts m. Returns Conflict for a duplicate id.
+	CreateMedia(ctx context.Context, m domain.Media) (domain.Media, error)
+	// GetMedia returns the item. Returns NotFound.
+	GetMedia(ctx context.Context, id string) (domain.Media, error)
+	// GetMediaBatch returns the items that exist among ids.
+	GetMediaBatch(ctx context.Context, ids []string) ([]domain.Media, error)
+	// UpdateMedia loads the item in a transaction, calls fn and saves it
+	// (fn sets UpdatedAt). An error from fn aborts and is returned unchanged.
+	// Returns NotFound. Feed: when the item is attached to a post, a post
+	// change for the owner; when it is the owner's current avatar, a profile
+	// change.
+	UpdateMedia(ctx context.Context, id string, fn func(m *domain.Media) error) (domain.Media, error)
+	// DeleteMedia removes the item if fn (called in the transaction, may be
+	// nil) allows it. Returns NotFound, Conflict while the item is attached
+	// to a post or is a profile's avatar.
+	DeleteMedia(ctx context.Context, id string, fn func(m domain.Media) error) (domain.Media, error)
+}
+
+// Notifications stores notifications (written by CreateComment).
+type Notifications interface {
+	// ListNotifications returns up to limit notifications of the user newest
+	// first (by id) with ID < before (empty: from the newest), and whether
+	// more follow.
+	ListNotifications(ctx context.Context, userID, before string, limit int) ([]domain.Notification, bool, error)
+	// GetNotifications returns the user's notifications among ids.
+	GetNotifications(ctx context.Context, userID string, ids []string) ([]domain.Notification, error)
+	// MarkNotificationsRead sets ReadAt = at on the user's unread
+	// notifications among ids, or on all of them when all is true. Ids of
+	// other users or unknown ids are ignored. Feed: notification change for
+	// each one marked.
+	MarkNotificationsRead(ctx context.Context, userID string, ids []string, all bool, at time.Time) error
+}
+
+// SyncFeed reads the per-user change feed written by the other storage ports.
+//
+// Guarantee: once ChangesSince has returned a change with Seq s to a reader,
+// no change with Seq <= s becomes visible later. A client that resumes from
+// the highest Seq it saw therefore never misses a committed change, also
+// with concurrent writers.
+type SyncFeed interface {
+	// ChangesSince returns up to limit changes of the user with Seq > after,
+	// in Seq order, and whether more follow.
+	ChangesSince(ctx context.Context, userID string, after int64, limit int) ([]domain.Change, bool, error)
+	// Snapshot returns everything the user's feed covers, read consistently,
+	// and the feed position it reflects. Returns NotFound if the user has no
+	// profile.
+	Snapshot(ctx context.Context, userID string) (domain.Snapshot, error)
+	// FeedHorizon returns the lowest Seq a cursor may hold and still get
+	// every change: changes with Seq <= horizon may have been pruned.
+	FeedHorizon(ctx context.Context) (int64, error)
+	// PruneFeed removes changes older than before and advances the horizon.
+	PruneFeed(ctx context.Context, before time.Time) error
+}
