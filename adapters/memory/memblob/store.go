@@ -262,8 +262,9 @@ func (s *Store) get(key string) (object, bool) {
 	return o, ok
 }
 
-// store saves data, which the caller must not modify afterwards.
-func (s *Store) store(key, contentType string, data []byte) {
+// store saves data, which the caller must not modify afterwards, and returns
+// the stored object.
+func (s *Store) store(key, contentType string, data []byte) object {
 	sum := md5.Sum(data)
 	o := object{
 		data:        data,
@@ -274,6 +275,7 @@ func (s *Store) store(key, contentType string, data []byte) {
 	s.mu.Lock()
 	s.objects[key] = o
 	s.mu.Unlock()
+	return o
 }
 
 func (o object) info(key string) domain.ObjectInfo {

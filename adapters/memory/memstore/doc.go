@@ -1,0 +1,14 @@
+// Package memstore is the in-memory implementation of ports.Storage: the
+// storage of the embedded local app and the storage fake for unit tests.
+//
+// It enforces the same rules as the MySQL adapter (it passes the same
+// porttest.RunStorage contract suite): uniqueness, media ownership and
+// attachment, cascading deletes, comment counts, and the per-user change
+// feed written in the same "transaction" as every change it reports.
+//
+// One sync.RWMutex guards all state, so every operation is atomic and
+// serialised; update callbacks run under the lock on a copy that is saved
+// only when they return nil, and they must not call back into the store.
+// Entities are deep-copied in and out, so callers never alias internal state.
+// Nothing is persisted: the data lives as long as the Store.
+package memstore

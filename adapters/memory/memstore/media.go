@@ -1,0 +1,132 @@
+package memstore
+
+import (
+	"context"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+)
+
+// CreateMedia inserts m. Returns Conflict for a duplicate id, Invalid when
+// m.PostID is set (media are attached through CreatePost and UpdatePost).
+func (s *Store) CreateMedia(ctx context.Context, m domain.Media) (domain.Media, error) {
+	if err := checkCtx(ctx); err != nil {
+		return domain.Media{}, err
+	}
+	if m.PostID != "" {
+		return domain.Media{}, domain.Errorf(domain.Invalid, "a new media item cannot be attached to a post")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.media[m.ID]; ok {
+		return domain.Media{}, domain.Errorf(domain.Conflict, "media item already exists")
+	}
+	m = cloneMedia(m)
+	s.media[m.ID] = m
+	indexAdd(s.mediaByOwner, m.OwnerID, m.ID)
+	return cloneMedia(m), nil
+}
+
+// GetMedia returns the item. Returns NotFound.
+func (s *Store) GetMedia(ctx context.Context, id string) (domain.Media, error) {
+	if err := checkCtx(ctx); err != nil {
+		return domain.Media{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m, ok := s.media[id]
+	if !ok {
+		return domain.Media{}, domain.Errorf(domain.NotFound, "media item not found")
+	}
+	return cloneMedia(m), nil
+}
+
+// GetMediaBatch returns the items that exist among ids, each once, in the
+// order of ids.
+func (s *Store) GetMediaBatch(ctx context.Context, ids []string) ([]domain.Media, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []domain.Media
+	for _, id := range uniqueIDs(ids) {
+		if m, ok := s.media[id]; ok {
+			out = append(out, cloneMedia(m))
+		}
+	}
+	return out, nil
+}
+
+// UpdateMedia calls fn with a copy of the item under the store lock and
+// saves it (ID, OwnerID, PostID and CreatedAt keep their stored values:
+// attachment belongs to the post operations). An error from fn is returned
+// unchanged and nothing is saved. Returns NotFound. Feed: post change for
+// the owner when the item is attached to a post, profile change when it is
+// the owner's avatar.
+func (s *Store) UpdateMedia(ctx context.Context, id string, fn func(m *domain.Media) error) (domain.Media, error) {
+	if err := checkCtx(ctx); err != nil {
+		return domain.Media{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.media[id]
+	if !ok {
+		return domain.Media{}, domain.Errorf(domain.NotFound, "media item not found")
+	}
+	m := cloneMedia(cur)
+	if err := fn(&m); err != nil {
+		return domain.Media{}, err
+	}
+	m = cloneMedia(m)
+	m.ID, m.OwnerID, m.PostID, m.CreatedAt = cur.ID, cur.OwnerID, cur.PostID, cur.CreatedAt
+	s.media[id] = m
+	var b feedBatch
+	if m.PostID != "" {
+		b.add(m.OwnerID, domain.EntityPost, m.PostID, false)
+	}
+	if p, ok := s.profiles[m.OwnerID]; ok && p.ImageID == id {
+		b.add(m.OwnerID, domain.EntityProfile, m.OwnerID, false)
+	}
+	s.commit(&b)
+	return cloneMedia(m), nil
+}
+
+// DeleteMedia calls fn (may be nil) with the item under the store lock; its
+// error is returned unchanged and nothing is deleted. Otherwise it removes
+// the item and returns it. Returns NotFound, Conflict while the item is
+// attached to a post or is a profile's avatar.
+func (s *Store) DeleteMedia(ctx context.Context, id string, fn func(m domain.Media) error) (domain.Media, error) {
+	if err := checkCtx(ctx); err != nil {
+		return domain.Media{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.media[id]
+	if !ok {
+		return domain.Media{}, domain.Errorf(domain.NotFound, "media item not found")
+	}
+	// Authorise first, so a caller who may not delete the item learns
+	// nothing about where it is used.
+	if fn != nil {
+		if err := fn(cloneMedia(m)); err != nil {
+			return domain.Media{}, err
+		}
+	}
+	if m.PostID != "" {
+		return domain.Media{}, domain.Errorf(domain.Conflict, "media item is attached to a post")
+	}
+	// Only the owner's profile can use it as avatar (UpdateProfile checks
+	// ownership).
+	if p, ok := s.profiles[m.OwnerID]; ok && p.ImageID == id {
+		return domain.Media{}, domain.Errorf(domain.Conflict, "media item is a profile picture")
+	}
+	s.deleteMediaLocked(id)
+	return cloneMedia(m), nil
+}
+
+// deleteMediaLocked removes the item row. Callers hold s.mu.
+func (s *Store) deleteMediaLocked(id string) {
+	m := s.media[id]
+	delete(s.media, id)
+	indexDrop(s.mediaByOwner, m.OwnerID, id)
+}
