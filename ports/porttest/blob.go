@@ -90,7 +90,7 @@ func RunBlobs(t *testing.T, newHarness func(t *testing.T) BlobHarness) {
 	})
 	t.Run("PresignedUploadRefused", func(t *testing.T) {
 		t.Parallel()
-		blobTestUploadRefused(t, newHarness)
+		blobTestUploadRefused(t, newHarness(t))
 	})
 	t.Run("PresignedDownloadRefused", func(t *testing.T) {
 		t.Parallel()
@@ -243,11 +243,11 @@ func blobTestConcurrentPuts(t *testing.T, h BlobHarness) {
 }
 
 func blobTestPresignedUpload(t *testing.T, h BlobHarness) {
-	ctx, b := t.Context(), h.Blobs
+	b := h.Blobs
 	data := blobData(2065)
 	t.Run("Fresh", func(t *testing.T) {
 		t.Parallel()
-		key := blobKey()
+		ctx, key := t.Context(), blobKey()
 		before := time.Now()
 		tg, err := b.PresignUpload(ctx, ports.UploadPolicy{Key: key, ContentType: "image/png", Size: int64(len(data)), Expires: 5 * time.Minute})
 		if err != nil {
@@ -281,7 +281,7 @@ func blobTestPresignedUpload(t *testing.T, h BlobHarness) {
 		t.Parallel()
 		key := blobKey()
 		blobMustPut(t, b, key, "text/plain", []byte("old object"))
-		tg, err := b.PresignUpload(ctx, ports.UploadPolicy{Key: key, ContentType: "image/webp", Size: int64(len(data)), Expires: time.Minute})
+		tg, err := b.PresignUpload(t.Context(), ports.UploadPolicy{Key: key, ContentType: "image/webp", Size: int64(len(data)), Expires: time.Minute})
 		if err != nil {
 			t.Fatalf("PresignUpload: %v", err)
 		}
@@ -295,8 +295,7 @@ func blobTestPresignedUpload(t *testing.T, h BlobHarness) {
 // blobTestUploadRefused sends forged or mismatching uploads, each to a fresh
 // key and to one that holds an object, and checks that every one is refused
 // with a 4xx and changes nothing.
-func blobTestUploadRefused(t *testing.T, newHarness func(t *testing.T) BlobHarness) {
-	h := newHarness(t)
+func blobTestUploadRefused(t *testing.T, h BlobHarness) {
 	data := blobData(1500)
 	larger := append(bytes.Clone(data), 0x42)
 	smaller := data[:len(data)-1]

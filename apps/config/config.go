@@ -1,0 +1,184 @@
+// Package config reads cloudpost's configuration from environment variables
+// into one struct, validated at start-up. A bad value stops the program with
+// a message that names the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Adapter choices.
+const (
+	StorageMemory = "memory"
+	StorageMySQL  = "mysql"
+	BlobMemory    = "memory"
+	BlobS3        = "s3"
+	AuthLocal     = "local"
+	AuthCognito   = "cognito"
+)
+
+// Config is every setting of the apps. See README.md for the table.
+type Config struct {
+	// HTTPAddr is where the Echo server listens.
+	HTTPAddr string `env:"CLOUDPOST_HTTP_ADDR" envDefault:"127.0.0.1:8000"`
+	// PublicURL is the base URL clients use to reach this server (used in
+	// presigned URLs of the memory blob store); default http://<HTTPAddr>.
+	PublicURL string `env:"CLOUDPOST_PUBLIC_URL"`
+	// Storage, Blob and Auth choose the adapters.
+	Storage string `env:"CLOUDPOST_STORAGE" envDefault:"memory"`
+	Blob    string `env:"CLOUDPOST_BLOB" envDefault:"memory"`
+	Auth    string `env:"CLOUDPOST_AUTH" envDefault:"local"`
+
+	// CORSOrigins lists the browser origins allowed to call the API.
+	CORSOrigins []string `env:"CLOUDPOST_CORS_ORIGINS" envSeparator:"," envDefault:"http://localhost:3000,http://127.0.0.1:3000,http://localhost:5173"`
+	// MaxUploadBytes is the largest media upload.
+	MaxUploadBytes int64 `env:"CLOUDPOST_MAX_UPLOAD_BYTES" envDefault:"10485760"`
+	// MaxImagePixels is the largest image (width*height) the pipeline decodes.
+	MaxImagePixels int64 `env:"CLOUDPOST_MAX_IMAGE_PIXELS" envDefault:"40000000"`
+	// UploadExpiry and DownloadExpiry are the lifetimes of presigned URLs.
+	UploadExpiry   time.Duration `env:"CLOUDPOST_UPLOAD_EXPIRY" envDefault:"15m"`
+	DownloadExpiry time.Duration `env:"CLOUDPOST_DOWNLOAD_EXPIRY" envDefault:"1h"`
+	// SyncRetention is how long sync tombstones are kept.
+	SyncRetention time.Duration `env:"CLOUDPOST_SYNC_RETENTION" envDefault:"720h"`
+	// MediaWorkers is how many images the in-process queue processes at once.
+	MediaWorkers int `env:"CLOUDPOST_MEDIA_WORKERS" envDefault:"2"`
+	// ShutdownTimeout bounds the graceful shutdown.
+	ShutdownTimeout time.Duration `env:"CLOUDPOST_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// LogLevel (debug, info, warn, error) and LogFormat (text, json).
+	LogLevel  slog.Level `env:"CLOUDPOST_LOG_LEVEL" envDefault:"info"`
+	LogFormat string     `env:"CLOUDPOST_LOG_FORMAT" envDefault:"text"`
+
+	// Local identity provider (CLOUDPOST_AUTH=local).
+	LocalIssuer     string        `env:"CLOUDPOST_LOCAL_ISSUER" envDefault:"http://127.0.0.1/local-pool"`
+	LocalClientID   string        `env:"CLOUDPOST_LOCAL_CLIENT_ID" envDefault:"cloudpost-local"`
+	LocalTokenTTL   time.Duration `env:"CLOUDPOST_LOCAL_TOKEN_TTL" envDefault:"1h"`
+	LocalBlobSecret string        `env:"CLOUDPOST_LOCAL_BLOB_SECRET"`
+}
+
+// Load parses environ (os.Environ() form) into a Config and validates it.
+// The error names the offending variable.
+func Load(environ []string) (Config, error) {
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
+		return Config{}, namedError(err)
+	}
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	notYet := func(name, val, issue string) {
+		bad(name, "%q is not available in this build yet (it arrives with the %s); use %q", val, issue, "memory")
+	}
+	switch c.Storage {
+	case StorageMemory:
+	case StorageMySQL:
+		notYet("CLOUDPOST_STORAGE", c.Storage, "MySQL adapter")
+	default:
+		bad("CLOUDPOST_STORAGE", "must be memory or mysql, not %q", c.Storage)
+	}
+	switch c.Blob {
+	case BlobMemory:
+	case BlobS3:
+		notYet("CLOUDPOST_BLOB", c.Blob, "S3 adapter")
+	default:
+		bad("CLOUDPOST_BLOB", "must be memory or s3, not %q", c.Blob)
+	}
+	switch c.Auth {
+	case AuthLocal:
+	case AuthCognito:
+		bad("CLOUDPOST_AUTH", "%q is not available in this build yet (it arrives with the Cognito adapter); use %q", c.Auth, AuthLocal)
+	default:
+		bad("CLOUDPOST_AUTH", "must be local or cognito, not %q", c.Auth)
+	}
+	if c.HTTPAddr == "" || !strings.Contains(c.HTTPAddr, ":") {
+		bad("CLOUDPOST_HTTP_ADDR", "must be host:port, not %q", c.HTTPAddr)
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("CLOUDPOST_PUBLIC_URL", "must be an http(s) URL, not %q", c.PublicURL)
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "") {
+			bad("CLOUDPOST_CORS_ORIGINS", "%q is not an origin like https://app.example.com", o)
+		}
+	}
+	if c.MaxUploadBytes < 1 || c.MaxUploadBytes > 100<<20 {
+		bad("CLOUDPOST_MAX_UPLOAD_BYTES", "must be between 1 and %d", 100<<20)
+	}
+	if c.MaxImagePixels < 1 {
+		bad("CLOUDPOST_MAX_IMAGE_PIXELS", "must be positive")
+	}
+	if c.UploadExpiry < time.Second || c.UploadExpiry > 7*24*time.Hour {
+		bad("CLOUDPOST_UPLOAD_EXPIRY", "must be between 1s and 168h")
+	}
+	if c.DownloadExpiry < time.Second || c.DownloadExpiry > 7*24*time.Hour {
+		bad("CLOUDPOST_DOWNLOAD_EXPIRY", "must be between 1s and 168h")
+	}
+	if c.SyncRetention < time.Hour {
+		bad("CLOUDPOST_SYNC_RETENTION", "must be at least 1h")
+	}
+	if c.MediaWorkers < 1 || c.MediaWorkers > 64 {
+		bad("CLOUDPOST_MEDIA_WORKERS", "must be between 1 and 64")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("CLOUDPOST_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("CLOUDPOST_LOG_FORMAT", "must be text or json, not %q", c.LogFormat)
+	}
+	if c.LocalTokenTTL < time.Minute || c.LocalTokenTTL > 24*time.Hour {
+		bad("CLOUDPOST_LOCAL_TOKEN_TTL", "must be between 1m and 24h")
+	}
+	return errors.Join(errs...)
+}
+
+// BaseURL is the public base URL of the server (no trailing slash).
+func (c Config) BaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + c.HTTPAddr
+}
+
+// namedError rewrites the library's field-name errors to name the variable.
+func namedError(err error) error {
+	keys := map[string]string{}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ",")
+		keys[t.Field(i).Name] = name
+	}
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var out []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			out = append(out, fmt.Errorf("%s: cannot parse as %s: %v", keys[pe.Name], pe.Type, errors.Unwrap(pe.Err)))
+			continue
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}

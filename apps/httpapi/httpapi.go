@@ -1,0 +1,205 @@
+// Package httpapi is cloudpost's JSON/HTTP API on Echo v4: routes, handlers,
+// DTOs, the mapping of domain errors to RFC 9457 problems, middleware (request
+// id, access log, recover, body limit, CORS, secure headers, bearer auth) and
+// the OpenAPI document of every route (openapi.yaml, served at
+// GET /openapi.yaml).
+//
+// The package drives the core use cases and knows no adapter: the caller
+// (apps/server with fx, apps/lambda, tests) builds the services and passes
+// them in Deps. New does no I/O.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cloudpost/cloudpost/core/accounts"
+	"github.com/cloudpost/cloudpost/core/comments"
+	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/media"
+	"github.com/cloudpost/cloudpost/core/notifications"
+	"github.com/cloudpost/cloudpost/core/posts"
+	"github.com/cloudpost/cloudpost/core/profiles"
+	"github.com/cloudpost/cloudpost/ports"
+)
+
+// Default limits applied when Config leaves them zero.
+const (
+	// DefaultJSONBodyLimit is the largest JSON request body (64 KiB).
+	DefaultJSONBodyLimit = 64 << 10
+	// DefaultBlobBodyLimit is the largest body of a request to the local blob
+	// route (10 MiB, the default upload limit).
+	DefaultBlobBodyLimit = 10 << 20
+	// BlobPathPrefix is where Deps.Blobs is mounted.
+	BlobPathPrefix = "/v1/blobs/"
+	// readyTimeout bounds each readiness check.
+	readyTimeout = 2 * time.Second
+)
+
+// Config holds the HTTP-level settings.
+type Config struct {
+	// CORSOrigins are the origins browsers may call the API from (exact
+	// origins such as "http://localhost:3000", "*" for any, or patterns with
+	// '*'). Empty: no CORS headers at all (same-origin only).
+	CORSOrigins []string
+	// JSONBodyLimit is the largest JSON request body in bytes; larger bodies
+	// get 413. Zero: DefaultJSONBodyLimit.
+	JSONBodyLimit int64
+	// BlobBodyLimit is the largest body accepted on the blob route. Zero:
+	// DefaultBlobBodyLimit.
+	BlobBodyLimit int64
+}
+
+// ReadyCheck is one readiness probe run by GET /readyz.
+type ReadyCheck struct {
+	// Name is the key of the check in the /readyz answer.
+	Name string
+	// Check returns nil when the dependency is usable.
+	Check func(ctx context.Context) error
+}
+
+// DevMessage is one message of the local identity provider's outbox.
+type DevMessage struct {
+	To      string
+	Subject string
+	Code    string
+	SentAt  time.Time
+}
+
+// DevMailbox reads the local identity provider's outbox (GET /v1/dev/mail).
+type DevMailbox interface {
+	// Mail returns the messages sent to the address, in any order.
+	Mail(to string) []DevMessage
+}
+
+// DevMailboxFunc adapts a function to DevMailbox, so an identity provider
+// plugs in without this package importing it, e.g.
+//
+//	httpapi.DevMailboxFunc(func(to string) []httpapi.DevMessage { ...convert auth.Mail(to)... })
+type DevMailboxFunc func(to string) []DevMessage
+
+// Mail calls f.
+func (f DevMailboxFunc) Mail(to string) []DevMessage { return f(to) }
+
+// Deps are the services and settings the API is built from. The core
+// services and Verifier are required; the optional ones switch routes on.
+type Deps struct {
+	Accounts      *accounts.Service
+	Profiles      *profiles.Service
+	Media         *media.Service
+	Posts         *posts.Service
+	Comments      *comments.Service
+	Notifications *notifications.Service
+	Feed          *feed.Service
+	// Verifier checks bearer access tokens.
+	Verifier ports.TokenVerifier
+	// Ready are the checks of GET /readyz.
+	Ready []ReadyCheck
+	// DevMail, when not nil, serves GET /v1/dev/mail (local identity only).
+	DevMail DevMailbox
+	// JWKS, when not nil, serves GET /.well-known/jwks.json (local issuer only).
+	JWKS func(ctx context.Context) ([]byte, error)
+	// Blobs, when not nil, is mounted at /v1/blobs/* without bearer auth
+	// (memory blob store: presigned URLs carry their own signature).
+	Blobs http.Handler
+	// Log receives access logs and internal errors. Nil: slog.Default().
+	Log *slog.Logger
+	// Config holds the HTTP settings.
+	Config Config
+}
+
+// api holds the dependencies the handlers use.
+type api struct {
+	Deps
+	log *slog.Logger
+}
+
+// New returns an Echo instance with every route, the middleware and the
+// problem error handler installed. It does no I/O; serve it with
+// e.Start, http.Server{Handler: e} or e.ServeHTTP.
+func New(d Deps) *echo.Echo {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Config.JSONBodyLimit <= 0 {
+		d.Config.JSONBodyLimit = DefaultJSONBodyLimit
+	}
+	if d.Config.BlobBodyLimit <= 0 {
+		d.Config.BlobBodyLimit = DefaultBlobBodyLimit
+	}
+	a := &api{Deps: d, log: d.Log}
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = a.handleError
+	// Handlers decode bodies themselves (strict JSON); the default binder is
+	// never used, but make sure nobody reaches for it by accident.
+	e.Binder = refuseBinder{}
+
+	// Order matters: the request id exists before anything logs; the access
+	// log sees the final status, including recovered panics; CORS answers
+	// preflights before auth runs.
+	e.Use(requestID, a.accessLog, a.recoverPanics, secureHeaders)
+	if len(d.Config.CORSOrigins) > 0 {
+		e.Use(corsMiddleware(d.Config.CORSOrigins))
+	}
+	e.Use(a.bodyLimit)
+
+	a.routes(e)
+	return e
+}
+
+// routes registers every route. Each one is described in openapi.yaml; a
+// test keeps the two in step.
+func (a *api) routes(e *echo.Echo) {
+	auth := a.authenticate
+
+	e.GET("/healthz", a.healthz)
+	e.GET("/readyz", a.readyz)
+	e.GET("/openapi.yaml", serveOpenAPI)
+	if a.JWKS != nil {
+		e.GET("/.well-known/jwks.json", a.jwks)
+	}
+	if a.DevMail != nil {
+		e.GET("/v1/dev/mail", a.devMail)
+	}
+	if a.Blobs != nil {
+		e.Any(BlobPathPrefix+"*", echo.WrapHandler(a.Blobs))
+	}
+
+	e.POST("/v1/auth/signup", a.signUp)
+	e.POST("/v1/auth/confirm", a.confirm)
+	e.POST("/v1/auth/signin", a.signIn)
+	e.POST("/v1/auth/refresh", a.refresh)
+	e.POST("/v1/auth/forgot", a.forgot)
+	e.POST("/v1/auth/reset", a.reset)
+	e.POST("/v1/auth/signout", a.signOut, auth)
+
+	e.GET("/v1/me", a.getMe, auth)
+	e.PATCH("/v1/me", a.patchMe, auth)
+	e.DELETE("/v1/me", a.deleteMe, auth)
+	e.GET("/v1/users/:id", a.getUser, auth)
+
+	e.POST("/v1/uploads", a.createUpload, auth)
+	e.GET("/v1/media/:id", a.getMedia, auth)
+	e.POST("/v1/media/:id/complete", a.completeMedia, auth)
+
+	e.POST("/v1/posts", a.createPost, auth)
+	e.GET("/v1/posts", a.listPosts, auth)
+	e.GET("/v1/posts/:id", a.getPost, auth)
+	e.PATCH("/v1/posts/:id", a.patchPost, auth)
+	e.DELETE("/v1/posts/:id", a.deletePost, auth)
+	e.POST("/v1/posts/:id/comments", a.createComment, auth)
+	e.GET("/v1/posts/:id/comments", a.listComments, auth)
+	e.DELETE("/v1/comments/:id", a.deleteComment, auth)
+
+	e.GET("/v1/notifications", a.listNotifications, auth)
+	e.POST("/v1/notifications/read", a.markNotificationsRead, auth)
+
+	e.GET("/v1/sync", a.sync, auth)
+}
