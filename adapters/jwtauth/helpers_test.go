@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -247,3 +248,5 @@ func wantCode(t *testing.T, err error, code domain.Code) {
 		t.Fatalf("error %v is not a *domain.Error", err)
 	}
 }
+
+func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }

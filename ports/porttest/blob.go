@@ -650,11 +650,15 @@ func blobTamperURL(t *testing.T, rawURL string) string {
 	return base + "?" + strings.Join(pairs, "&")
 }
 
-// blobFlip changes the first alphanumeric character of s to another one that
-// is valid in hex and base64.
+// blobFlip changes the first alphanumeric character of s outside a
+// percent-escape to another one that is valid in hex and base64.
 func blobFlip(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c == '%' {
+			i += 2
+			continue
+		}
 		if '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
 			r := byte('0')
 			if c == '0' {

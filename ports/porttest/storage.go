@@ -252,7 +252,7 @@ func (c storageChange) String() string {
 }
 
 func storageUpsert(e domain.EntityType, id string) storageChange { return storageChange{e, id, false} }
-func storageTomb(e domain.EntityType, id string) storageChange  { return storageChange{e, id, true} }
+func storageTomb(e domain.EntityType, id string) storageChange   { return storageChange{e, id, true} }
 
 // expectFeed checks that the distinct entries of user's feed after the
 // cursor are exactly want (in any order; a write may report an entity once

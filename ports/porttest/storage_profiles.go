@@ -173,12 +173,12 @@ func storageProfileDeleteUser(t *testing.T, f *storageFix) {
 	pa := f.post(a.ID, aPostMedia.ID)
 	pb := f.post(b.ID, bPostMedia.ID)
 
-	cBonA, nBonA := f.comment(pa, b.ID, true)  // b on a's post, notifies a
-	cAonA, _ := f.comment(pa, a.ID, false)     // a on own post
-	cConA, nConA := f.comment(pa, c.ID, true)  // c on a's post, notifies a
-	cAonB, nAonB := f.comment(pb, a.ID, true)  // a on b's post, notifies b
-	cConB, nConB := f.comment(pb, c.ID, true)  // c on b's post, notifies b: survives
-	cBonB, _ := f.comment(pb, b.ID, false)     // b on own post: survives
+	cBonA, nBonA := f.comment(pa, b.ID, true) // b on a's post, notifies a
+	cAonA, _ := f.comment(pa, a.ID, false)    // a on own post
+	cConA, nConA := f.comment(pa, c.ID, true) // c on a's post, notifies a
+	cAonB, nAonB := f.comment(pb, a.ID, true) // a on b's post, notifies b
+	cConB, nConB := f.comment(pb, c.ID, true) // c on b's post, notifies b: survives
+	cBonB, _ := f.comment(pb, b.ID, false)    // b on own post: survives
 	curA, curB, curC := f.cursor(a.ID), f.cursor(b.ID), f.cursor(c.ID)
 
 	removed, err := f.s.DeleteUser(f.ctx, a.ID)

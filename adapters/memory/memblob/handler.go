@@ -17,9 +17,9 @@ import (
 // and HEAD downloads, a minimal CORS preflight for OPTIONS, 405 for anything
 // else. Failures are application/problem+json bodies with a domain code:
 // Forbidden (403: missing, bad or expired signature, another key or content
-// type), Invalid (400: body shorter than signed), TooLarge (400, as S3's
-// EntityTooLarge: body longer than signed), NotFound (404). A failed upload
-// stores nothing and leaves any existing object untouched.
+// type), Invalid (400: body shorter than signed), TooLarge (413: body longer
+// than signed), NotFound (404); statuses follow the app's code table. A
+// failed upload stores nothing and leaves any existing object untouched.
 func (s *Store) Handler() http.Handler {
 	return http.HandlerFunc(s.serveHTTP)
 }
@@ -74,7 +74,7 @@ func (s *Store) serveUpload(w http.ResponseWriter, r *http.Request, key string) 
 	// Refuse a wrong declared length before reading any of the body.
 	switch {
 	case r.ContentLength > size:
-		writeProblem(w, http.StatusBadRequest, domain.TooLarge, "the body is larger than the signed size")
+		writeProblem(w, http.StatusRequestEntityTooLarge, domain.TooLarge, "the body is larger than the signed size")
 		return
 	case r.ContentLength >= 0 && r.ContentLength < size:
 		writeProblem(w, http.StatusBadRequest, domain.Invalid, "the body is smaller than the signed size")
@@ -88,7 +88,7 @@ func (s *Store) serveUpload(w http.ResponseWriter, r *http.Request, key string) 
 		writeProblem(w, http.StatusBadRequest, domain.Invalid, "the body could not be read")
 		return
 	case int64(len(data)) > size:
-		writeProblem(w, http.StatusBadRequest, domain.TooLarge, "the body is larger than the signed size")
+		writeProblem(w, http.StatusRequestEntityTooLarge, domain.TooLarge, "the body is larger than the signed size")
 		return
 	case int64(len(data)) < size:
 		writeProblem(w, http.StatusBadRequest, domain.Invalid, "the body is smaller than the signed size")

@@ -266,7 +266,7 @@ func TestUploadRefusals(t *testing.T) {
 		code   domain.Code
 	}{
 		{"Smaller", tg.URL, tg.Headers, data[:19], 400, domain.Invalid},
-		{"Larger", tg.URL, tg.Headers, append(bytes.Clone(data), '!'), 400, domain.TooLarge},
+		{"Larger", tg.URL, tg.Headers, append(bytes.Clone(data), '!'), 413, domain.TooLarge},
 		{"OtherType", tg.URL, map[string]string{"Content-Type": "image/jpg"}, data, 403, domain.Forbidden},
 		{"NoType", tg.URL, nil, data, 403, domain.Forbidden},
 		{"TamperedSize", strings.Replace(tg.URL, "X-Cp-Size=20", "X-Cp-Size=21", 1), tg.Headers, append(bytes.Clone(data), '!'), 403, domain.Forbidden},
@@ -329,14 +329,14 @@ func TestBodyReading(t *testing.T) {
 	tg := f.presign(t, "uploads/u/m", "image/png", 100)
 	path := strings.TrimPrefix(tg.URL, f.srv.URL)
 
-	for _, cl := range []int64{99, 101, 1 << 40} {
+	for cl, status := range map[int64]int{0: 400, 99: 400, 101: 413, 1 << 40: 413} {
 		req := httptest.NewRequest("PUT", path, failReader{t})
 		req.ContentLength = cl
 		req.Header.Set("Content-Type", "image/png")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusBadRequest {
-			t.Errorf("Content-Length %d: status %d, want 400", cl, rec.Code)
+		if rec.Code != status {
+			t.Errorf("Content-Length %d: status %d, want %d", cl, rec.Code, status)
 		}
 	}
 
@@ -347,7 +347,7 @@ func TestBodyReading(t *testing.T) {
 	req.Header.Set("Content-Type", "image/png")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"TooLarge"`) {
+	if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), `"TooLarge"`) {
 		t.Errorf("endless chunked body: %d %s", rec.Code, rec.Body)
 	}
 	if body.n > 101 {

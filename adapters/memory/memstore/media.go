@@ -73,11 +73,12 @@ func (s *Store) UpdateMedia(ctx context.Context, id string, fn func(m *domain.Me
 	if !ok {
 		return domain.Media{}, domain.Errorf(domain.NotFound, "media item not found")
 	}
-	m := cloneMedia(cur)
-	if err := fn(&m); err != nil {
+	scratch := cloneMedia(cur)
+	if err := fn(&scratch); err != nil {
 		return domain.Media{}, err
 	}
-	m = cloneMedia(m)
+	// Copy again: fn may keep the pointer it was given and change it later.
+	m := cloneMedia(scratch)
 	m.ID, m.OwnerID, m.PostID, m.CreatedAt = cur.ID, cur.OwnerID, cur.PostID, cur.CreatedAt
 	s.media[id] = m
 	var b feedBatch

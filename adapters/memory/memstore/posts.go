@@ -122,12 +122,12 @@ func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Pos
 	if !ok {
 		return domain.Post{}, domain.Errorf(domain.NotFound, "post not found")
 	}
-	p := clonePost(cur)
-	if err := fn(&p); err != nil {
+	scratch := clonePost(cur)
+	if err := fn(&scratch); err != nil {
 		return domain.Post{}, err
 	}
-	// Clone again: fn may keep the slice it was given and change it later.
-	p = clonePost(p)
+	// Copy again: fn may keep the pointer it was given and change it later.
+	p := clonePost(scratch)
 	p.ID, p.AuthorID, p.CreatedAt, p.CommentCount = cur.ID, cur.AuthorID, cur.CreatedAt, cur.CommentCount
 	p.Version = cur.Version + 1
 	if err := s.checkAttach(p.AuthorID, p.ID, p.MediaIDs); err != nil {

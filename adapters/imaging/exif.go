@@ -1,0 +1,154 @@
+package imaging
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// EXIF orientations (TIFF tag 0x0112): how the stored pixels must be turned to
+// be displayed upright.
+const (
+	orientNormal     = 1 // as stored
+	orientFlipH      = 2 // mirrored left-right
+	orientRotate180  = 3
+	orientFlipV      = 4 // mirrored top-bottom
+	orientTranspose  = 5 // mirrored left-right, then rotated 270° clockwise
+	orientRotate90   = 6 // rotate 90° clockwise to display
+	orientTransverse = 7 // mirrored left-right, then rotated 90° clockwise
+	orientRotate270  = 8 // rotate 270° clockwise (90° counter-clockwise) to display
+)
+
+// orientation returns the EXIF orientation (1 to 8) of the image in data, 1
+// when it has none or it cannot be read. JPEG keeps EXIF in an APP1 segment,
+// PNG in an eXIf chunk and WebP in an EXIF chunk; each parser only follows
+// lengths that stay inside data, so a hostile file cannot make it loop or
+// read out of bounds.
+func orientation(f *format, data []byte) int {
+	var tiff []byte
+	switch f.contentType {
+	case "image/jpeg":
+		tiff = jpegEXIF(data)
+	case "image/png":
+		tiff = pngEXIF(data)
+	case "image/webp":
+		tiff = webpEXIF(data)
+	}
+	return tiffOrientation(tiff)
+}
+
+var exifHeader = []byte("Exif\x00\x00")
+
+// jpegEXIF returns the TIFF block of the first EXIF APP1 segment before the
+// image data, nil when there is none.
+func jpegEXIF(b []byte) []byte {
+	for i := 2; i+4 <= len(b); {
+		if b[i] != 0xFF {
+			return nil
+		}
+		m := b[i+1]
+		switch {
+		case m == 0xFF: // fill byte
+			i++
+			continue
+		case m == 0x01 || m == 0xD8 || m >= 0xD0 && m <= 0xD7: // markers without a length
+			i += 2
+			continue
+		case m == 0xDA || m == 0xD9: // start of scan, end of image: no EXIF before the pixels
+			return nil
+		}
+		n := int(binary.BigEndian.Uint16(b[i+2:]))
+		if n < 2 || i+2+n > len(b) {
+			return nil
+		}
+		if seg := b[i+4 : i+2+n]; m == 0xE1 && bytes.HasPrefix(seg, exifHeader) {
+			return seg[len(exifHeader):]
+		}
+		i += 2 + n
+	}
+	return nil
+}
+
+// pngEXIF returns the data of the eXIf chunk, nil when there is none.
+func pngEXIF(b []byte) []byte {
+	for i := 8; i+12 <= len(b); {
+		n := binary.BigEndian.Uint32(b[i:])
+		typ := string(b[i+4 : i+8])
+		if n > uint32(len(b)-i-12) {
+			return nil
+		}
+		switch typ {
+		case "eXIf":
+			return b[i+8 : i+8+int(n)]
+		case "IEND":
+			return nil
+		}
+		i += 12 + int(n)
+	}
+	return nil
+}
+
+// webpEXIF returns the data of the EXIF chunk of an extended WebP file, nil
+// when there is none. Some writers keep the "Exif\0\0" prefix of JPEG; it is
+// dropped.
+func webpEXIF(b []byte) []byte {
+	for i := 12; i+8 <= len(b); {
+		n := binary.LittleEndian.Uint32(b[i+4:])
+		if n > uint32(len(b)-i-8) {
+			return nil
+		}
+		if string(b[i:i+4]) == "EXIF" {
+			d := b[i+8 : i+8+int(n)]
+			return bytes.TrimPrefix(d, exifHeader)
+		}
+		i += 8 + int(n) + int(n&1) // chunks are padded to an even size
+	}
+	return nil
+}
+
+// tiffOrientation reads the Orientation tag of IFD0 of a TIFF block, 1 when
+// absent or out of range.
+func tiffOrientation(t []byte) int {
+	if len(t) < 8 {
+		return orientNormal
+	}
+	var bo binary.ByteOrder
+	switch string(t[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return orientNormal
+	}
+	if bo.Uint16(t[2:]) != 42 {
+		return orientNormal
+	}
+	off := bo.Uint32(t[4:])
+	if off > uint32(len(t)-2) {
+		return orientNormal
+	}
+	n := int(bo.Uint16(t[off:]))
+	entries := t[off+2:]
+	for k := 0; k < n && 12*(k+1) <= len(entries); k++ {
+		e := entries[12*k : 12*(k+1)]
+		if bo.Uint16(e) != 0x0112 {
+			continue
+		}
+		var v uint32
+		switch typ, count := bo.Uint16(e[2:]), bo.Uint32(e[4:]); {
+		case count != 1:
+			return orientNormal
+		case typ == 3: // SHORT, stored in the first two bytes of the value field
+			v = uint32(bo.Uint16(e[8:]))
+		case typ == 4: // LONG, written by a few tools
+			v = bo.Uint32(e[8:])
+		default:
+			return orientNormal
+		}
+		if v < orientNormal || v > orientRotate270 {
+			return orientNormal
+		}
+		return int(v)
+	}
+	return orientNormal
+}

@@ -1,0 +1,126 @@
+package imaging
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// photo returns a deterministic w x h image with the statistics of a photo as
+// far as the codecs care: smooth gradients, soft shapes with edges, fine
+// texture and sensor-like noise (so a JPEG of it is about as large, and as slow
+// to decode, as a camera's).
+func photo(w, h int, seed uint64) *image.RGBA {
+	r := rand.New(rand.NewPCG(seed, 7))
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	type disc struct {
+		x, y, rad float64
+		c         [3]float64
+	}
+	discs := make([]disc, 40)
+	for i := range discs {
+		discs[i] = disc{r.Float64() * float64(w), r.Float64() * float64(h), (0.03 + 0.12*r.Float64()) * float64(min(w, h)),
+			[3]float64{r.Float64() * 255, r.Float64() * 255, r.Float64() * 255}}
+	}
+	for y := range h {
+		fy := float64(y) / float64(h)
+		for x := range w {
+			fx := float64(x) / float64(w)
+			c := [3]float64{60 + 150*fx, 90 + 100*fy, 170 - 120*fx*fy}
+			for _, d := range discs {
+				dx, dy := float64(x)-d.x, float64(y)-d.y
+				if dx*dx+dy*dy < d.rad*d.rad {
+					c = [3]float64{(c[0] + 2*d.c[0]) / 3, (c[1] + 2*d.c[1]) / 3, (c[2] + 2*d.c[2]) / 3}
+				}
+			}
+			tex := 18 * math.Sin(float64(x)*0.21+math.Sin(float64(y)*0.05)*3) * math.Cos(float64(y)*0.17)
+			i := m.PixOffset(x, y)
+			for k := range 3 {
+				v := c[k] + tex + r.NormFloat64()*5
+				m.Pix[i+k] = uint8(min(max(v, 0), 255))
+			}
+			m.Pix[i+3] = 255
+		}
+	}
+	return m
+}
+
+func encodeJPEG(t testing.TB, m image.Image, q int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, m, &jpeg.Options{Quality: q}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func encodePNG(t testing.TB, m image.Image) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func encodeGIF(t testing.TB, m *image.Paletted) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := gif.Encode(&buf, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var (
+	bigJPEGOnce sync.Once
+	bigJPEG     []byte
+	bigPNGOnce  sync.Once
+	bigPNG      []byte
+)
+
+// jpeg12MP is a 4000x3000 photo-like JPEG at quality 90 (made once per run).
+func jpeg12MP(t testing.TB) []byte {
+	bigJPEGOnce.Do(func() { bigJPEG = encodeJPEG(t, photo(4000, 3000, 1), 90) })
+	return bigJPEG
+}
+
+// png10MiB is a photo-like RGB PNG just under 10 MiB (made once per run):
+// 2400x1800 of the photo pattern, whose noise keeps deflate from shrinking it
+// much.
+func png10MiB(t testing.TB) []byte {
+	bigPNGOnce.Do(func() {
+		m := photo(2400, 1800, 2)
+		// Opaque RGBA is written as 8-bit RGB.
+		bigPNG = encodePNG(t, m)
+	})
+	return bigPNG
+}
+
+// meanRGB is the mean non-premultiplied colour of m, weighted by alpha.
+func meanRGB(m image.Image) [3]float64 {
+	b := m.Bounds()
+	var sum [3]float64
+	var wsum float64
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(m.At(x, y)).(color.NRGBA)
+			a := float64(c.A) / 255
+			sum[0] += float64(c.R) * a
+			sum[1] += float64(c.G) * a
+			sum[2] += float64(c.B) * a
+			wsum += a
+		}
+	}
+	if wsum == 0 {
+		return sum
+	}
+	return [3]float64{sum[0] / wsum, sum[1] / wsum, sum[2] / wsum}
+}

@@ -1,0 +1,299 @@
+package imaging
+
+import (
+	"image"
+	"image/color"
+	"image/draw"
+)
+
+// plane is a rectangle of 8-bit samples: one channel (ch 1: Y, Cb, Cr or gray)
+// or interleaved premultiplied RGBA (ch 4).
+type plane struct {
+	pix    []byte
+	w, h   int
+	stride int
+	ch     int
+}
+
+func newPlane(w, h, ch int) plane {
+	return plane{pix: make([]byte, w*h*ch), w: w, h: h, stride: w * ch, ch: ch}
+}
+
+// row returns the samples of row y.
+func (p plane) row(y int) []byte {
+	i := y * p.stride
+	return p.pix[i : i+p.w*p.ch : i+p.w*p.ch]
+}
+
+// halve returns p at half size, each sample the mean of a 2x2 block (an odd
+// last column or row is paired with itself). Exact 2x box averaging is a sound
+// anti-aliasing step for a 2x reduction and costs one pass over the input.
+func halve(p plane) plane {
+	d := newPlane((p.w+1)/2, (p.h+1)/2, p.ch)
+	for y := range d.h {
+		r0 := p.row(2 * y)
+		r1 := r0
+		if 2*y+1 < p.h {
+			r1 = p.row(2*y + 1)
+		}
+		if p.ch == 1 {
+			halveRow1(d.row(y), r0, r1)
+		} else {
+			halveRow4(d.row(y), r0, r1)
+		}
+	}
+	return d
+}
+
+// The rounding term alternates between 1 and 2 by column so that rounding does
+// not brighten the image a little at every pyramid level.
+func halveRow1(out, r0, r1 []byte) {
+	n := len(r0) / 2
+	out, r0, r1 = out[:len(out)], r0[:2*n], r1[:2*n]
+	for x := range n {
+		a := r0[2*x : 2*x+2 : 2*x+2]
+		b := r1[2*x : 2*x+2 : 2*x+2]
+		out[x] = uint8((uint(a[0]) + uint(a[1]) + uint(b[0]) + uint(b[1]) + 1 + uint(x&1)) >> 2)
+	}
+	if len(out) > n {
+		l, m := r0[:2*n+1][2*n], r1[:2*n+1][2*n]
+		out[n] = uint8((uint(l) + uint(m) + 1) >> 1)
+	}
+}
+
+func halveRow4(out, r0, r1 []byte) {
+	w := len(r0) / 4
+	n := w / 2
+	for x := range n {
+		a := r0[8*x : 8*x+8 : 8*x+8]
+		b := r1[8*x : 8*x+8 : 8*x+8]
+		o := out[4*x : 4*x+4 : 4*x+4]
+		r := 1 + uint(x&1)
+		o[0] = uint8((uint(a[0]) + uint(a[4]) + uint(b[0]) + uint(b[4]) + r) >> 2)
+		o[1] = uint8((uint(a[1]) + uint(a[5]) + uint(b[1]) + uint(b[5]) + r) >> 2)
+		o[2] = uint8((uint(a[2]) + uint(a[6]) + uint(b[2]) + uint(b[6]) + r) >> 2)
+		o[3] = uint8((uint(a[3]) + uint(a[7]) + uint(b[3]) + uint(b[7]) + r) >> 2)
+	}
+	if w&1 == 1 {
+		a := r0[8*n : 8*n+4]
+		b := r1[8*n : 8*n+4]
+		o := out[4*n : 4*n+4]
+		for c := range 4 {
+			o[c] = uint8((uint(a[c]) + uint(b[c]) + 1) >> 1)
+		}
+	}
+}
+
+// pyramid is a plane and its successive halvings, built on demand.
+type pyramid struct {
+	levels []plane
+	// hs, vs: how many luma pixels one sample of level 0 spans (2, 2 for the
+	// chroma of a 4:2:0 JPEG).
+	hs, vs int
+}
+
+// level returns level k (level 0 halved k times).
+func (p *pyramid) level(k int) plane {
+	for len(p.levels) <= k {
+		p.levels = append(p.levels, halve(p.levels[len(p.levels)-1]))
+	}
+	return p.levels[k]
+}
+
+// kind says how a source's planes are to be read.
+type kind int
+
+const (
+	kindYCbCr kind = iota // planes Y, Cb, Cr (full-range JFIF YCbCr, as JPEG and VP8 store it)
+	kindGray              // one gray plane
+	kindRGBA              // one premultiplied RGBA plane
+)
+
+// source is a decoded image reduced to the planes the pipeline works on.
+type source struct {
+	kind   kind
+	w, h   int
+	planes []*pyramid
+	// alpha is true when some pixel is not fully opaque (kindRGBA only).
+	alpha bool
+}
+
+// newSource takes over the decoded m (its pixels may be converted in place) as
+// a w x h source. A frame smaller than w x h (GIF) is placed on a transparent
+// canvas, as browsers show it.
+func newSource(m image.Image, w, h int) *source {
+	b := m.Bounds()
+	if b != image.Rect(0, 0, w, h) {
+		return rgbaSource(canvas(m, w, h))
+	}
+	switch m := m.(type) {
+	case *image.YCbCr:
+		if s := ycbcrSource(m); s != nil {
+			return s
+		}
+	case *image.Gray:
+		return graySource(plane{pix: m.Pix, w: w, h: h, stride: m.Stride, ch: 1})
+	case *image.Gray16:
+		return graySource(narrow16(m.Pix, m.Stride, w, h, 1))
+	case *image.RGBA:
+		return rgbaSource(plane{pix: m.Pix, w: w, h: h, stride: m.Stride, ch: 4})
+	case *image.RGBA64:
+		return rgbaSource(narrow16(m.Pix, m.Stride, w, h, 4))
+	case *image.NRGBA:
+		return rgbaSource(premultiply(plane{pix: m.Pix, w: w, h: h, stride: m.Stride, ch: 4}))
+	case *image.NRGBA64:
+		return rgbaSource(premultiply(narrow16(m.Pix, m.Stride, w, h, 4)))
+	case *image.CMYK:
+		return rgbaSource(cmykToRGBA(plane{pix: m.Pix, w: w, h: h, stride: m.Stride, ch: 4}))
+	case *image.Paletted:
+		return rgbaSource(expandPalette(m))
+	case *image.NYCbCrA:
+		if opaque(m.A, m.AStride, w, h) {
+			if s := ycbcrSource(&m.YCbCr); s != nil {
+				return s
+			}
+		}
+	}
+	return rgbaSource(canvas(m, w, h))
+}
+
+func graySource(p plane) *source {
+	return &source{kind: kindGray, w: p.w, h: p.h, planes: []*pyramid{{levels: []plane{p}, hs: 1, vs: 1}}}
+}
+
+func rgbaSource(p plane) *source {
+	return &source{kind: kindRGBA, w: p.w, h: p.h, alpha: !opaque4(p),
+		planes: []*pyramid{{levels: []plane{p}, hs: 1, vs: 1}}}
+}
+
+// ycbcrSource keeps the planes of m as they are; nil for a layout it does not
+// know.
+func ycbcrSource(m *image.YCbCr) *source {
+	var hs, vs int
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio444:
+		hs, vs = 1, 1
+	case image.YCbCrSubsampleRatio422:
+		hs, vs = 2, 1
+	case image.YCbCrSubsampleRatio420:
+		hs, vs = 2, 2
+	case image.YCbCrSubsampleRatio440:
+		hs, vs = 1, 2
+	case image.YCbCrSubsampleRatio411:
+		hs, vs = 4, 1
+	case image.YCbCrSubsampleRatio410:
+		hs, vs = 4, 2
+	default:
+		return nil
+	}
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	cw, ch := (w+hs-1)/hs, (h+vs-1)/vs
+	if m.Rect.Min != (image.Point{}) || len(m.Y) < (h-1)*m.YStride+w || len(m.Cb) < (ch-1)*m.CStride+cw || len(m.Cr) < (ch-1)*m.CStride+cw {
+		return nil
+	}
+	return &source{kind: kindYCbCr, w: w, h: h, planes: []*pyramid{
+		{levels: []plane{{pix: m.Y, w: w, h: h, stride: m.YStride, ch: 1}}, hs: 1, vs: 1},
+		{levels: []plane{{pix: m.Cb, w: cw, h: ch, stride: m.CStride, ch: 1}}, hs: hs, vs: vs},
+		{levels: []plane{{pix: m.Cr, w: cw, h: ch, stride: m.CStride, ch: 1}}, hs: hs, vs: vs},
+	}}
+}
+
+// narrow16 keeps the high byte of each 16-bit sample, in place: the 8-bit
+// sample i is written at or before the 16-bit sample it comes from.
+func narrow16(pix []byte, stride, w, h, ch int) plane {
+	p := plane{pix: pix, w: w, h: h, stride: w * ch, ch: ch}
+	for y := range h {
+		src := pix[y*stride : y*stride+2*w*ch]
+		dst := pix[y*w*ch : (y+1)*w*ch]
+		for i := range dst {
+			dst[i] = src[2*i]
+		}
+	}
+	return p
+}
+
+// premultiply turns non-premultiplied RGBA into premultiplied RGBA in place.
+func premultiply(p plane) plane {
+	for y := range p.h {
+		r := p.row(y)
+		for i := 0; i+4 <= len(r); i += 4 {
+			px := r[i : i+4 : i+4]
+			switch a := uint32(px[3]); a {
+			case 255:
+			case 0:
+				px[0], px[1], px[2] = 0, 0, 0
+			default:
+				px[0] = uint8((uint32(px[0])*a + 127) / 255)
+				px[1] = uint8((uint32(px[1])*a + 127) / 255)
+				px[2] = uint8((uint32(px[2])*a + 127) / 255)
+			}
+		}
+	}
+	return p
+}
+
+// cmykToRGBA converts CMYK samples to opaque RGBA in place.
+func cmykToRGBA(p plane) plane {
+	for y := range p.h {
+		r := p.row(y)
+		for i := 0; i+4 <= len(r); i += 4 {
+			px := r[i : i+4 : i+4]
+			px[0], px[1], px[2] = color.CMYKToRGB(px[0], px[1], px[2], px[3])
+			px[3] = 255
+		}
+	}
+	return p
+}
+
+// expandPalette returns the premultiplied RGBA pixels of a paletted image; an
+// index outside the palette is transparent.
+func expandPalette(m *image.Paletted) plane {
+	var lut [256][4]byte
+	for i, c := range m.Palette {
+		r, g, b, a := c.RGBA()
+		lut[i] = [4]byte{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}
+	}
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	p := newPlane(w, h, 4)
+	for y := range h {
+		src := m.Pix[y*m.Stride : y*m.Stride+w]
+		dst := p.row(y)
+		for x, idx := range src {
+			copy(dst[4*x:4*x+4], lut[idx][:])
+		}
+	}
+	return p
+}
+
+// canvas draws m onto a transparent w x h RGBA canvas: the general path for
+// image types without a fast one, and for GIF frames smaller than the screen.
+func canvas(m image.Image, w, h int) plane {
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(dst, dst.Rect, m, image.Point{}, draw.Src)
+	return plane{pix: dst.Pix, w: w, h: h, stride: dst.Stride, ch: 4}
+}
+
+// opaque reports whether every alpha sample of a w x h alpha plane is 255.
+func opaque(a []byte, stride, w, h int) bool {
+	for y := range h {
+		for _, v := range a[y*stride : y*stride+w] {
+			if v != 255 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// opaque4 reports whether every pixel of an RGBA plane is fully opaque.
+func opaque4(p plane) bool {
+	for y := range p.h {
+		r := p.row(y)
+		for i := 3; i < len(r); i += 4 {
+			if r[i] != 255 {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,619 @@
+// Package localauth is the local identity provider: an in-memory user pool
+// that behaves like the Amazon Cognito pool cloudpost uses in AWS. It keeps
+// accounts with bcrypt password hashes, mails confirmation and reset codes
+// to an in-memory outbox, throttles repeated failures, and issues RS256
+// access and id tokens shaped like Cognito's, whose public keys it publishes
+// as a JWKS (served at /.well-known/jwks.json). The server verifies them with
+// the same jwtauth.Verifier as Cognito tokens.
+package localauth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"math/big"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cloudpost/cloudpost/adapters/system"
+	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/ports"
+)
+
+// Defaults of Config and the provider's fixed rules.
+const (
+	DefaultIssuer     = "http://127.0.0.1/local-pool"
+	DefaultClientID   = "cloudpost-local"
+	DefaultAccessTTL  = time.Hour
+	DefaultRefreshTTL = 30 * 24 * time.Hour
+
+	// SignUpCodeTTL and ResetCodeTTL are how long mailed codes stay valid.
+	SignUpCodeTTL = 24 * time.Hour
+	ResetCodeTTL  = time.Hour
+	// MaxFailures is how many consecutive failed sign-ins (or wrong codes)
+	// an account takes before it is throttled. Each further failure doubles
+	// the wait, from BaseLockout up to MaxLockout.
+	MaxFailures = 5
+	BaseLockout = time.Minute
+	MaxLockout  = time.Hour
+	// MaxResetMailsPerHour limits ForgotPassword per account.
+	MaxResetMailsPerHour = 5
+	// MaxMailsPerAddress is how many messages the outbox keeps per address.
+	MaxMailsPerAddress = 20
+
+	// Subjects of the mailed messages, so tests can tell the codes apart.
+	SubjectSignUp = "Your cloudpost confirmation code"
+	SubjectReset  = "Your cloudpost password reset code"
+
+	maxDisplayNameLen = 2048 // Cognito's attribute limit; the core applies its own
+)
+
+// Client-safe messages of the errors the provider returns.
+const (
+	msgBadCredentials = "incorrect email or password"
+	msgBadCode        = "invalid or expired code"
+	msgThrottled      = "too many attempts, try again later"
+	msgBadRefresh     = "invalid refresh token"
+	msgBadAccess      = "invalid access token"
+)
+
+// Config configures a Provider. Zero fields take the defaults.
+type Config struct {
+	// Issuer is the `iss` of the tokens (DefaultIssuer).
+	Issuer string
+	// ClientID is the app client of the tokens (DefaultClientID).
+	ClientID string
+	// AccessTTL is the lifetime of access and id tokens (1 h).
+	AccessTTL time.Duration
+	// RefreshTTL is the lifetime of refresh tokens (30 days).
+	RefreshTTL time.Duration
+	// BcryptCost is the password hashing cost (bcrypt.DefaultCost); tests
+	// use bcrypt.MinCost.
+	BcryptCost int
+	// Clock tells the time (the system clock).
+	Clock ports.Clock
+	// IDs makes user ids and token ids (UUIDv7).
+	IDs ports.IDs
+}
+
+// Message is a mail the provider "sent".
+type Message struct {
+	To      string
+	Subject string
+	Code    string
+	SentAt  time.Time
+}
+
+// Provider is the local identity provider. Safe for concurrent use.
+type Provider struct {
+	cfg Config
+
+	signer    signer
+	dummyOnce sync.Once
+	dummyHash []byte // compared against for unknown emails, to equalise timing
+
+	mu       sync.Mutex
+	accounts map[string]*account // by normalised email
+	byID     map[string]*account
+	refresh  map[[32]byte]refreshRecord // by SHA-256 of the token
+	outbox   map[string][]Message       // by address, oldest first
+}
+
+var _ ports.Identity = (*Provider)(nil)
+
+type account struct {
+	userID      string
+	email       string
+	displayName string
+	hash        []byte
+	confirmed   bool
+	groups      []string
+
+	signUpCode pendingCode
+	resetCode  pendingCode
+	resetMails []time.Time // ForgotPassword times within the last hour
+
+	signIns   throttle // failed sign-ins
+	codeTries throttle // wrong confirmation or reset codes
+	refresh   map[[32]byte]struct{}
+}
+
+type pendingCode struct {
+	code    string
+	expires time.Time
+}
+
+type refreshRecord struct {
+	userID   string
+	expires  time.Time
+	authTime time.Time
+}
+
+// New returns a provider with cfg's defaults applied. The signing key is
+// generated on first use.
+func New(cfg Config) *Provider {
+	if cfg.Issuer == "" {
+		cfg.Issuer = DefaultIssuer
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = DefaultClientID
+	}
+	if cfg.AccessTTL <= 0 {
+		cfg.AccessTTL = DefaultAccessTTL
+	}
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = DefaultRefreshTTL
+	}
+	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
+		cfg.BcryptCost = bcrypt.DefaultCost
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = system.Clock{}
+	}
+	if cfg.IDs == nil {
+		cfg.IDs = system.IDs{}
+	}
+	return &Provider{
+		cfg:      cfg,
+		signer:   signer{issuer: cfg.Issuer, clientID: cfg.ClientID, clock: cfg.Clock},
+		accounts: make(map[string]*account),
+		byID:     make(map[string]*account),
+		refresh:  make(map[[32]byte]refreshRecord),
+		outbox:   make(map[string][]Message),
+	}
+}
+
+// Issuer returns the `iss` of the provider's tokens.
+func (p *Provider) Issuer() string { return p.cfg.Issuer }
+
+// ClientID returns the app client id of the provider's tokens.
+func (p *Provider) ClientID() string { return p.cfg.ClientID }
+
+// SignUp registers an unconfirmed account and mails a confirmation code.
+// Returns Invalid for a malformed email, a display name that is not plain
+// text or a password that breaks domain.ValidatePassword, Conflict if the
+// email is taken (confirmed or not).
+func (p *Provider) SignUp(_ context.Context, email, password, displayName string) (domain.SignUpResult, error) {
+	email, err := domain.NormalizeEmail(email)
+	if err != nil {
+		return domain.SignUpResult{}, err
+	}
+	if err := domain.ValidatePassword(password); err != nil {
+		return domain.SignUpResult{}, err
+	}
+	if err := domain.ValidateText("display name", displayName, 0, maxDisplayNameLen, false); err != nil {
+		return domain.SignUpResult{}, err
+	}
+	hash, err := p.hashPassword(password)
+	if err != nil {
+		return domain.SignUpResult{}, err
+	}
+	code, err := newCode()
+	if err != nil {
+		return domain.SignUpResult{}, err
+	}
+	now := p.cfg.Clock.Now()
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.accounts[email]; ok {
+		return domain.SignUpResult{}, domain.Errorf(domain.Conflict, "an account with this email already exists")
+	}
+	a := &account{
+		userID:      p.cfg.IDs.NewID(),
+		email:       email,
+		displayName: displayName,
+		hash:        hash,
+		signUpCode:  pendingCode{code: code, expires: now.Add(SignUpCodeTTL)},
+		refresh:     make(map[[32]byte]struct{}),
+	}
+	p.accounts[email] = a
+	p.byID[a.userID] = a
+	p.mailLocked(email, SubjectSignUp, code, now)
+	return domain.SignUpResult{UserID: a.userID, ConfirmationRequired: true}, nil
+}
+
+// ConfirmSignUp confirms the account with the mailed code (single use,
+// valid SignUpCodeTTL). Returns Invalid for a wrong, used or expired code,
+// also for an unknown email or a confirmed account, and TooManyRequests
+// after MaxFailures wrong codes.
+func (p *Provider) ConfirmSignUp(_ context.Context, email, code string) error {
+	email, err := domain.NormalizeEmail(email)
+	if err != nil {
+		return domain.Errorf(domain.Invalid, msgBadCode)
+	}
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.accounts[email]
+	if a == nil {
+		return domain.Errorf(domain.Invalid, msgBadCode)
+	}
+	if err := a.checkCode(&a.signUpCode, code, now); err != nil {
+		return err
+	}
+	a.confirmed = true
+	return nil
+}
+
+// checkCode checks code against want under the account's code throttle and
+// consumes want when it matches. The caller holds p.mu.
+func (a *account) checkCode(want *pendingCode, code string, now time.Time) error {
+	if wait := a.codeTries.wait(now); wait > 0 {
+		return throttled(wait)
+	}
+	// Count the attempt as a failure until it proves right.
+	a.codeTries.fail(now)
+	if want.code == "" || !now.Before(want.expires) ||
+		subtle.ConstantTimeCompare([]byte(want.code), []byte(code)) != 1 {
+		return domain.Errorf(domain.Invalid, msgBadCode)
+	}
+	a.codeTries = throttle{}
+	*want = pendingCode{}
+	return nil
+}
+
+// SignIn checks the password and issues access, id and refresh tokens.
+// Returns Unauthenticated with the same message for an unknown email and a
+// wrong password, UserNotConfirmed for an unconfirmed account (only with the
+// right password), and TooManyRequests (with RetryAfter) while the account
+// is throttled after MaxFailures consecutive failures; the throttle applies
+// before the password is checked.
+func (p *Provider) SignIn(_ context.Context, email, password string) (domain.Tokens, error) {
+	now := p.cfg.Clock.Now()
+	email, err := domain.NormalizeEmail(email)
+	p.mu.Lock()
+	var a *account
+	if err == nil {
+		a = p.accounts[email]
+	}
+	if a == nil {
+		p.mu.Unlock()
+		p.dummyCompare(password)
+		return domain.Tokens{}, domain.Errorf(domain.Unauthenticated, msgBadCredentials)
+	}
+	if wait := a.signIns.wait(now); wait > 0 {
+		p.mu.Unlock()
+		return domain.Tokens{}, throttled(wait)
+	}
+	// Count the attempt as a failure before the slow compare, so concurrent
+	// guesses cannot all slip under the limit; a right password resets it.
+	a.signIns.fail(now)
+	hash := a.hash
+	p.mu.Unlock()
+
+	if !checkPassword(hash, password) {
+		return domain.Tokens{}, domain.Errorf(domain.Unauthenticated, msgBadCredentials)
+	}
+
+	p.mu.Lock()
+	if p.accounts[email] != a {
+		p.mu.Unlock() // deleted meanwhile
+		return domain.Tokens{}, domain.Errorf(domain.Unauthenticated, msgBadCredentials)
+	}
+	a.signIns = throttle{}
+	if !a.confirmed {
+		p.mu.Unlock()
+		return domain.Tokens{}, domain.Errorf(domain.UserNotConfirmed, "the account is not confirmed")
+	}
+	refresh, err := p.newRefreshLocked(a, now)
+	claims := a.claims()
+	p.mu.Unlock()
+	if err != nil {
+		return domain.Tokens{}, err
+	}
+	tokens, err := p.signer.issue(claims, now, p.cfg.AccessTTL, p.cfg.IDs)
+	if err != nil {
+		return domain.Tokens{}, err
+	}
+	tokens.RefreshToken = refresh
+	return tokens, nil
+}
+
+// Refresh issues new access and id tokens (RefreshToken empty) for a
+// refresh token. Returns Unauthenticated for an unknown, expired or revoked
+// refresh token or a deleted account.
+func (p *Provider) Refresh(_ context.Context, refreshToken string) (domain.Tokens, error) {
+	if refreshToken == "" {
+		return domain.Tokens{}, domain.Errorf(domain.Unauthenticated, msgBadRefresh)
+	}
+	sum := sha256.Sum256([]byte(refreshToken))
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	r, ok := p.refresh[sum]
+	var a *account
+	if ok {
+		a = p.byID[r.userID]
+		if a == nil || !now.Before(r.expires) {
+			p.revokeLocked(sum)
+			ok = false
+		}
+	}
+	if !ok {
+		p.mu.Unlock()
+		return domain.Tokens{}, domain.Errorf(domain.Unauthenticated, msgBadRefresh)
+	}
+	claims := a.claims()
+	p.mu.Unlock()
+	claims.authTime = r.authTime
+	return p.signer.issue(claims, now, p.cfg.AccessTTL, p.cfg.IDs)
+}
+
+// ForgotPassword mails a reset code (valid ResetCodeTTL) to a confirmed
+// account. It returns nil and mails nothing for unknown or unconfirmed
+// emails. Returns Invalid for a malformed email and TooManyRequests after
+// MaxResetMailsPerHour requests within an hour.
+func (p *Provider) ForgotPassword(_ context.Context, email string) error {
+	email, err := domain.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	code, err := newCode()
+	if err != nil {
+		return err
+	}
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.accounts[email]
+	if a == nil || !a.confirmed {
+		return nil
+	}
+	a.resetMails = slices.DeleteFunc(a.resetMails, func(t time.Time) bool { return !now.Before(t.Add(time.Hour)) })
+	if len(a.resetMails) >= MaxResetMailsPerHour {
+		return throttled(a.resetMails[0].Add(time.Hour).Sub(now))
+	}
+	a.resetMails = append(a.resetMails, now)
+	a.resetCode = pendingCode{code: code, expires: now.Add(ResetCodeTTL)}
+	p.mailLocked(email, SubjectReset, code, now)
+	return nil
+}
+
+// ConfirmForgotPassword sets a new password with the mailed reset code
+// (single use) and revokes every refresh token of the account; it also
+// lifts a sign-in throttle. Returns Invalid for a weak password, for a
+// wrong, used or expired code and for an unknown email, TooManyRequests
+// after MaxFailures wrong codes.
+func (p *Provider) ConfirmForgotPassword(_ context.Context, email, code, newPassword string) error {
+	email, err := domain.NormalizeEmail(email)
+	if err != nil {
+		return domain.Errorf(domain.Invalid, msgBadCode)
+	}
+	if err := domain.ValidatePassword(newPassword); err != nil {
+		return err
+	}
+	// Hash before taking the lock (bcrypt is slow); this also makes
+	// unknown emails cost the same as known ones.
+	hash, err := p.hashPassword(newPassword)
+	if err != nil {
+		return err
+	}
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.accounts[email]
+	if a == nil {
+		return domain.Errorf(domain.Invalid, msgBadCode)
+	}
+	if err := a.checkCode(&a.resetCode, code, now); err != nil {
+		return err
+	}
+	a.hash = hash
+	a.signIns = throttle{}
+	p.revokeUserLocked(a)
+	return nil
+}
+
+// SignOut revokes refreshToken (when not empty) and every refresh token of
+// the access token's user. The access token is checked with the provider's
+// own key: signature, issuer, client, token_use "access" and expiry.
+// Returns Unauthenticated for an invalid access token.
+func (p *Provider) SignOut(_ context.Context, accessToken, refreshToken string) error {
+	userID, err := p.signer.verifyAccess(accessToken)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if refreshToken != "" {
+		p.revokeLocked(sha256.Sum256([]byte(refreshToken)))
+	}
+	if a := p.byID[userID]; a != nil {
+		p.revokeUserLocked(a)
+	}
+	return nil
+}
+
+// GetIdentity returns the account of a user id. Returns NotFound.
+func (p *Provider) GetIdentity(_ context.Context, userID string) (domain.Identity, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.byID[userID]
+	if a == nil {
+		return domain.Identity{}, domain.Errorf(domain.NotFound, "identity not found")
+	}
+	return domain.Identity{UserID: a.userID, Email: a.email, DisplayName: a.displayName, Confirmed: a.confirmed}, nil
+}
+
+// DeleteIdentity removes the account and revokes its refresh tokens.
+// Deleting an unknown user is not an error.
+func (p *Provider) DeleteIdentity(_ context.Context, userID string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.byID[userID]
+	if a == nil {
+		return nil
+	}
+	p.revokeUserLocked(a)
+	delete(p.byID, userID)
+	delete(p.accounts, a.email)
+	return nil
+}
+
+// SetGroups replaces the user's groups, which later tokens carry in
+// `cognito:groups` (an admin operation, like Cognito's AdminAddUserToGroup).
+// Returns NotFound for an unknown user, Invalid for an empty group name.
+func (p *Provider) SetGroups(_ context.Context, userID string, groups []string) error {
+	if slices.Contains(groups, "") {
+		return domain.Errorf(domain.Invalid, "group names must not be empty")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.byID[userID]
+	if a == nil {
+		return domain.Errorf(domain.NotFound, "identity not found")
+	}
+	a.groups = slices.Clone(groups)
+	return nil
+}
+
+// Mail returns the messages sent to the address, newest first (at most
+// MaxMailsPerAddress). The address is normalised like an account email.
+func (p *Provider) Mail(to string) []Message {
+	if e, err := domain.NormalizeEmail(to); err == nil {
+		to = e
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	msgs := slices.Clone(p.outbox[to])
+	slices.Reverse(msgs)
+	return msgs
+}
+
+func (p *Provider) mailLocked(to, subject, code string, now time.Time) {
+	box := append(p.outbox[to], Message{To: to, Subject: subject, Code: code, SentAt: now})
+	if len(box) > MaxMailsPerAddress {
+		box = slices.Delete(box, 0, len(box)-MaxMailsPerAddress)
+	}
+	p.outbox[to] = box
+}
+
+// newRefreshLocked makes, stores and returns a refresh token for a.
+func (p *Provider) newRefreshLocked(a *account, now time.Time) (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", domain.Wrap(err, domain.Internal, "refresh token")
+	}
+	token := base64.RawURLEncoding.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(token))
+	// Drop the user's expired tokens so the maps do not grow forever.
+	for s := range a.refresh {
+		if r := p.refresh[s]; !now.Before(r.expires) {
+			p.revokeLocked(s)
+		}
+	}
+	p.refresh[sum] = refreshRecord{userID: a.userID, expires: now.Add(p.cfg.RefreshTTL), authTime: now}
+	a.refresh[sum] = struct{}{}
+	return token, nil
+}
+
+func (p *Provider) revokeLocked(sum [32]byte) {
+	r, ok := p.refresh[sum]
+	if !ok {
+		return
+	}
+	delete(p.refresh, sum)
+	if a := p.byID[r.userID]; a != nil {
+		delete(a.refresh, sum)
+	}
+}
+
+func (p *Provider) revokeUserLocked(a *account) {
+	for sum := range a.refresh {
+		delete(p.refresh, sum)
+	}
+	clear(a.refresh)
+}
+
+// claims returns what the account's tokens say about it. Caller holds p.mu.
+func (a *account) claims() userClaims {
+	return userClaims{
+		userID:      a.userID,
+		email:       a.email,
+		displayName: a.displayName,
+		confirmed:   a.confirmed,
+		groups:      slices.Clone(a.groups),
+	}
+}
+
+// hashPassword hashes with bcrypt. The password is first reduced to the
+// base64 of its SHA-256, because bcrypt reads at most 72 bytes and the
+// policy allows 256 characters: longer passwords must not share a hash.
+func (p *Provider) hashPassword(pw string) ([]byte, error) {
+	h, err := bcrypt.GenerateFromPassword(prehash(pw), p.cfg.BcryptCost)
+	if err != nil {
+		return nil, domain.Wrap(err, domain.Internal, "hash password")
+	}
+	return h, nil
+}
+
+func checkPassword(hash []byte, pw string) bool {
+	return bcrypt.CompareHashAndPassword(hash, prehash(pw)) == nil
+}
+
+func prehash(pw string) []byte {
+	sum := sha256.Sum256([]byte(pw))
+	return []byte(base64.StdEncoding.EncodeToString(sum[:]))
+}
+
+// dummyCompare spends the time of a real password check, so unknown emails
+// answer as slowly as wrong passwords.
+func (p *Provider) dummyCompare(pw string) {
+	p.dummyOnce.Do(func() {
+		p.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("cloudpost-dummy-password"), p.cfg.BcryptCost)
+	})
+	if p.dummyHash != nil {
+		_ = checkPassword(p.dummyHash, pw)
+	}
+}
+
+// newCode returns 6 uniformly random digits.
+func newCode() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", domain.Wrap(err, domain.Internal, "code")
+	}
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}
+
+// throttle counts consecutive failures. From the MaxFailures-th on, every
+// failure locks for BaseLockout, doubled per further failure, at most
+// MaxLockout.
+type throttle struct {
+	failures int
+	until    time.Time
+}
+
+func (t *throttle) wait(now time.Time) time.Duration {
+	if now.Before(t.until) {
+		return t.until.Sub(now)
+	}
+	return 0
+}
+
+func (t *throttle) fail(now time.Time) {
+	t.failures++
+	if t.failures < MaxFailures {
+		return
+	}
+	d := MaxLockout
+	if shift := t.failures - MaxFailures; shift < 7 {
+		d = min(BaseLockout<<shift, MaxLockout)
+	}
+	t.until = now.Add(d)
+}
+
+// throttled is the TooManyRequests error, its RetryAfter rounded up to a
+// whole second (what a Retry-After header can say).
+func throttled(wait time.Duration) error {
+	if r := wait % time.Second; r != 0 {
+		wait += time.Second - r
+	}
+	return &domain.Error{Code: domain.TooManyRequests, Message: msgThrottled, RetryAfter: wait}
+}

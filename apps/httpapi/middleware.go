@@ -1,0 +1,261 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+)
+
+// Context keys. The types are unexported, so only this package's functions
+// can put values under them: nothing an HTTP client sends ends up there.
+type (
+	principalCtxKey struct{}
+	requestIDCtxKey struct{}
+)
+
+// principalKey is the echo.Context key of the verified principal.
+const principalKey = "cloudpost.principal"
+
+// WithPrincipal returns a context carrying an already verified principal
+// (the Lambda app gets it from the API Gateway authorizer). The auth
+// middleware uses it instead of verifying the Authorization header. Only Go
+// code can set it: requests from clients never carry context values.
+func WithPrincipal(ctx context.Context, p domain.Principal) context.Context {
+	return context.WithValue(ctx, principalCtxKey{}, p)
+}
+
+// PrincipalFrom returns the caller verified by the auth middleware; ok is
+// false on routes without authentication.
+func PrincipalFrom(c echo.Context) (domain.Principal, bool) {
+	p, ok := c.Get(principalKey).(domain.Principal)
+	return p, ok
+}
+
+// RequestIDFrom returns the request id stored in a request's context by the
+// request id middleware ("" outside a request), for logs in code below the
+// handlers.
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDCtxKey{}).(string)
+	return id
+}
+
+// maxRequestIDLen bounds an incoming X-Request-Id we are willing to echo.
+const maxRequestIDLen = 128
+
+// requestID sets X-Request-Id on the response: the incoming one when it is
+// sane (1-128 characters of [A-Za-z0-9._:-], so it cannot inject anything
+// into headers or logs), else a new random one. The id is also put in the
+// request context (RequestIDFrom).
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		rid := req.Header.Get(echo.HeaderXRequestID)
+		if !saneRequestID(rid) {
+			rid = newRequestID()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, rid)
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), requestIDCtxKey{}, rid)))
+		return next(c)
+	}
+}
+
+func saneRequestID(s string) bool {
+	if s == "" || len(s) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.' || b == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand crashes the program instead)
+	return hex.EncodeToString(b[:])
+}
+
+func responseRequestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// accessLog writes one structured line per request: method, path (never the
+// query string, which may hold emails or cursors), status, latency, request
+// id and user id. Headers and bodies (tokens, passwords, codes) are never
+// logged. It hands errors to the error handler itself so it logs the final
+// status.
+func (a *api) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		res := c.Response()
+		attrs := []any{
+			"method", c.Request().Method,
+			"path", c.Request().URL.Path,
+			"status", res.Status,
+			"latency", time.Since(start),
+			"bytes", res.Size,
+			"requestId", res.Header().Get(echo.HeaderXRequestID),
+		}
+		if p, ok := PrincipalFrom(c); ok {
+			attrs = append(attrs, "userId", p.UserID)
+		}
+		ctx := c.Request().Context()
+		if res.Status >= 500 {
+			a.log.ErrorContext(ctx, "request", attrs...)
+		} else {
+			a.log.InfoContext(ctx, "request", attrs...)
+		}
+		return nil
+	}
+}
+
+// recoverPanics turns a panic in a handler into an Internal error (a 500
+// problem with the request id); the panic value and stack are logged.
+// http.ErrAbortHandler is re-raised: it is net/http's way to abort a response.
+func (a *api) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			r := recover()
+			if r == nil {
+				return
+			}
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			a.log.ErrorContext(c.Request().Context(), "panic in handler",
+				"requestId", responseRequestID(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = domain.Errorf(domain.Internal, "panic: %v", r)
+		}()
+		return next(c)
+	}
+}
+
+// secureHeaders sets the headers every API response should carry. HSTS is
+// only sent over TLS (it would pin a plain-http dev server to https).
+// Responses are not cacheable unless a handler says otherwise (tokens,
+// private data).
+func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("Cache-Control", "no-store")
+		if c.Request().TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		return next(c)
+	}
+}
+
+// corsMiddleware allows the configured origins; preflights are answered
+// before authentication.
+func corsMiddleware(origins []string) echo.MiddlewareFunc {
+	return middleware.CORSWithConfig(middleware.CORSConfig{
+		AllowOrigins: origins,
+		AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+		AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType, "If-Match", echo.HeaderXRequestID},
+		ExposeHeaders: []string{
+			"ETag", echo.HeaderLocation, echo.HeaderXRequestID, echo.HeaderRetryAfter, echo.HeaderWWWAuthenticate,
+		},
+		MaxAge: 600,
+	})
+}
+
+// bodyLimit refuses bodies above the limit with 413: by Content-Length before
+// reading, and while reading for chunked bodies (decodeJSON maps the read
+// error). The blob route has its own, larger limit.
+func (a *api) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		limit := a.Config.JSONBodyLimit
+		if strings.HasPrefix(req.URL.Path, BlobPathPrefix) {
+			limit = a.Config.BlobBodyLimit
+		}
+		if req.ContentLength > limit {
+			return domain.Errorf(domain.TooLarge, "request body must be at most %d bytes", limit)
+		}
+		if req.Body != nil && req.Body != http.NoBody {
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+		}
+		return next(c)
+	}
+}
+
+// maxTokenLen bounds the bearer tokens passed to the verifier.
+const maxTokenLen = 16 << 10
+
+// authenticate requires a verified caller: a principal put in the request
+// context by WithPrincipal, else `Authorization: Bearer <token>` (scheme case
+// insensitive, exactly one token) checked by the verifier. Returns
+// Unauthenticated (401) for a missing, malformed or rejected token, and the
+// verifier's Unavailable when keys cannot be fetched.
+func (a *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		if p, ok := ctx.Value(principalCtxKey{}).(domain.Principal); ok && p.UserID != "" {
+			c.Set(principalKey, p)
+			return next(c)
+		}
+		token, err := bearerToken(c.Request())
+		if err != nil {
+			return err
+		}
+		p, err := a.Verifier.Verify(ctx, token)
+		if err != nil {
+			return err
+		}
+		if p.UserID == "" {
+			return domain.Errorf(domain.Unauthenticated, "the token names no user")
+		}
+		c.Set(principalKey, p)
+		return next(c)
+	}
+}
+
+// bearerToken extracts the token of an `Authorization: Bearer <token>`
+// header. Returns Unauthenticated.
+func bearerToken(r *http.Request) (string, error) {
+	values := r.Header.Values(echo.HeaderAuthorization)
+	if len(values) == 0 {
+		return "", domain.Errorf(domain.Unauthenticated, "missing bearer token")
+	}
+	if len(values) > 1 {
+		return "", domain.Errorf(domain.Unauthenticated, "more than one Authorization header")
+	}
+	scheme, token, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", domain.Errorf(domain.Unauthenticated, `Authorization must be "Bearer <token>"`)
+	}
+	if token == "" || len(token) > maxTokenLen || strings.ContainsAny(token, " \t") {
+		return "", domain.Errorf(domain.Unauthenticated, "malformed bearer token")
+	}
+	return token, nil
+}
+
+// rawBearerToken returns the caller's bearer token, "" when the principal
+// was injected without one.
+func rawBearerToken(c echo.Context) string {
+	t, err := bearerToken(c.Request())
+	if err != nil {
+		return ""
+	}
+	return t
+}

@@ -1,0 +1,123 @@
+package wire
+
+import (
+	"context"
+	"log/slog"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/cloudpost/cloudpost/adapters/imaging"
+	"github.com/cloudpost/cloudpost/adapters/jwtauth"
+	"github.com/cloudpost/cloudpost/adapters/memory/localauth"
+	"github.com/cloudpost/cloudpost/adapters/memory/memblob"
+	"github.com/cloudpost/cloudpost/adapters/memory/memnotify"
+	"github.com/cloudpost/cloudpost/adapters/memory/memstore"
+	"github.com/cloudpost/cloudpost/adapters/system"
+	"github.com/cloudpost/cloudpost/apps/config"
+	"github.com/cloudpost/cloudpost/apps/httpapi"
+	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/ports"
+)
+
+// Adapters picks the adapter modules named by cfg (config.Load has already
+// refused choices this build does not have).
+func Adapters(cfg config.Config) fx.Option {
+	return fx.Options(
+		System,
+		Imaging,
+		MemoryNotify,
+		MemoryStorage,
+		MemoryBlobs,
+		LocalAuth,
+	)
+}
+
+// System provides the real clock and the UUIDv7 id generator.
+var System = fx.Module("system",
+	fx.Provide(
+		func() ports.Clock { return system.Clock{} },
+		func() ports.IDs { return system.IDs{} },
+	),
+)
+
+// Imaging provides the pure Go image pipeline.
+var Imaging = fx.Module("imaging",
+	fx.Provide(func(cfg config.Config) ports.Images {
+		return imaging.New(imaging.Config{MaxPixels: cfg.MaxImagePixels})
+	}),
+)
+
+// MemoryNotify provides the recording notifier.
+var MemoryNotify = fx.Module("memnotify",
+	fx.Provide(
+		func(log *slog.Logger) *memnotify.Notifier { return memnotify.New(log) },
+		func(n *memnotify.Notifier) ports.Notifier { return n },
+	),
+)
+
+// MemoryStorage provides the in-memory storage.
+var MemoryStorage = fx.Module("memstore",
+	fx.Provide(
+		func(clock ports.Clock) *memstore.Store { return memstore.New(clock) },
+		func(s *memstore.Store) ports.Storage { return s },
+	),
+)
+
+// MemoryBlobs provides the in-memory blob store, served by the app itself
+// under /v1/blobs/, and hands every finished upload to the media queue.
+var MemoryBlobs = fx.Module("memblob",
+	fx.Provide(
+		func(cfg config.Config, ep *Endpoint, clock ports.Clock) *memblob.Store {
+			return memblob.New(memblob.Config{Secret: []byte(cfg.LocalBlobSecret), BaseURL: ep.BaseURL, Clock: clock})
+		},
+		func(s *memblob.Store) ports.Blobs { return s },
+	),
+	fx.Invoke(func(s *memblob.Store, trigger MediaTrigger) {
+		s.SetUploadHook(func(key string) {
+			if _, id, ok := domain.ParseUploadKey(key); ok && trigger != nil {
+				trigger(id)
+			}
+		})
+	}),
+)
+
+// LocalAuth provides the local identity provider, and a verifier that checks
+// its tokens through the same code that checks Cognito tokens (JWKS).
+var LocalAuth = fx.Module("localauth",
+	fx.Provide(
+		func(cfg config.Config, clock ports.Clock, ids ports.IDs) *localauth.Provider {
+			return localauth.New(localauth.Config{
+				Issuer: cfg.LocalIssuer, ClientID: cfg.LocalClientID, AccessTTL: cfg.LocalTokenTTL, Clock: clock, IDs: ids,
+			})
+		},
+		func(p *localauth.Provider) ports.Identity { return p },
+		func(p *localauth.Provider, clock ports.Clock) (ports.TokenVerifier, error) {
+			return jwtauth.NewVerifier(jwtauth.Config{Issuer: p.Issuer(), ClientIDs: []string{p.ClientID()}, JWKS: p.JWKS, Clock: clock})
+		},
+		localExtras,
+	),
+)
+
+// localExtras contributes the dev mailbox, the JWKS route and the blob route.
+func localExtras(p *localauth.Provider, blobs *memblob.Store) APIDeps {
+	return APIDeps{
+		DevMail: httpapi.DevMailboxFunc(func(to string) []httpapi.DevMessage {
+			msgs := p.Mail(to)
+			out := make([]httpapi.DevMessage, len(msgs))
+			for i, m := range msgs {
+				out[i] = httpapi.DevMessage{To: m.To, Subject: m.Subject, Code: m.Code, SentAt: m.SentAt}
+			}
+			return out
+		}),
+		JWKS:  func(ctx context.Context) ([]byte, error) { return p.JWKS(ctx) },
+		Blobs: blobs.Handler(),
+	}
+}
+
+// quietFxLogger sends fx's own events to the app logger at debug level.
+func quietFxLogger(log *slog.Logger) fxevent.Logger {
+	l := &fxevent.SlogLogger{Logger: log}
+	l.UseLogLevel(slog.LevelDebug)
+	return l
+}

@@ -1,0 +1,178 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/fx"
+
+	"github.com/cloudpost/cloudpost/apps/config"
+	"github.com/cloudpost/cloudpost/apps/httpapi"
+	"github.com/cloudpost/cloudpost/apps/worker"
+	"github.com/cloudpost/cloudpost/core/accounts"
+	"github.com/cloudpost/cloudpost/core/comments"
+	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/media"
+	"github.com/cloudpost/cloudpost/core/notifications"
+	"github.com/cloudpost/cloudpost/core/posts"
+	"github.com/cloudpost/cloudpost/core/profiles"
+	"github.com/cloudpost/cloudpost/ports"
+)
+
+// Endpoint is where the server listens once started; the memory blob store
+// builds its presigned URLs from it.
+type Endpoint struct {
+	cfg  config.Config
+	addr atomic.Pointer[string]
+}
+
+// BaseURL is the public base URL: CLOUDPOST_PUBLIC_URL, else the address the
+// listener actually bound (useful with port 0), else the configured one.
+func (e *Endpoint) BaseURL() string {
+	if e.cfg.PublicURL != "" {
+		return e.cfg.BaseURL()
+	}
+	if a := e.addr.Load(); a != nil {
+		return "http://" + *a
+	}
+	return e.cfg.BaseURL()
+}
+
+// Addr is the bound address ("" before start).
+func (e *Endpoint) Addr() string {
+	if a := e.addr.Load(); a != nil {
+		return *a
+	}
+	return ""
+}
+
+// APIDeps are the optional HTTP extras an adapter set contributes (dev
+// mailbox, JWKS, local blob route). Adapter modules provide them.
+type APIDeps struct {
+	DevMail httpapi.DevMailbox
+	JWKS    func(ctx context.Context) ([]byte, error)
+	Blobs   http.Handler
+	Ready   []httpapi.ReadyCheck
+}
+
+// Server returns the options of the Echo server app for cfg: adapters chosen
+// by cfg, the core, the media queue, the HTTP server and the feed janitor.
+func Server(cfg config.Config) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg),
+		fx.Provide(
+			NewLogger,
+			func(cfg config.Config) *Endpoint { return &Endpoint{cfg: cfg} },
+			func(cfg config.Config, log *slog.Logger) *worker.Queue {
+				return worker.New(cfg.MediaWorkers, 1024, log)
+			},
+			func(q *worker.Queue) MediaTrigger { return q.Enqueue },
+			newEcho,
+		),
+		Adapters(cfg),
+		Core,
+		fx.Invoke(startQueue, startJanitor, startHTTP),
+		fx.WithLogger(quietFxLogger),
+	)
+}
+
+type echoIn struct {
+	fx.In
+	Cfg           config.Config
+	Log           *slog.Logger
+	Accounts      *accounts.Service
+	Profiles      *profiles.Service
+	Media         *media.Service
+	Posts         *posts.Service
+	Comments      *comments.Service
+	Notifications *notifications.Service
+	Feed          *feed.Service
+	Verifier      ports.TokenVerifier
+	Storage       ports.Storage
+	Extras        APIDeps
+}
+
+func newEcho(in echoIn) *echo.Echo {
+	ready := append([]httpapi.ReadyCheck{{Name: "storage", Check: in.Storage.Ping}}, in.Extras.Ready...)
+	return httpapi.New(httpapi.Deps{
+		Accounts: in.Accounts, Profiles: in.Profiles, Media: in.Media, Posts: in.Posts, Comments: in.Comments,
+		Notifications: in.Notifications, Feed: in.Feed, Verifier: in.Verifier,
+		Ready: ready, DevMail: in.Extras.DevMail, JWKS: in.Extras.JWKS, Blobs: in.Extras.Blobs,
+		Log: in.Log, Config: httpapi.Config{CORSOrigins: in.Cfg.CORSOrigins, BlobBodyLimit: in.Cfg.MaxUploadBytes},
+	})
+}
+
+func startQueue(lc fx.Lifecycle, q *worker.Queue, m *media.Service) {
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { q.Start(m.Process); return nil },
+		OnStop:  q.Stop,
+	})
+}
+
+// startJanitor prunes the sync feed every hour.
+func startJanitor(lc fx.Lifecycle, f *feed.Service, log *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				t := time.NewTicker(time.Hour)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						if err := f.Prune(ctx); err != nil {
+							log.Warn("sync feed prune failed", "err", err)
+						}
+					}
+				}
+			}()
+			return nil
+		},
+		OnStop: func(context.Context) error { cancel(); <-done; return nil },
+	})
+}
+
+func startHTTP(lc fx.Lifecycle, e *echo.Echo, ep *Endpoint, cfg config.Config, log *slog.Logger) {
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute, // uploads of up to MaxUploadBytes go through here locally
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.HTTPAddr)
+			if err != nil {
+				return fmt.Errorf("CLOUDPOST_HTTP_ADDR: cannot listen on %s: %w", cfg.HTTPAddr, err)
+			}
+			addr := ln.Addr().String()
+			ep.addr.Store(&addr)
+			go func() {
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("http server stopped", "err", err)
+				}
+			}()
+			base := ep.BaseURL()
+			log.Info("cloudpost listening", "url", base, "storage", cfg.Storage, "blob", cfg.Blob, "auth", cfg.Auth)
+			if cfg.Auth == config.AuthLocal {
+				log.Info("dev mailbox (confirmation and reset codes)", "url", base+"/v1/dev/mail?to=<email>")
+			}
+			return nil
+		},
+		// Shutdown stops accepting, then waits for requests in flight.
+		OnStop: srv.Shutdown,
+	})
+}
