@@ -114,7 +114,7 @@ func (p *Pipeline) MakeVariants(ctx context.Context, src io.Reader, contentType 
 		return nil, domain.Errorf(domain.Invalid, "the %s image has no pixels", f.name)
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); px > p.maxPixels {
-		return nil, domain.Errorf(domain.TooLarge, "the image is %dx%d pixels, more than the limit of %s pixels",
+		return nil, domain.Errorf(domain.TooLarge, "the image is %dx%d pixels, more than the limit of %s",
 			cfg.Width, cfg.Height, megapixels(p.maxPixels))
 	}
 	orient := orientation(f, data)
@@ -178,12 +178,12 @@ func readLimited(r io.Reader, max int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// megapixels formats a pixel count for messages: "40 megapixels" or "12345".
+// megapixels formats a pixel count for messages: "40 megapixels", "12345 pixels".
 func megapixels(n int64) string {
 	if n >= 1_000_000 && n%100_000 == 0 {
-		return fmt.Sprintf("%g mega", float64(n)/1e6)
+		return fmt.Sprintf("%g megapixels", float64(n)/1e6)
 	}
-	return fmt.Sprint(n)
+	return fmt.Sprintf("%d pixels", n)
 }
 
 func cancelled(err error) error {

@@ -124,6 +124,8 @@ func TestDevMailNewestFirstAndJWKS(t *testing.T) {
 	en := newEnv(t)
 	en.do(req{method: "POST", path: "/v1/auth/signup", body: map[string]any{"email": "cy@example.com", "password": "secret123", "displayName": "Cy"}}).
 		want(t, http.StatusCreated)
+	en.do(req{method: "POST", path: "/v1/auth/confirm", body: map[string]any{"email": "cy@example.com", "code": en.lastCode("cy@example.com")}}).
+		want(t, http.StatusNoContent)
 	en.clock.Advance(time.Minute)
 	en.do(req{method: "POST", path: "/v1/auth/forgot", body: map[string]any{"email": "cy@example.com"}}).want(t, http.StatusAccepted)
 

@@ -217,6 +217,8 @@ func (en *env) doWith(client *http.Client, r req) *resp {
 		body, contentType = strings.NewReader(b), "application/json"
 	case []byte:
 		body, contentType = bytes.NewReader(b), "application/json"
+	case chunked:
+		body, contentType = b, "application/json"
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {

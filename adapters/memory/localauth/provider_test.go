@@ -561,3 +561,35 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestUnknownEmailCostsAPasswordCheck guards the dummy bcrypt compare: an
+// unknown email must not answer measurably faster than a wrong password.
+// Without it the two differ by three orders of magnitude, so the bound is
+// loose enough not to flake on a busy machine.
+func TestUnknownEmailCostsAPasswordCheck(t *testing.T) {
+	p := localauth.New(localauth.Config{BcryptCost: 6})
+	ctx := t.Context()
+	const email = "timing@example.com"
+	if _, err := p.SignUp(ctx, email, "password1", "T"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ConfirmSignUp(ctx, email, p.Mail(email)[0].Code); err != nil {
+		t.Fatal(err)
+	}
+	median := func(fn func()) time.Duration {
+		var d []time.Duration
+		for range localauth.MaxFailures - 1 { // stay under the throttle
+			start := time.Now()
+			fn()
+			d = append(d, time.Since(start))
+		}
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	_, _ = p.SignIn(ctx, "warmup@example.com", "password1") // makes the dummy hash
+	wrong := median(func() { _, _ = p.SignIn(ctx, email, "wrong-pass1") })
+	unknown := median(func() { _, _ = p.SignIn(ctx, "nobody@example.com", "wrong-pass1") })
+	if unknown < wrong/4 {
+		t.Fatalf("unknown email answers in %v, wrong password in %v", unknown, wrong)
+	}
+}

@@ -137,6 +137,10 @@ func (v *Validator) Check(req *http.Request, reqBody []byte, status int, header 
 	r.Body = io.NopCloser(bytes.NewReader(reqBody))
 	r.ContentLength = int64(len(reqBody))
 	route, params, err := v.router.FindRoute(r)
+	if err == nil && len(r.URL.Path) > 1 && strings.HasSuffix(r.URL.Path, "/") {
+		// The router forgives a trailing slash; no documented path has one.
+		err = &routers.RouteError{Reason: routers.ErrPathNotFound.Error()}
+	}
 	if err != nil {
 		var re *routers.RouteError
 		if !errors.As(err, &re) {

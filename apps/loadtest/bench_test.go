@@ -1,0 +1,57 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// BenchmarkHTTP measures each target over real loopback connections with
+// b.N requests; ns/op and allocs/op (client + server, same process) are
+// comparable between the sub-benchmarks of one run.
+func BenchmarkHTTP(b *testing.B) {
+	env, err := Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Stop()
+	client := NewClient(8)
+	for _, t := range env.Targets() {
+		b.Run(t.Name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(4)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					res, err := client.Do(t.New())
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != t.WantStatus {
+						b.Errorf("status %d", res.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestLoadSmoke runs one short round so the load tool keeps working.
+func TestLoadSmoke(t *testing.T) {
+	env, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Stop()
+	client := NewClient(2)
+	for _, target := range env.Targets() {
+		if rps, err := Measure(client, target, 2, 100*time.Millisecond); err != nil || rps <= 0 {
+			t.Errorf("%s: %v rps, %v", target.Name, rps, err)
+		}
+	}
+	_ = http.StatusOK
+}

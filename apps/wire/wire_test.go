@@ -1,0 +1,53 @@
+package wire_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/cloudpost/cloudpost/apps/config"
+	"github.com/cloudpost/cloudpost/apps/wire"
+)
+
+func TestServerAppGraphIsComplete(t *testing.T) {
+	cfg, err := config.Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.ValidateApp(wire.Server(cfg)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServerStartsAndStopsGracefully(t *testing.T) {
+	cfg, err := config.Load([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ep *wire.Endpoint
+	app := fx.New(wire.Server(cfg), fx.Populate(&ep), fx.NopLogger)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := app.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		res, err := http.Get(ep.BaseURL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d", path, res.StatusCode)
+		}
+	}
+	if err := app.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(ep.BaseURL() + "/healthz"); err == nil {
+		t.Error("server still answers after Stop")
+	}
+}
