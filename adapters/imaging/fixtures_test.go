@@ -24,29 +24,50 @@ func photo(w, h int, seed uint64) *image.RGBA {
 		x, y, rad float64
 		c         [3]float64
 	}
-	discs := make([]disc, 40)
+	discs := make([]disc, 16)
 	for i := range discs {
 		discs[i] = disc{r.Float64() * float64(w), r.Float64() * float64(h), (0.03 + 0.12*r.Float64()) * float64(min(w, h)),
 			[3]float64{r.Float64() * 255, r.Float64() * 255, r.Float64() * 255}}
 	}
+	// Texture 18 sin(0.21x + 3 sin(0.05y)) cos(0.17y), from per-column tables.
+	sx, cx := make([]float64, w), make([]float64, w)
+	for x := range w {
+		sx[x], cx[x] = math.Sincos(0.21 * float64(x))
+	}
 	for y := range h {
 		fy := float64(y) / float64(h)
+		sp, cp := math.Sincos(3 * math.Sin(0.05*float64(y)))
+		amp := 18 * math.Cos(0.17*float64(y))
+		// The discs this row crosses, and where.
+		type span struct {
+			x0, x1 int
+			c      [3]float64
+		}
+		var spans []span
+		for _, d := range discs {
+			if dy := float64(y) - d.y; dy*dy < d.rad*d.rad {
+				half := math.Sqrt(d.rad*d.rad - dy*dy)
+				spans = append(spans, span{int(d.x - half), int(d.x + half), d.c})
+			}
+		}
+		row := m.Pix[y*m.Stride : y*m.Stride+4*w]
 		for x := range w {
 			fx := float64(x) / float64(w)
 			c := [3]float64{60 + 150*fx, 90 + 100*fy, 170 - 120*fx*fy}
-			for _, d := range discs {
-				dx, dy := float64(x)-d.x, float64(y)-d.y
-				if dx*dx+dy*dy < d.rad*d.rad {
-					c = [3]float64{(c[0] + 2*d.c[0]) / 3, (c[1] + 2*d.c[1]) / 3, (c[2] + 2*d.c[2]) / 3}
+			for _, s := range spans {
+				if x >= s.x0 && x < s.x1 {
+					c = [3]float64{(c[0] + 2*s.c[0]) / 3, (c[1] + 2*s.c[1]) / 3, (c[2] + 2*s.c[2]) / 3}
 				}
 			}
-			tex := 18 * math.Sin(float64(x)*0.21+math.Sin(float64(y)*0.05)*3) * math.Cos(float64(y)*0.17)
-			i := m.PixOffset(x, y)
+			tex := amp * (sx[x]*cp + cx[x]*sp)
+			// Triangular noise, standard deviation about 5, from one draw.
+			n := r.Uint64()
+			px := row[4*x : 4*x+4 : 4*x+4]
 			for k := range 3 {
-				v := c[k] + tex + r.NormFloat64()*5
-				m.Pix[i+k] = uint8(min(max(v, 0), 255))
+				noise := float64(int(n>>(16*k)&255)+int(n>>(16*k+8)&255)-255) / 20
+				px[k] = uint8(min(max(c[k]+tex+noise, 0), 255))
 			}
-			m.Pix[i+3] = 255
+			px[3] = 255
 		}
 	}
 	return m
