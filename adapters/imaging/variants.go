@@ -6,7 +6,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math"
-	"os"
 	"sync"
 
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -72,10 +71,6 @@ func (s *source) makeVariants(orient int) []output {
 	scaled := make([][]plane, len(s.planes)) // [plane][target]
 	var wg sync.WaitGroup
 	for j := range s.planes {
-		if !parallelPlanes {
-			scaled[j] = s.scalePlane(j, ts, orient)
-			continue
-		}
 		wg.Go(func() { scaled[j] = s.scalePlane(j, ts, orient) })
 	}
 	wg.Wait()
@@ -252,5 +247,3 @@ func unpremultiply(p plane) plane {
 	}
 	return p
 }
-
-var parallelPlanes = os.Getenv("SEQ") == ""

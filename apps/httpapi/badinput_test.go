@@ -103,4 +103,9 @@ func TestBadInputIsNever500(t *testing.T) {
 			}
 		})
 	}
+	// A 405 says which methods the route has.
+	r := en.do(req{method: "PUT", path: "/v1/me", token: u.token, body: `{}`})
+	if allow := r.header.Get("Allow"); !strings.Contains(allow, "PATCH") || !strings.Contains(allow, "DELETE") {
+		t.Errorf("Allow %q", allow)
+	}
 }

@@ -37,6 +37,7 @@ func (a *api) healthz(c echo.Context) error {
 // client-safe message; the cause is logged.
 func (a *api) readyz(c echo.Context) error {
 	ctx := c.Request().Context()
+	rid := responseRequestID(c) // read here: the checks run on other goroutines
 	results := make([]string, len(a.Ready))
 	var wg sync.WaitGroup
 	for i, rc := range a.Ready {
@@ -44,7 +45,7 @@ func (a *api) readyz(c echo.Context) error {
 			cctx, cancel := context.WithTimeout(ctx, readyTimeout)
 			defer cancel()
 			if err := runCheck(cctx, rc.Check); err != nil {
-				a.log.WarnContext(ctx, "readiness check failed", "check", rc.Name, "requestId", responseRequestID(c), "err", err)
+				a.log.WarnContext(ctx, "readiness check failed", "check", rc.Name, "requestId", rid, "err", err)
 				results[i] = "fail: " + domain.ErrorMessage(err)
 				return
 			}

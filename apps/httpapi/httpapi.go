@@ -88,6 +88,7 @@ func (f DevMailboxFunc) Mail(to string) []DevMessage { return f(to) }
 // Deps are the services and settings the API is built from. The core
 // services and Verifier are required; the optional ones switch routes on.
 type Deps struct {
+	// The core use cases the handlers drive.
 	Accounts      *accounts.Service
 	Profiles      *profiles.Service
 	Media         *media.Service

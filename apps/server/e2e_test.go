@@ -103,7 +103,9 @@ func signUpAndIn(c *client, email, name string) tokens {
 		c.t.Fatalf("signup: %+v", su)
 	}
 	c.do("POST", "/v1/auth/signin", map[string]string{"email": email, "password": "s3cret-pass"}, 403, nil)
-	var mail struct{ Messages []struct{ To, Subject, Code string } }
+	var mail struct {
+		Messages []struct{ To, Subject, Code string }
+	}
 	c.do("GET", "/v1/dev/mail?to="+email, nil, 200, &mail)
 	if len(mail.Messages) != 1 {
 		c.t.Fatalf("mailbox: %+v", mail)

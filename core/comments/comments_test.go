@@ -66,7 +66,9 @@ func TestOwnCommentDoesNotNotify(t *testing.T) {
 	store.EXPECT().GetPost(gomock.Any(), "p1").Return(domain.Post{ID: "p1", AuthorID: "alice"}, nil)
 	store.EXPECT().GetProfile(gomock.Any(), "alice").Return(domain.Profile{ID: "alice"}, nil)
 	store.EXPECT().CreateComment(gomock.Any(), gomock.Any(), gomock.Nil()).DoAndReturn(
-		func(_ context.Context, c domain.Comment, _ *domain.Notification) (domain.Comment, error) { return c, nil })
+		func(_ context.Context, c domain.Comment, _ *domain.Notification) (domain.Comment, error) {
+			return c, nil
+		})
 
 	if _, err := svc.Create(context.Background(), domain.Principal{UserID: "alice"}, "p1", "me too"); err != nil {
 		t.Fatal(err)
@@ -90,7 +92,9 @@ func TestDispatchFailureKeepsComment(t *testing.T) {
 	store.EXPECT().GetPost(gomock.Any(), "p1").Return(domain.Post{ID: "p1", AuthorID: "alice"}, nil)
 	store.EXPECT().GetProfile(gomock.Any(), "bob").Return(domain.Profile{ID: "bob"}, nil)
 	store.EXPECT().CreateComment(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(
-		func(_ context.Context, c domain.Comment, _ *domain.Notification) (domain.Comment, error) { return c, nil })
+		func(_ context.Context, c domain.Comment, _ *domain.Notification) (domain.Comment, error) {
+			return c, nil
+		})
 	notifier.EXPECT().Dispatch(gomock.Any(), gomock.Any()).Return(domain.Errorf(domain.Unavailable, "push down"))
 
 	if _, err := svc.Create(context.Background(), domain.Principal{UserID: "bob"}, "p1", "nice"); err != nil {
