@@ -17,7 +17,7 @@ unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 check-fmt:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './dist/*' | xargs gofmt -l); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:

@@ -1,16 +1,19 @@
 // Package imaging is the pure-Go image pipeline behind ports.Images. It checks
 // an uploaded JPEG, PNG, GIF (first frame) or WebP image against its declared
-// content type and against byte and pixel limits (read from the header, before
-// any pixel is allocated), decodes it once, applies its EXIF orientation and
-// makes the thumb, small and medium variants, re-encoded without any metadata:
-// JPEG for opaque images, PNG for images with transparency.
+// content type and against byte, pixel and side limits (read from the header,
+// before any pixel is allocated), decodes it once, applies its EXIF orientation
+// and makes the thumb, small and medium variants, re-encoded without any
+// metadata: JPEG for opaque images, PNG for images with transparency.
 //
 // Speed comes from never converting or scaling more pixels than needed: a
-// decoded JPEG stays in its YCbCr planes, each plane is reduced by exact 2x2
-// box averaging while it is more than twice the size a variant needs (a lazily
-// built pyramid that every variant shares), a separable Catmull-Rom filter in
-// fixed point makes the final, less-than-2x step, orientation is applied to the
-// small results, and the JPEG encoder takes the YCbCr planes as they are.
+// decoded JPEG (or lossy WebP) stays in its YCbCr planes, which are scaled
+// independently and concurrently; each plane is reduced by exact 2x2 box
+// averaging into a lazily built pyramid that all variants share, a separable
+// fixed-point Catmull-Rom pass makes the last, less than 4x, step (see
+// pyramidLevel for the trade-off), orientation is applied to the small
+// results, and the JPEG encoder takes the YCbCr planes as they are. Other
+// images are scaled as premultiplied RGBA, so transparent pixels never bleed
+// into their neighbours.
 package imaging
 
 import (
@@ -39,6 +42,10 @@ const (
 	SmallWidth = 320
 	// MediumWidth is the width of the medium variant.
 	MediumWidth = 1080
+	// MaxSide is the longest side accepted: the largest a JPEG variant can
+	// have (a 600x66000 strip is under 40 megapixels, but its medium variant
+	// could not be encoded).
+	MaxSide = 65535
 )
 
 // Config configures a Pipeline. The zero value gives the defaults.
@@ -85,7 +92,8 @@ func New(cfg Config) *Pipeline {
 // Returns Invalid when contentType is not a supported image type, the bytes are
 // not an image of that type, or the image is corrupt or truncated (the message
 // says which); TooLarge when src holds more than maxBytes or the header
-// declares more than Config.MaxPixels pixels (nothing is decoded then);
+// declares more than Config.MaxPixels pixels or a side longer than MaxSide
+// (nothing is decoded then);
 // Unavailable when ctx ends or src fails to read (src's own *domain.Error is
 // returned as is).
 func (p *Pipeline) MakeVariants(ctx context.Context, src io.Reader, contentType string, maxBytes int64) ([]domain.Variant, error) {
@@ -112,6 +120,10 @@ func (p *Pipeline) MakeVariants(ctx context.Context, src io.Reader, contentType 
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, domain.Errorf(domain.Invalid, "the %s image has no pixels", f.name)
+	}
+	if cfg.Width > MaxSide || cfg.Height > MaxSide {
+		return nil, domain.Errorf(domain.TooLarge, "the image is %dx%d pixels; no side may be longer than %d pixels",
+			cfg.Width, cfg.Height, MaxSide)
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); px > p.maxPixels {
 		return nil, domain.Errorf(domain.TooLarge, "the image is %dx%d pixels, more than the limit of %s",

@@ -297,14 +297,20 @@ func opaque(a []byte, stride, w, h int) bool {
 	return true
 }
 
-// opaque4 reports whether every pixel of an RGBA plane is fully opaque.
+// opaque4 reports whether every pixel of an RGBA plane is fully opaque. It
+// checks two pixels per 8-byte load.
 func opaque4(p plane) bool {
+	const alphas = 0xFF000000FF000000
 	for y := range p.h {
 		r := p.row(y)
-		for i := 3; i < len(r); i += 4 {
-			if r[i] != 255 {
+		i := 0
+		for ; i+8 <= len(r); i += 8 {
+			if binary.LittleEndian.Uint64(r[i:])&alphas != alphas {
 				return false
 			}
+		}
+		if i < len(r) && r[i+3] != 255 {
+			return false
 		}
 	}
 	return true

@@ -31,9 +31,16 @@ type weights struct {
 	w     []int32 // n weights per output sample, summing to weightOne
 }
 
+// taps8 is the filter length the unrolled loops handle: a Catmull-Rom
+// reduction by less than 2x reads at most 8 input samples per output sample,
+// and the pyramid leaves every reduction below 2x.
+const taps8 = 8
+
 // makeWeights computes the filter that resamples the window [x0, x0+sw) of a
 // line of size samples into dw samples. Taps that fall outside the line are
-// folded onto the edge sample (edge extension).
+// folded onto the edge sample (edge extension). Filters of up to 8 taps are
+// padded with zero weights to exactly 8 when the line is long enough, for the
+// unrolled loops.
 func makeWeights(size int, x0, sw float64, dw int) weights {
 	scale := sw / float64(dw)
 	// An unscaled window on the pixel grid is a copy: one tap of weight 1.
@@ -47,21 +54,24 @@ func makeWeights(size int, x0, sw float64, dw int) weights {
 	}
 	fscale := max(scale, 1) // widen the kernel when reducing, to filter out what cannot be shown
 	support := 2 * fscale
-	n := min(int(math.Ceil(2*support))+1, size)
+	// The kernel is zero at +-support, so the open interval of length
+	// 2*support around a centre holds at most ceil(2*support) samples.
+	n := int(math.Ceil(2 * support))
+	if n <= taps8 && size >= taps8 {
+		n = taps8
+	}
+	n = min(n, size)
 	ws := weights{n: n, start: make([]int, dw), w: make([]int32, dw*n)}
 	f := make([]float64, n)
 	for i := range dw {
 		c := x0 + (float64(i)+0.5)*scale - 0.5 // centre of output sample i, in input sample coordinates
-		lo := int(math.Ceil(c - support))
-		hi := int(math.Floor(c + support))
+		lo := int(math.Floor(c-support)) + 1
+		hi := int(math.Ceil(c+support)) - 1
 		start := min(max(lo, 0), size-n)
 		clear(f)
 		sum := 0.0
 		for j := lo; j <= hi; j++ {
 			k := catmullRom((float64(j) - c) / fscale)
-			if k == 0 {
-				continue
-			}
 			f[min(max(j, 0), size-1)-start] += k
 			sum += k
 		}
@@ -93,80 +103,123 @@ func (ws weights) span() (lo, hi int) {
 
 // resample returns the window (x0, y0, sw, sh) of src, in src sample
 // coordinates, resampled to dw x dh with the Catmull-Rom filter: a vertical
-// pass over the columns the window needs, then a horizontal pass.
+// pass over the columns the window needs, then a horizontal pass. Sums are
+// rounded to 8 bits between the passes.
 func resample(src plane, x0, y0, sw, sh float64, dw, dh int) plane {
 	xw := makeWeights(src.w, x0, sw, dw)
 	yw := makeWeights(src.h, y0, sh, dh)
 	xlo, xhi := xw.span()
 	ch := src.ch
-
-	// Vertical pass: dh rows of the columns [xlo, xhi).
 	tmp := newPlane(xhi-xlo, dh, ch)
-	acc := make([]int32, tmp.w*ch)
-	for y := range dh {
-		clear(acc)
-		ws := yw.w[y*yw.n : (y+1)*yw.n]
-		for t, wt := range ws {
-			if wt == 0 {
-				continue
-			}
-			r := src.row(yw.start[y] + t)[xlo*ch : xhi*ch]
-			a := acc[:len(r)]
-			for x, v := range r {
-				a[x] += int32(v) * wt
-			}
-		}
-		store(tmp.row(y), acc)
+	rows := make([][]byte, yw.n)
+	var acc []int32
+	if yw.n != taps8 {
+		acc = make([]int32, tmp.w*ch)
 	}
-
-	// Horizontal pass.
+	for y := range dh {
+		for t := range rows {
+			rows[t] = src.row(yw.start[y] + t)[xlo*ch : xhi*ch]
+		}
+		vertical(tmp.row(y), rows, yw.w[y*yw.n:(y+1)*yw.n], acc)
+	}
 	dst := newPlane(dw, dh, ch)
-	n := xw.n
 	for y := range dh {
 		in, out := tmp.row(y), dst.row(y)
-		if ch == 1 {
-			for x := range dw {
-				s := xw.start[x] - xlo
-				taps := in[s : s+n]
-				ws := xw.w[x*n : x*n+n]
-				ws = ws[:len(taps)]
-				var a int32
-				for t, v := range taps {
-					a += int32(v) * ws[t]
-				}
-				out[x] = clamp8(a)
-			}
-			continue
-		}
-		for x := range dw {
-			s := (xw.start[x] - xlo) * 4
-			taps := in[s : s+4*n]
-			ws := xw.w[x*n : x*n+n]
-			var r, g, b, a int32
-			for t, wt := range ws {
-				px := taps[4*t : 4*t+4 : 4*t+4]
-				r += int32(px[0]) * wt
-				g += int32(px[1]) * wt
-				b += int32(px[2]) * wt
-				a += int32(px[3]) * wt
-			}
-			o := out[4*x : 4*x+4 : 4*x+4]
-			o[3] = clamp8(a)
-			// Premultiplied colour never exceeds alpha; the filter's negative
-			// lobes could make it, which would show as bright fringes.
-			o[0] = min(clamp8(r), o[3])
-			o[1] = min(clamp8(g), o[3])
-			o[2] = min(clamp8(b), o[3])
+		switch {
+		case ch == 1 && xw.n == taps8:
+			horizontal8(out, in, xw, xlo)
+		case ch == 1:
+			horizontal1(out, in, xw, xlo)
+		default:
+			horizontal4(out, in, xw, xlo)
 		}
 	}
 	return dst
 }
 
-// store writes fixed-point sums as rounded, clamped 8-bit samples.
-func store(out []byte, acc []int32) {
+// vertical writes to out the weighted sum of rows (one weight per row); acc
+// is scratch space of at least len(out).
+func vertical(out []byte, rows [][]byte, ws []int32, acc []int32) {
+	if len(rows) == taps8 {
+		r0, r1, r2, r3 := rows[0][:len(out)], rows[1][:len(out)], rows[2][:len(out)], rows[3][:len(out)]
+		r4, r5, r6, r7 := rows[4][:len(out)], rows[5][:len(out)], rows[6][:len(out)], rows[7][:len(out)]
+		w := (*[taps8]int32)(ws)
+		for x := range out {
+			out[x] = clamp8(int32(r0[x])*w[0] + int32(r1[x])*w[1] + int32(r2[x])*w[2] + int32(r3[x])*w[3] +
+				int32(r4[x])*w[4] + int32(r5[x])*w[5] + int32(r6[x])*w[6] + int32(r7[x])*w[7])
+		}
+		return
+	}
 	acc = acc[:len(out)]
+	clear(acc)
+	t := 0
+	for ; t+4 <= len(rows); t += 4 { // four rows per pass over acc
+		r0, r1, r2, r3 := rows[t][:len(acc)], rows[t+1][:len(acc)], rows[t+2][:len(acc)], rows[t+3][:len(acc)]
+		w0, w1, w2, w3 := ws[t], ws[t+1], ws[t+2], ws[t+3]
+		for x := range acc {
+			acc[x] += int32(r0[x])*w0 + int32(r1[x])*w1 + int32(r2[x])*w2 + int32(r3[x])*w3
+		}
+	}
+	for ; t < len(rows); t++ {
+		r, wt := rows[t][:len(acc)], ws[t]
+		for x := range acc {
+			acc[x] += int32(r[x]) * wt
+		}
+	}
 	for x, a := range acc {
 		out[x] = clamp8(a)
+	}
+}
+
+// horizontal8 filters one-channel row in into out with 8-tap weights.
+func horizontal8(out, in []byte, xw weights, xlo int) {
+	for x := range out {
+		s := xw.start[x] - xlo
+		t := (*[taps8]byte)(in[s : s+taps8])
+		w := (*[taps8]int32)(xw.w[x*taps8 : x*taps8+taps8])
+		out[x] = clamp8(int32(t[0])*w[0] + int32(t[1])*w[1] + int32(t[2])*w[2] + int32(t[3])*w[3] +
+			int32(t[4])*w[4] + int32(t[5])*w[5] + int32(t[6])*w[6] + int32(t[7])*w[7])
+	}
+}
+
+// horizontal1 filters one-channel row in into out, any filter length.
+func horizontal1(out, in []byte, xw weights, xlo int) {
+	n := xw.n
+	for x := range out {
+		s := xw.start[x] - xlo
+		taps := in[s : s+n]
+		ws := xw.w[x*n : x*n+n]
+		ws = ws[:len(taps)]
+		var a int32
+		for t, v := range taps {
+			a += int32(v) * ws[t]
+		}
+		out[x] = clamp8(a)
+	}
+}
+
+// horizontal4 filters a premultiplied RGBA row in into out.
+func horizontal4(out, in []byte, xw weights, xlo int) {
+	n := xw.n
+	for x := range len(out) / 4 {
+		s := (xw.start[x] - xlo) * 4
+		taps := in[s : s+4*n]
+		ws := xw.w[x*n : x*n+n]
+		var r, g, b, a int32
+		for t, wt := range ws {
+			px := taps[4*t : 4*t+4 : 4*t+4]
+			r += int32(px[0]) * wt
+			g += int32(px[1]) * wt
+			b += int32(px[2]) * wt
+			a += int32(px[3]) * wt
+		}
+		o := out[4*x : 4*x+4 : 4*x+4]
+		o[3] = clamp8(a)
+		// Premultiplied colour never exceeds alpha; the filter's negative
+		// lobes could make it, which would show as bright fringes.
+		o[0] = min(clamp8(r), o[3])
+		o[1] = min(clamp8(g), o[3])
+		o[2] = min(clamp8(b), o[3])
 	}
 }
 
