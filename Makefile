@@ -4,7 +4,7 @@ GO    ?= go
 PKGS  := ./...
 FUZZTIME ?= 10s
 
-.PHONY: run test unit generate check-generate check-fmt vet fuzz bench build tidy-check
+.PHONY: run test unit generate check-generate check-fmt vet fuzz bench load build
 
 ## run: start the Echo app on 127.0.0.1:8000 with every adapter in memory
 run:
@@ -43,6 +43,10 @@ fuzz:
 ## bench: benchmarks (HTTP load, verifier, imaging, storage)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./apps/... ./adapters/...
+
+## load: interleaved load comparison (bare Echo vs GET/POST /v1/posts), see apps/loadtest
+load:
+	$(GO) run ./apps/loadtest -rounds 5 -duration 3s -conns 32
 
 ## build: the server binary in bin/
 build:

@@ -75,7 +75,11 @@ func run(rounds int, d time.Duration, conns int) error {
 
 // Env is a running server app, a bare Echo server, a signed-in user and a post.
 type Env struct {
-	App     *fx.App
+	App *fx.App
+	// Echo is the server app's handler, for in-process benchmarks.
+	Echo *echo.Echo
+	// Bare is the bare handler.
+	Bare    *echo.Echo
 	BaseURL string
 	BareURL string
 	Token   string
@@ -91,17 +95,19 @@ func Start() (*Env, error) {
 		return nil, err
 	}
 	var ep *wire.Endpoint
-	app := fx.New(wire.Server(cfg), fx.Populate(&ep), fx.NopLogger)
+	var api *echo.Echo
+	app := fx.New(wire.Server(cfg), fx.Populate(&ep, &api), fx.NopLogger)
 	if err := app.Start(context.Background()); err != nil {
 		return nil, err
 	}
-	env := &Env{App: app, BaseURL: ep.BaseURL()}
+	env := &Env{App: app, Echo: api, BaseURL: ep.BaseURL()}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/bare", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"id": "0192f7a0-0000-7000-8000-000000000000", "body": "hello", "commentCount": 0})
 	})
+	env.Bare = e
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
