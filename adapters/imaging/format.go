@@ -71,6 +71,24 @@ func (f *format) checkMagic(data []byte) error {
 	return domain.Errorf(domain.Invalid, "the file is not a %s image", f.name)
 }
 
+// maxJPEGScans bounds the scans of a JPEG. The standard decoder walks every
+// block of the image once per scan and sets no limit, so a small progressive
+// file with thousands of near-empty scans would cost minutes of CPU. Encoders
+// write one scan (baseline) or about ten (progressive).
+const maxJPEGScans = 64
+
+// checkCost refuses files whose decoding cost is not bounded by their pixel
+// count: JPEGs with more than maxJPEGScans start-of-scan markers. Every scan
+// begins with the bytes FF DA, which entropy-coded data never contains, so
+// counting them over the whole file can only over-count (an embedded EXIF
+// thumbnail adds its own one or two). Returns Invalid.
+func (f *format) checkCost(data []byte) error {
+	if f.contentType == "image/jpeg" && bytes.Count(data, []byte{0xFF, 0xDA}) > maxJPEGScans {
+		return domain.Errorf(domain.Invalid, "the JPEG image has more than %d scans", maxJPEGScans)
+	}
+	return nil
+}
+
 // decodeConfig reads the dimensions from the header. Returns Invalid.
 func (f *format) decodeConfig(data []byte) (cfg image.Config, err error) {
 	defer f.recoverInvalid(&err)

@@ -17,7 +17,12 @@ var fuzzTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp"}
 // accepts must yield three decodable variants no larger than the input.
 // typ picks the declared type; values past the list declare the sniffed type
 // so that mutations reach the decoders rather than the magic-byte check.
-// CI runs it briefly: go test -run XXX -fuzz FuzzMakeVariants -fuzztime 20s.
+// CI runs it briefly:
+//
+//	go test -run XXX -fuzz FuzzMakeVariants -fuzztime 20s -fuzzminimizetime 3s ./adapters/imaging
+//
+// (a short minimisation time keeps the fuzzer from spending the whole run
+// minimising its first finds).
 func FuzzMakeVariants(f *testing.F) {
 	small := photo(40, 30, 1)
 	alpha := image.NewNRGBA(image.Rect(0, 0, 24, 20))

@@ -90,12 +90,12 @@ func New(cfg Config) *Pipeline {
 // transparent pixels, then PNG.
 //
 // Returns Invalid when contentType is not a supported image type, the bytes are
-// not an image of that type, or the image is corrupt or truncated (the message
-// says which); TooLarge when src holds more than maxBytes or the header
-// declares more than Config.MaxPixels pixels or a side longer than MaxSide
-// (nothing is decoded then);
-// Unavailable when ctx ends or src fails to read (src's own *domain.Error is
-// returned as is).
+// not an image of that type, the image is corrupt or truncated, or it would
+// cost far more to decode than its size justifies (a JPEG of more than 64
+// scans); the message says which. Returns TooLarge when src holds more than
+// maxBytes, or the header declares more than Config.MaxPixels pixels or a side
+// longer than MaxSide (nothing is decoded then). Returns Unavailable when ctx
+// ends or src fails to read (a *domain.Error from src is returned as is).
 func (p *Pipeline) MakeVariants(ctx context.Context, src io.Reader, contentType string, maxBytes int64) ([]domain.Variant, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, cancelled(err)
@@ -129,6 +129,9 @@ func (p *Pipeline) MakeVariants(ctx context.Context, src io.Reader, contentType 
 		return nil, domain.Errorf(domain.TooLarge, "the image is %dx%d pixels, more than the limit of %s",
 			cfg.Width, cfg.Height, megapixels(p.maxPixels))
 	}
+	if err := f.checkCost(data); err != nil {
+		return nil, err
+	}
 	orient := orientation(f, data)
 	if err := ctx.Err(); err != nil {
 		return nil, cancelled(err)
@@ -137,19 +140,16 @@ func (p *Pipeline) MakeVariants(ctx context.Context, src io.Reader, contentType 
 	if err != nil {
 		return nil, err
 	}
-	data = nil // the encoded bytes are no longer needed; let the GC have them
 	// The decoders allocate exactly what the header declared (GIF frames are
 	// checked against the screen); this guards against a decoder that does not.
 	if b := img.Bounds(); int64(b.Dx())*int64(b.Dy()) > p.maxPixels {
 		return nil, domain.Errorf(domain.TooLarge, "the image is larger than its header declares")
 	}
 	s := newSource(img, cfg.Width, cfg.Height)
-	img = nil
 	if err := ctx.Err(); err != nil {
 		return nil, cancelled(err)
 	}
 	outs := s.makeVariants(orient)
-	s = nil
 	variants := make([]domain.Variant, 0, len(outs))
 	for _, o := range outs {
 		if err := ctx.Err(); err != nil {

@@ -682,6 +682,28 @@ func allocated(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
+// A JPEG made of many scans costs a pass over the image per scan; past a
+// bound it is refused before decoding.
+func TestJPEGScanLimit(t *testing.T) {
+	jpg := encodeJPEG(t, photo(64, 48, 1), 80)
+	sos := bytes.Index(jpg, []byte{0xFF, 0xDA})
+	scan := jpg[sos : len(jpg)-2] // SOS header and entropy-coded data, without EOI
+	build := func(n int) []byte {
+		out := bytes.Clone(jpg[:sos])
+		for range n {
+			out = append(out, scan...)
+		}
+		return append(out, 0xFF, 0xD9)
+	}
+	p := New(Config{})
+	// The standard decoder accepts repeated scans: the limit is ours.
+	if _, err := p.MakeVariants(t.Context(), bytes.NewReader(build(maxJPEGScans)), "image/jpeg", 0); err != nil {
+		t.Fatalf("%d scans: %v", maxJPEGScans, err)
+	}
+	_, err := p.MakeVariants(t.Context(), bytes.NewReader(build(maxJPEGScans+1)), "image/jpeg", 0)
+	wantCode(t, err, domain.Invalid)
+}
+
 func TestPixelLimitIsConfigurable(t *testing.T) {
 	p := New(Config{MaxPixels: 1000})
 	if _, err := p.MakeVariants(t.Context(), bytes.NewReader(encodePNG(t, photo(40, 25, 1))), "image/png", 0); err != nil {

@@ -1,0 +1,489 @@
+// Package s3blob is the ports.Blobs adapter for Amazon S3 and S3-compatible
+// servers: a private bucket that clients read and write only through
+// presigned requests.
+//
+// Uploads are presigned PUTs whose SigV4 signature covers the key, the
+// Content-Type and the Content-Length headers, so S3 itself refuses a body
+// of another size or type, another key, a tampered signature and an expired
+// URL. A presigned PUT was chosen over a POST policy because the SDK presigns
+// it with its own, maintained signer (a POST policy would need hand-built
+// policy documents and signatures), because an exact signed Content-Length
+// is stricter than a content-length-range, and because the memory adapter's
+// uploads are PUTs too, so clients have one upload path. Browsers set
+// Content-Length from the body themselves; they must send the file as is
+// with the returned Content-Type header.
+//
+// Downloads are presigned GETs, or CDN URLs when Config.CDNURL is set
+// (CloudFront signed URLs when a key pair is configured). No object is ever
+// public.
+//
+// Browser uploads need a CORS rule on the bucket: see CORSRules.
+//
+// IAM: the credentials need s3:PutObject, s3:GetObject, s3:DeleteObject on
+// the bucket's objects and s3:ListBucket on the bucket. Without ListBucket,
+// S3 answers 403 instead of 404 for a missing key, and Stat would report
+// Internal instead of NotFound.
+package s3blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/ports"
+)
+
+// S3 limits the adapter checks before sending anything.
+const (
+	// MaxKeyLen is the longest key in bytes.
+	MaxKeyLen = 1024
+	// MaxObjectSize is the largest object a single PUT may carry.
+	MaxObjectSize = 5 << 30
+	// MaxExpires is the longest validity of a presigned URL (SigV4's limit;
+	// with temporary credentials a URL also dies with its session).
+	MaxExpires = 7 * 24 * time.Hour
+	// maxDeleteBatch is the most keys one DeleteObjects request takes.
+	maxDeleteBatch = 1000
+)
+
+// Store is a ports.Blobs over one S3 bucket. It is safe for concurrent use.
+type Store struct {
+	bucket  string
+	client  *s3.Client
+	presign *s3.PresignClient
+	cdn     *cdn
+	log     *slog.Logger
+	// plainHTTP: the endpoint is http://, where the SDK cannot send an
+	// unseekable body with a signed payload or a trailing checksum.
+	plainHTTP bool
+}
+
+var _ ports.Blobs = (*Store)(nil)
+
+// New returns a Store for cfg with credentials from the AWS default chain
+// (environment, shared config files, container or instance role). It reads
+// local configuration only; no request is sent until the Store is used.
+// log may be nil (slog.Default). Returns an error naming the variable when
+// cfg is invalid.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
+	if err != nil {
+		return nil, fmt.Errorf("s3blob: loading the AWS configuration: %w", err)
+	}
+	return NewWithAWS(cfg, awsCfg, log)
+}
+
+// NewWithAWS returns a Store for cfg that uses awsCfg (credentials, retryer,
+// HTTP client); cfg.Region, when set, overrides awsCfg.Region. It does no
+// I/O. log may be nil (slog.Default). Returns an error naming the variable
+// when cfg is invalid.
+func NewWithAWS(cfg Config, awsCfg aws.Config, log *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d, err := newCDN(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("CLOUDPOST_CLOUDFRONT_PRIVATE_KEY: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Region != "" {
+			o.Region = cfg.Region
+		}
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(strings.TrimSuffix(cfg.Endpoint, "/"))
+		}
+		o.UsePathStyle = cfg.PathStyle
+	})
+	return &Store{
+		bucket:    cfg.Bucket,
+		client:    client,
+		presign:   s3.NewPresignClient(client),
+		cdn:       d,
+		log:       log,
+		plainHTTP: strings.HasPrefix(cfg.Endpoint, "http://"),
+	}, nil
+}
+
+// Client returns the underlying S3 client, for set-up tasks outside the
+// port (bucket creation in tests, CORS).
+func (s *Store) Client() *s3.Client { return s.client }
+
+// Bucket returns the bucket name.
+func (s *Store) Bucket() string { return s.bucket }
+
+// Ping checks that the bucket exists and the credentials may use it
+// (HeadBucket). Returns Unavailable when S3 cannot be reached or throttles,
+// Internal (logged) when the bucket is missing or access is denied.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket})
+	if err != nil {
+		// A HEAD answer has no body: a missing bucket shows up as NotFound.
+		e := s.translate(ctx, "HeadBucket", "", err)
+		if domain.IsCode(e, domain.NotFound) {
+			s.log.ErrorContext(ctx, "s3blob: bucket not found", "bucket", s.bucket)
+			return domain.Wrap(err, domain.Internal, "the media bucket does not exist")
+		}
+		return e
+	}
+	return nil
+}
+
+// PresignUpload returns a PUT target for exactly p.Key, p.ContentType and
+// p.Size bytes, valid for p.Expires: the URL's SigV4 signature covers the
+// Host, Content-Type and Content-Length headers, so S3 refuses anything
+// else. Headers holds the Content-Type to send. Returns Invalid for a
+// malformed key (see Put), a content type that is not a media type, a size
+// below 1 or above MaxObjectSize, or an expiry outside [1s, MaxExpires];
+// Internal or Unavailable when credentials cannot be retrieved.
+func (s *Store) PresignUpload(ctx context.Context, p ports.UploadPolicy) (domain.UploadTarget, error) {
+	if err := validKey(p.Key); err != nil {
+		return domain.UploadTarget{}, err
+	}
+	if err := validContentType(p.ContentType); err != nil {
+		return domain.UploadTarget{}, err
+	}
+	if p.Size < 1 || p.Size > MaxObjectSize {
+		return domain.UploadTarget{}, domain.Errorf(domain.Invalid, "size must be between 1 and %d bytes", int64(MaxObjectSize))
+	}
+	exp, err := expiry(p.Expires)
+	if err != nil {
+		return domain.UploadTarget{}, err
+	}
+	req, err := s.presign.PresignPutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &s.bucket,
+		Key:           &p.Key,
+		ContentType:   &p.ContentType,
+		ContentLength: &p.Size,
+	}, s3.WithPresignExpires(p.Expires))
+	if err != nil {
+		return domain.UploadTarget{}, s.translate(ctx, "PresignPutObject", p.Key, err)
+	}
+	return domain.UploadTarget{
+		Method:    http.MethodPut,
+		URL:       req.URL,
+		Headers:   map[string]string{"Content-Type": p.ContentType},
+		ExpiresAt: exp,
+	}, nil
+}
+
+// PresignDownload returns a GET URL for key valid for expires: a presigned
+// S3 GET, or with Config.CDNURL the CDN URL (signed with an expiry when a
+// CloudFront key pair is configured, else plain). It does not check that
+// the object exists. Returns Invalid for a malformed key or an expiry
+// outside [1s, MaxExpires]; Internal or Unavailable when credentials cannot
+// be retrieved or the CDN URL cannot be signed.
+func (s *Store) PresignDownload(ctx context.Context, key string, expires time.Duration) (string, error) {
+	if err := validKey(key); err != nil {
+		return "", err
+	}
+	exp, err := expiry(expires)
+	if err != nil {
+		return "", err
+	}
+	if s.cdn != nil {
+		u, err := s.cdn.url(key, exp)
+		if err != nil {
+			return "", s.translate(ctx, "SignCDNURL", key, err)
+		}
+		return u, nil
+	}
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}, s3.WithPresignExpires(expires))
+	if err != nil {
+		return "", s.translate(ctx, "PresignGetObject", key, err)
+	}
+	return req.URL, nil
+}
+
+// Stat returns the object's key, size, content type and ETag (HeadObject).
+// Returns NotFound, Unavailable (S3 down or throttling after the SDK's
+// retries) or Internal (access denied and other failures, logged).
+func (s *Store) Stat(ctx context.Context, key string) (domain.ObjectInfo, error) {
+	if validKey(key) != nil {
+		return domain.ObjectInfo{}, notFound(key) // Put never stores such a key
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		return domain.ObjectInfo{}, s.translate(ctx, "HeadObject", key, err)
+	}
+	return domain.ObjectInfo{
+		Key:         key,
+		Size:        aws.ToInt64(out.ContentLength),
+		ContentType: aws.ToString(out.ContentType),
+		ETag:        aws.ToString(out.ETag),
+	}, nil
+}
+
+// Open returns the object's body as a stream (GetObject); nothing is
+// buffered beyond the HTTP client's. The caller closes it. Returns NotFound,
+// Unavailable or Internal as Stat does.
+func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, domain.ObjectInfo, error) {
+	if validKey(key) != nil {
+		return nil, domain.ObjectInfo{}, notFound(key)
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		return nil, domain.ObjectInfo{}, s.translate(ctx, "GetObject", key, err)
+	}
+	return &body{rc: out.Body, s: s, key: key}, domain.ObjectInfo{
+		Key:         key,
+		Size:        aws.ToInt64(out.ContentLength),
+		ContentType: aws.ToString(out.ContentType),
+		ETag:        aws.ToString(out.ETag),
+	}, nil
+}
+
+// body translates read errors of an object stream into domain errors.
+type body struct {
+	rc  io.ReadCloser
+	s   *Store
+	key string
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		return n, domain.Wrap(err, domain.Unavailable, "reading the object from S3 failed")
+	}
+	return n, err
+}
+
+func (b *body) Close() error { return b.rc.Close() }
+
+// ReadHead returns the first n bytes of the object (all of it when shorter)
+// with a ranged GET; n == 0 sends a HeadObject instead, since "bytes=0--1"
+// is not a range. Returns NotFound, Invalid for a negative n, Unavailable
+// or Internal as Stat does.
+func (s *Store) ReadHead(ctx context.Context, key string, n int64) ([]byte, error) {
+	if n < 0 {
+		return nil, domain.Errorf(domain.Invalid, "n must not be negative")
+	}
+	if n == 0 {
+		if _, err := s.Stat(ctx, key); err != nil {
+			return nil, err
+		}
+		return []byte{}, nil
+	}
+	if validKey(key) != nil {
+		return nil, notFound(key)
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: &s.bucket,
+		Key:    &key,
+		Range:  aws.String("bytes=0-" + strconv.FormatInt(n-1, 10)),
+	})
+	if err != nil {
+		if isCode(err, "InvalidRange") {
+			// Only an empty object has no byte 0; a missing one is NoSuchKey.
+			return []byte{}, nil
+		}
+		return nil, s.translate(ctx, "GetObject", key, err)
+	}
+	defer out.Body.Close()
+	// The limit guards against a server that ignores the Range header.
+	head, err := io.ReadAll(io.LimitReader(out.Body, n))
+	if err != nil {
+		return nil, s.translate(ctx, "GetObject", key, err)
+	}
+	return head, nil
+}
+
+// Put stores size bytes read from body under key with the content type,
+// replacing any object there (S3 replaces objects atomically). A body that
+// is an io.ReadSeeker (bytes.Reader, os.File) is measured before anything is
+// sent; any other body is streamed and checked as it is read, and the
+// request is aborted before its last byte when the body turns out shorter or
+// longer, so S3 stores nothing then. Returns Invalid when body does not hold
+// exactly size bytes, for a size outside [0, MaxObjectSize], an empty or
+// malformed content type, or a malformed key: empty, longer than MaxKeyLen
+// bytes, not UTF-8, with control characters, or with empty, "." or ".."
+// segments. Returns Unavailable or Internal as Stat does.
+func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, size int64) error {
+	if err := validKey(key); err != nil {
+		return err
+	}
+	if err := validContentType(contentType); err != nil {
+		return err
+	}
+	if size < 0 || size > MaxObjectSize {
+		return domain.Errorf(domain.Invalid, "size must be between 0 and %d bytes", int64(MaxObjectSize))
+	}
+	in := &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, ContentType: &contentType, ContentLength: &size}
+	var opts []func(*s3.Options)
+	var exact *exactReader
+	if rs, ok := r.(io.ReadSeeker); ok {
+		n, err := remaining(rs)
+		if err != nil {
+			return domain.Wrap(err, domain.Internal, "measuring the object body failed")
+		}
+		if n != size {
+			return wrongSize(size)
+		}
+		// Seekable: the SDK can hash it, checksum it and rewind it to retry.
+		in.Body = rs
+	} else {
+		exact = &exactReader{r: r, left: size}
+		if size == 0 {
+			if err := exact.checkEOF(); err != nil {
+				return exact.fail(size, err)
+			}
+		} else {
+			in.Body = exact
+		}
+		if s.plainHTTP {
+			// Over https the SDK streams with a trailing checksum; over http
+			// (test and on-premises servers) it can only stream unsigned.
+			opts = append(opts, func(o *s3.Options) {
+				o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+				o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+			})
+		}
+	}
+	_, err := s.client.PutObject(ctx, in, opts...)
+	if exact != nil && exact.err != nil {
+		return exact.fail(size, exact.err)
+	}
+	if err != nil {
+		return s.translate(ctx, "PutObject", key, err)
+	}
+	return nil
+}
+
+// Delete removes the objects with DeleteObjects, up to 1000 keys per
+// request. Keys that do not exist (including malformed keys, which Put
+// never stores) are ignored. Returns Unavailable or Internal as Stat does,
+// for the first key that could not be deleted; the other batches are still
+// attempted.
+func (s *Store) Delete(ctx context.Context, keys ...string) error {
+	ids := make([]types.ObjectIdentifier, 0, len(keys))
+	for _, k := range keys {
+		if validKey(k) == nil {
+			ids = append(ids, types.ObjectIdentifier{Key: aws.String(k)})
+		}
+	}
+	var first error
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), maxDeleteBatch)]
+		ids = ids[len(batch):]
+		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: &s.bucket,
+			Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			if first == nil {
+				first = s.translate(ctx, "DeleteObjects", aws.ToString(batch[0].Key), err)
+			}
+			continue
+		}
+		for _, e := range out.Errors {
+			if aws.ToString(e.Code) == "NoSuchKey" {
+				continue
+			}
+			err := s.translate(ctx, "DeleteObjects", aws.ToString(e.Key), &objectError{code: aws.ToString(e.Code), message: aws.ToString(e.Message)})
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// remaining returns how many bytes rs holds from its current offset, and
+// leaves the offset where it was.
+func remaining(rs io.ReadSeeker) (int64, error) {
+	cur, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	end, err := rs.Seek(0, io.SeekEnd)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := rs.Seek(cur, io.SeekStart); err != nil {
+		return 0, err
+	}
+	return end - cur, nil
+}
+
+// expiry returns when a URL signed now for d expires. SigV4 signing times
+// have second precision and are taken after this, so the URL never dies
+// before the time returned.
+func expiry(d time.Duration) (time.Time, error) {
+	if d < time.Second || d > MaxExpires {
+		return time.Time{}, domain.Errorf(domain.Invalid, "expiry must be between 1s and %s", MaxExpires)
+	}
+	return time.Now().UTC().Truncate(time.Second).Add(d.Truncate(time.Second)), nil
+}
+
+// validKey enforces the key rules that memblob enforces too, so a key that
+// works with the fake works here: non-empty, at most MaxKeyLen bytes,
+// UTF-8, no control characters, no empty, "." or ".." segments (they do not
+// survive URL path cleaning in browsers and CDNs).
+func validKey(key string) error {
+	switch {
+	case key == "":
+		return domain.Errorf(domain.Invalid, "key is required")
+	case len(key) > MaxKeyLen:
+		return domain.Errorf(domain.Invalid, "key must have at most %d bytes", MaxKeyLen)
+	case !utf8.ValidString(key):
+		return domain.Errorf(domain.Invalid, "key must be valid UTF-8")
+	}
+	start := 0
+	for i := 0; i <= len(key); i++ {
+		if i < len(key) && key[i] != '/' {
+			if c := key[i]; c < 0x20 || c == 0x7f {
+				return domain.Errorf(domain.Invalid, "key must not contain control characters")
+			}
+			continue
+		}
+		if seg := key[start:i]; seg == "" || seg == "." || seg == ".." {
+			return domain.Errorf(domain.Invalid, "key must not have empty, '.' or '..' segments")
+		}
+		start = i + 1
+	}
+	return nil
+}
+
+func validContentType(ct string) error {
+	if ct == "" {
+		return domain.Errorf(domain.Invalid, "content type is required")
+	}
+	if _, _, err := mime.ParseMediaType(ct); err != nil {
+		return domain.Errorf(domain.Invalid, "content type is not a valid media type")
+	}
+	return nil
+}
+
+func notFound(key string) error {
+	return domain.Errorf(domain.NotFound, "object %q not found", key)
+}
+
+func wrongSize(size int64) error {
+	return domain.Errorf(domain.Invalid, "body does not hold exactly %d bytes", size)
+}
+
+// errTooLong and errTooShort are what an exactReader reports.
+var (
+	errTooLong  = errors.New("body is longer than declared")
+	errTooShort = errors.New("body is shorter than declared")
+)
