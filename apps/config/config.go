@@ -161,12 +161,8 @@ func (c Config) BaseURL() string {
 
 // namedError rewrites the library's field-name errors to name the variable.
 func namedError(err error) error {
-	keys := map[string]string{}
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ",")
-		keys[t.Field(i).Name] = name
-	}
+	keys := map[string][]string{}
+	collectKeys(reflect.TypeFor[Config](), keys)
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
 		return err
@@ -175,10 +171,26 @@ func namedError(err error) error {
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
-			out = append(out, fmt.Errorf("%s: cannot parse as %s: %v", keys[pe.Name], pe.Type, errors.Unwrap(pe.Err)))
+			out = append(out, fmt.Errorf("%s: cannot parse as %s: %v", strings.Join(keys[pe.Name], " or "), pe.Type, errors.Unwrap(pe.Err)))
 			continue
 		}
 		out = append(out, e)
 	}
 	return errors.Join(out...)
+}
+
+// collectKeys maps field names to their variables, through nested structs
+// (the adapters' own Config structs are embedded in Config).
+func collectKeys(t reflect.Type, keys map[string][]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if name == "" && f.Type.Kind() == reflect.Struct {
+			collectKeys(f.Type, keys)
+			continue
+		}
+		if name != "" {
+			keys[f.Name] = append(keys[f.Name], name)
+		}
+	}
 }
