@@ -165,7 +165,7 @@ func httpStatus(err error) int {
 // (unknown emails on ForgotPassword, already revoked tokens on SignOut).
 func isThrottleOrOutage(err error) bool {
 	switch domain.ErrorCode(err) {
-	case domain.TooManyRequests, domain.Unavailable, domain.Internal:
+	case domain.TooManyRequests, domain.Unavailable:
 		return true
 	}
 	return false

@@ -19,15 +19,17 @@
 //
 // Browser uploads need a CORS rule on the bucket: see CORSRules.
 //
-// IAM: the credentials need s3:PutObject, s3:GetObject, s3:DeleteObject on
-// the bucket's objects and s3:ListBucket on the bucket. Without ListBucket,
-// S3 answers 403 instead of 404 for a missing key, and Stat would report
-// Internal instead of NotFound.
+// IAM: the credentials need s3:PutObject, s3:GetObject, s3:DeleteObject and
+// s3:AbortMultipartUpload on the bucket's objects and s3:ListBucket on the
+// bucket. Without ListBucket, S3 answers 403 instead of 404 for a missing
+// key, and Stat would report Internal instead of NotFound. A lifecycle rule
+// that aborts incomplete multipart uploads after a day sweeps the parts of
+// any Put of a stream that died mid-way.
 package s3blob
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,7 +41,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -68,9 +69,6 @@ type Store struct {
 	presign *s3.PresignClient
 	cdn     *cdn
 	log     *slog.Logger
-	// plainHTTP: the endpoint is http://, where the SDK cannot send an
-	// unseekable body with a signed payload or a trailing checksum.
-	plainHTTP bool
 }
 
 var _ ports.Blobs = (*Store)(nil)
@@ -92,7 +90,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 }
 
 // NewWithAWS returns a Store for cfg that uses awsCfg (credentials, retryer,
-// HTTP client); cfg.Region, when set, overrides awsCfg.Region. It does no
+// HTTP client); cfg.Region overrides awsCfg.Region. It does no
 // I/O. log may be nil (slog.Default). Returns an error naming the variable
 // when cfg is invalid.
 func NewWithAWS(cfg Config, awsCfg aws.Config, log *slog.Logger) (*Store, error) {
@@ -116,12 +114,11 @@ func NewWithAWS(cfg Config, awsCfg aws.Config, log *slog.Logger) (*Store, error)
 		o.UsePathStyle = cfg.PathStyle
 	})
 	return &Store{
-		bucket:    cfg.Bucket,
-		client:    client,
-		presign:   s3.NewPresignClient(client),
-		cdn:       d,
-		log:       log,
-		plainHTTP: strings.HasPrefix(cfg.Endpoint, "http://"),
+		bucket:  cfg.Bucket,
+		client:  client,
+		presign: s3.NewPresignClient(client),
+		cdn:     d,
+		log:     log,
 	}, nil
 }
 
@@ -188,21 +185,22 @@ func (s *Store) PresignUpload(ctx context.Context, p ports.UploadPolicy) (domain
 }
 
 // PresignDownload returns a GET URL for key valid for expires: a presigned
-// S3 GET, or with Config.CDNURL the CDN URL (signed with an expiry when a
-// CloudFront key pair is configured, else plain). It does not check that
-// the object exists. Returns Invalid for a malformed key or an expiry
+// S3 GET, or with Config.CDNURL the CDN URL, plain or, with a CloudFront key
+// pair, signed to expire between expires and expires*9/8 from now (a signed
+// URL is reused for later calls while it still lasts expires: an RSA
+// signature costs most of a millisecond). It does not check that the object
+// exists. Returns Invalid for a malformed key or an expiry
 // outside [1s, MaxExpires]; Internal or Unavailable when credentials cannot
 // be retrieved or the CDN URL cannot be signed.
 func (s *Store) PresignDownload(ctx context.Context, key string, expires time.Duration) (string, error) {
 	if err := validKey(key); err != nil {
 		return "", err
 	}
-	exp, err := expiry(expires)
-	if err != nil {
+	if _, err := expiry(expires); err != nil {
 		return "", err
 	}
 	if s.cdn != nil {
-		u, err := s.cdn.url(key, exp)
+		u, err := s.cdn.url(key, expires, time.Now())
 		if err != nil {
 			return "", s.translate(ctx, "SignCDNURL", key, err)
 		}
@@ -311,13 +309,18 @@ func (s *Store) ReadHead(ctx context.Context, key string, n int64) ([]byte, erro
 // Put stores size bytes read from body under key with the content type,
 // replacing any object there (S3 replaces objects atomically). A body that
 // is an io.ReadSeeker (bytes.Reader, os.File) is measured before anything is
-// sent; any other body is streamed and checked as it is read, and the
-// request is aborted before its last byte when the body turns out shorter or
-// longer, so S3 stores nothing then. Returns Invalid when body does not hold
-// exactly size bytes, for a size outside [0, MaxObjectSize], an empty or
-// malformed content type, or a malformed key: empty, longer than MaxKeyLen
-// bytes, not UTF-8, with control characters, or with empty, "." or ".."
-// segments. Returns Unavailable or Internal as Stat does.
+// sent and then streamed in one PUT with a checksum. Any other body is read
+// in parts of PartSize bytes, so memory stays bounded by one part: a body of
+// up to PartSize bytes goes in one PUT once it is known to hold exactly size
+// bytes, a larger one as a multipart upload that is completed only after the
+// body has been seen to end at size (and aborted otherwise). Either way S3
+// never stores a body of the wrong size, and every request is checksummed
+// and retried by the SDK. Returns Invalid when body does not hold exactly
+// size bytes, for a size outside [0, MaxObjectSize], an empty or malformed
+// content type, or a malformed key: empty, longer than MaxKeyLen bytes, not
+// UTF-8, with control characters, or with empty, "." or ".." segments.
+// Returns Internal when reading body fails, and Unavailable or Internal as
+// Stat does.
 func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, size int64) error {
 	if err := validKey(key); err != nil {
 		return err
@@ -328,9 +331,6 @@ func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, s
 	if size < 0 || size > MaxObjectSize {
 		return domain.Errorf(domain.Invalid, "size must be between 0 and %d bytes", int64(MaxObjectSize))
 	}
-	in := &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, ContentType: &contentType, ContentLength: &size}
-	var opts []func(*s3.Options)
-	var exact *exactReader
 	if rs, ok := r.(io.ReadSeeker); ok {
 		n, err := remaining(rs)
 		if err != nil {
@@ -339,32 +339,76 @@ func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, s
 		if n != size {
 			return wrongSize(size)
 		}
-		// Seekable: the SDK can hash it, checksum it and rewind it to retry.
-		in.Body = rs
-	} else {
-		exact = &exactReader{r: r, left: size}
-		if size == 0 {
-			if err := exact.checkEOF(); err != nil {
-				return exact.fail(size, err)
-			}
-		} else {
-			in.Body = exact
-		}
-		if s.plainHTTP {
-			// Over https the SDK streams with a trailing checksum; over http
-			// (test and on-premises servers) it can only stream unsigned.
-			opts = append(opts, func(o *s3.Options) {
-				o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-				o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
-			})
-		}
+		return s.putObject(ctx, key, contentType, rs, size)
 	}
-	_, err := s.client.PutObject(ctx, in, opts...)
-	if exact != nil && exact.err != nil {
-		return exact.fail(size, exact.err)
+	if size > PartSize {
+		return s.putMultipart(ctx, key, contentType, r, size)
 	}
+	buf := make([]byte, size)
+	if err := readExactly(r, buf, true); err != nil {
+		return bodyError(size, err)
+	}
+	return s.putObject(ctx, key, contentType, bytes.NewReader(buf), size)
+}
+
+// PartSize is the part size of multipart uploads, and so the most memory
+// Put uses for a body that is not an io.ReadSeeker.
+const PartSize = 8 << 20
+
+// putObject sends a seekable body of exactly size bytes in one PutObject.
+func (s *Store) putObject(ctx context.Context, key, contentType string, body io.ReadSeeker, size int64) error {
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &s.bucket, Key: &key, ContentType: &contentType, ContentLength: &size, Body: body,
+	})
 	if err != nil {
 		return s.translate(ctx, "PutObject", key, err)
+	}
+	return nil
+}
+
+// putMultipart streams r as a multipart upload of PartSize parts, each
+// CRC32-checksummed, and completes it only once r has ended at size.
+func (s *Store) putMultipart(ctx context.Context, key, contentType string, r io.Reader, size int64) (err error) {
+	up, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: &s.bucket, Key: &key, ContentType: &contentType, ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+	})
+	if err != nil {
+		return s.translate(ctx, "CreateMultipartUpload", key, err)
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Abort even when ctx is what failed, so no parts linger (a bucket
+		// lifecycle rule for incomplete uploads catches any that still do).
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if _, aerr := s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &key, UploadId: up.UploadId}); aerr != nil {
+			s.log.WarnContext(ctx, "s3blob: multipart upload not aborted", "bucket", s.bucket, "key", key, "uploadId", aws.ToString(up.UploadId), "err", aerr)
+		}
+	}()
+	buf := make([]byte, PartSize)
+	var parts []types.CompletedPart
+	for left, num := size, int32(1); left > 0; num++ {
+		part := buf[:min(left, PartSize)]
+		left -= int64(len(part))
+		if err := readExactly(r, part, left == 0); err != nil {
+			return bodyError(size, err)
+		}
+		out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
+			Bucket: &s.bucket, Key: &key, UploadId: up.UploadId, PartNumber: aws.Int32(num),
+			ContentLength: aws.Int64(int64(len(part))), Body: bytes.NewReader(part), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+		})
+		if err != nil {
+			return s.translate(ctx, "UploadPart", key, err)
+		}
+		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(num), ChecksumCRC32: out.ChecksumCRC32})
+	}
+	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &s.bucket, Key: &key, UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		return s.translate(ctx, "CompleteMultipartUpload", key, err)
 	}
 	return nil
 }
@@ -468,7 +512,7 @@ func validContentType(ct string) error {
 	if ct == "" {
 		return domain.Errorf(domain.Invalid, "content type is required")
 	}
-	if _, _, err := mime.ParseMediaType(ct); err != nil {
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || !strings.Contains(mt, "/") {
 		return domain.Errorf(domain.Invalid, "content type is not a valid media type")
 	}
 	return nil
@@ -481,9 +525,3 @@ func notFound(key string) error {
 func wrongSize(size int64) error {
 	return domain.Errorf(domain.Invalid, "body does not hold exactly %d bytes", size)
 }
-
-// errTooLong and errTooShort are what an exactReader reports.
-var (
-	errTooLong  = errors.New("body is longer than declared")
-	errTooShort = errors.New("body is shorter than declared")
-)

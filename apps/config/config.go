@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/cloudpost/cloudpost/adapters/s3blob"
 )
 
 // Adapter choices.
@@ -61,6 +63,9 @@ type Config struct {
 	LocalClientID   string        `env:"CLOUDPOST_LOCAL_CLIENT_ID" envDefault:"cloudpost-local"`
 	LocalTokenTTL   time.Duration `env:"CLOUDPOST_LOCAL_TOKEN_TTL" envDefault:"1h"`
 	LocalBlobSecret string        `env:"CLOUDPOST_LOCAL_BLOB_SECRET"`
+
+	// S3 configures CLOUDPOST_BLOB=s3 (CLOUDPOST_S3_*, CLOUDPOST_MEDIA_CDN_URL).
+	S3 s3blob.Config
 }
 
 // Load parses environ (os.Environ() form) into a Config and validates it.
@@ -97,7 +102,9 @@ func (c *Config) validate() error {
 	switch c.Blob {
 	case BlobMemory:
 	case BlobS3:
-		notYet("CLOUDPOST_BLOB", c.Blob, "S3 adapter")
+		if err := c.S3.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	default:
 		bad("CLOUDPOST_BLOB", "must be memory or s3, not %q", c.Blob)
 	}

@@ -10,11 +10,13 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
 	"go.uber.org/fx"
 
+	"github.com/cloudpost/cloudpost/adapters/s3blob/s3test"
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/httpapi/openapitest"
 	"github.com/cloudpost/cloudpost/apps/wire"
@@ -172,7 +174,32 @@ func upload(c *client, purpose string, data []byte) mediaDTO {
 }
 
 func TestEndToEnd(t *testing.T) {
-	cfg, err := config.Load([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=warn"})
+	t.Run("memory", func(t *testing.T) { runEndToEnd(t, nil) })
+	t.Run("s3", func(t *testing.T) {
+		bin, err := s3test.Find()
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%v (CI=true: run scripts/ci/versitygw.sh)", err)
+			}
+			t.Skipf("%v; run scripts/ci/versitygw.sh to install it", err)
+		}
+		srv, err := s3test.Start(bin, http.DefaultClient, "http")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Stop)
+		t.Setenv("AWS_ACCESS_KEY_ID", s3test.Access)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.Secret)
+		runEndToEnd(t, []string{
+			"CLOUDPOST_BLOB=s3", "CLOUDPOST_S3_BUCKET=" + srv.Bucket, "CLOUDPOST_S3_REGION=" + s3test.Region,
+			"CLOUDPOST_S3_ENDPOINT=" + srv.Endpoint, "CLOUDPOST_S3_PATH_STYLE=true",
+		})
+	})
+}
+
+// runEndToEnd drives the whole API of a server app configured by env.
+func runEndToEnd(t *testing.T, env []string) {
+	cfg, err := config.Load(append([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=warn"}, env...))
 	if err != nil {
 		t.Fatal(err)
 	}

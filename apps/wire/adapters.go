@@ -13,6 +13,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/memory/memblob"
 	"github.com/cloudpost/cloudpost/adapters/memory/memnotify"
 	"github.com/cloudpost/cloudpost/adapters/memory/memstore"
+	"github.com/cloudpost/cloudpost/adapters/s3blob"
 	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/httpapi"
@@ -23,12 +24,16 @@ import (
 // Adapters picks the adapter modules named by cfg (config.Load has already
 // refused choices this build does not have).
 func Adapters(cfg config.Config) fx.Option {
+	blobs := MemoryBlobs
+	if cfg.Blob == config.BlobS3 {
+		blobs = S3Blobs
+	}
 	return fx.Options(
 		System,
 		Imaging,
 		MemoryNotify,
 		MemoryStorage,
-		MemoryBlobs,
+		blobs,
 		LocalAuth,
 	)
 }
@@ -72,6 +77,7 @@ var MemoryBlobs = fx.Module("memblob",
 			return memblob.New(memblob.Config{Secret: []byte(cfg.LocalBlobSecret), BaseURL: ep.BaseURL, Clock: clock})
 		},
 		func(s *memblob.Store) ports.Blobs { return s },
+		func(s *memblob.Store) BlobRoute { return BlobRoute{Handler: s.Handler()} },
 	),
 	fx.Invoke(func(s *memblob.Store, trigger MediaTrigger) {
 		s.SetUploadHook(func(key string) {
@@ -95,13 +101,27 @@ var LocalAuth = fx.Module("localauth",
 		func(p *localauth.Provider, clock ports.Clock) (ports.TokenVerifier, error) {
 			return jwtauth.NewVerifier(jwtauth.Config{Issuer: p.Issuer(), ClientIDs: []string{p.ClientID()}, JWKS: p.JWKS, Clock: clock})
 		},
-		localExtras,
+		localRoutes,
 	),
 )
 
-// localExtras contributes the dev mailbox, the JWKS route and the blob route.
-func localExtras(p *localauth.Provider, blobs *memblob.Store) APIDeps {
-	return APIDeps{
+// S3Blobs provides the S3 blob store; clients upload straight to the bucket,
+// so the app has no blob route. Processing starts on the client's
+// "complete" call (MediaTrigger), as S3 events only reach Lambda.
+var S3Blobs = fx.Module("s3",
+	fx.Provide(
+		func(cfg config.Config) s3blob.Config { return cfg.S3 },
+		func() BlobRoute { return BlobRoute{} },
+		fx.Annotate(func(s *s3blob.Store) httpapi.ReadyCheck {
+			return httpapi.ReadyCheck{Name: "blobs", Check: s.Ping}
+		}, fx.ResultTags(`group:"ready"`)),
+	),
+	s3blob.Module,
+)
+
+// localRoutes contributes the dev mailbox and the JWKS route.
+func localRoutes(p *localauth.Provider) LocalAuthRoutes {
+	return LocalAuthRoutes{
 		DevMail: httpapi.DevMailboxFunc(func(to string) []httpapi.DevMessage {
 			msgs := p.Mail(to)
 			out := make([]httpapi.DevMessage, len(msgs))
@@ -110,8 +130,7 @@ func localExtras(p *localauth.Provider, blobs *memblob.Store) APIDeps {
 			}
 			return out
 		}),
-		JWKS:  func(ctx context.Context) ([]byte, error) { return p.JWKS(ctx) },
-		Blobs: blobs.Handler(),
+		JWKS: func(ctx context.Context) ([]byte, error) { return p.JWKS(ctx) },
 	}
 }
 

@@ -53,13 +53,17 @@ func (e *Endpoint) Addr() string {
 	return ""
 }
 
-// APIDeps are the optional HTTP extras an adapter set contributes (dev
-// mailbox, JWKS, local blob route). Adapter modules provide them.
-type APIDeps struct {
+// LocalAuthRoutes are the routes only the local identity provider has: the
+// dev mailbox and its JWKS. Auth modules provide it (zero for Cognito).
+type LocalAuthRoutes struct {
 	DevMail httpapi.DevMailbox
 	JWKS    func(ctx context.Context) ([]byte, error)
-	Blobs   http.Handler
-	Ready   []httpapi.ReadyCheck
+}
+
+// BlobRoute is the app's own blob route (memory blobs); nil Handler when the
+// blobs live in S3. Blob modules provide it.
+type BlobRoute struct {
+	Handler http.Handler
 }
 
 // Server returns the options of the Echo server app for cfg: adapters chosen
@@ -96,15 +100,17 @@ type echoIn struct {
 	Feed          *feed.Service
 	Verifier      ports.TokenVerifier
 	Storage       ports.Storage
-	Extras        APIDeps
+	LocalAuth     LocalAuthRoutes
+	BlobRoute     BlobRoute
+	Ready         []httpapi.ReadyCheck `group:"ready"`
 }
 
 func newEcho(in echoIn) *echo.Echo {
-	ready := append([]httpapi.ReadyCheck{{Name: "storage", Check: in.Storage.Ping}}, in.Extras.Ready...)
+	ready := append([]httpapi.ReadyCheck{{Name: "storage", Check: in.Storage.Ping}}, in.Ready...)
 	return httpapi.New(httpapi.Deps{
 		Accounts: in.Accounts, Profiles: in.Profiles, Media: in.Media, Posts: in.Posts, Comments: in.Comments,
 		Notifications: in.Notifications, Feed: in.Feed, Verifier: in.Verifier,
-		Ready: ready, DevMail: in.Extras.DevMail, JWKS: in.Extras.JWKS, Blobs: in.Extras.Blobs,
+		Ready: ready, DevMail: in.LocalAuth.DevMail, JWKS: in.LocalAuth.JWKS, Blobs: in.BlobRoute.Handler,
 		Log: in.Log, Config: httpapi.Config{CORSOrigins: in.Cfg.CORSOrigins, BlobBodyLimit: in.Cfg.MaxUploadBytes},
 	})
 }

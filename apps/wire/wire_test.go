@@ -12,13 +12,23 @@ import (
 	"github.com/cloudpost/cloudpost/apps/wire"
 )
 
+// TestServerAppGraphIsComplete validates the fx graph of every adapter
+// combination the configuration allows, without starting anything.
 func TestServerAppGraphIsComplete(t *testing.T) {
-	cfg, err := config.Load(nil)
-	if err != nil {
-		t.Fatal(err)
+	combos := map[string][]string{
+		"memory": nil,
+		"s3":     {"CLOUDPOST_BLOB=s3", "CLOUDPOST_S3_BUCKET=media-bucket", "CLOUDPOST_S3_REGION=eu-west-1"},
 	}
-	if err := fx.ValidateApp(wire.Server(cfg)); err != nil {
-		t.Fatal(err)
+	for name, env := range combos {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.Load(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fx.ValidateApp(wire.Server(cfg)); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

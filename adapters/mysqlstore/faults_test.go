@@ -1,0 +1,385 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/ports/porttest"
+)
+
+// faultProxy forwards TCP connections to the database and can cut them all
+// (the database "stops") and let them through again (it "comes back").
+type faultProxy struct {
+	ln     net.Listener
+	target string
+	down   atomic.Bool
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	wg     sync.WaitGroup
+}
+
+func newFaultProxy(t *testing.T, target string) *faultProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &faultProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p.wg.Go(p.serve)
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *faultProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *faultProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if p.down.Load() {
+			c.Close() // like a server that resets every connection
+			continue
+		}
+		up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[c], p.conns[up] = true, true
+		p.mu.Unlock()
+		pipe := func(dst, src net.Conn) {
+			_, _ = io.Copy(dst, src)
+			dst.Close()
+			src.Close()
+		}
+		p.wg.Go(func() { pipe(up, c) })
+		p.wg.Go(func() { pipe(c, up) })
+	}
+}
+
+// cut closes every open connection and refuses new ones until restore.
+func (p *faultProxy) cut() {
+	p.down.Store(true)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *faultProxy) restore() { p.down.Store(false) }
+
+// proxiedDSN points dsn at addr.
+func proxiedDSN(t *testing.T, dsn, addr string) string {
+	t.Helper()
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc.Addr = addr
+	return mc.FormatDSN()
+}
+
+// closedPort returns an address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestUnavailableOnClosedPort: with nothing listening, every kind of call
+// fails fast with Unavailable and a Retry-After hint.
+func TestUnavailableOnClosedPort(t *testing.T) {
+	c := DefaultConfig()
+	c.DSN = "app:secret@tcp(" + closedPort(t) + ")/cloudpost"
+	s, err := Open(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	calls := map[string]func() error{
+		"Ping":          func() error { return s.Ping(ctx) },
+		"GetPost":       func() error { _, err := s.GetPost(ctx, porttest.NewID()); return err },
+		"CreateProfile": func() error { _, err := s.CreateProfile(ctx, domain.Profile{ID: porttest.NewID(), Email: "x@example.com"}); return err },
+		"ChangesSince":  func() error { _, _, err := s.ChangesSince(ctx, porttest.NewID(), 0, 10); return err },
+		"Snapshot":      func() error { _, err := s.Snapshot(ctx, porttest.NewID()); return err },
+	}
+	for name, fn := range calls {
+		start := time.Now()
+		err := fn()
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("%s took %v against a closed port", name, took)
+		}
+		if domain.ErrorCode(err) != domain.Unavailable || domain.RetryAfter(err) <= 0 {
+			t.Errorf("%s = %v (code %q, retry after %v), want Unavailable with a hint", name, err, domain.ErrorCode(err), domain.RetryAfter(err))
+		}
+	}
+}
+
+// TestNoHangOnSilentServer: a server that accepts connections and never
+// answers (a black-holed network) must not hang a request: the operation's
+// timeout turns it into Unavailable.
+func TestNoHangOnSilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // accept, say nothing
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	c := DefaultConfig()
+	c.DSN = "app:secret@tcp(" + ln.Addr().String() + ")/cloudpost"
+	c.QueryTimeout = 300 * time.Millisecond
+	c.DialTimeout = 5 * time.Second // the dial succeeds; the handshake never comes
+	s, err := Open(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	_, err = s.GetPost(t.Context(), porttest.NewID())
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("GetPost against a silent server took %v", took)
+	}
+	if domain.ErrorCode(err) != domain.Unavailable {
+		t.Errorf("GetPost = %v, want Unavailable", err)
+	}
+}
+
+// TestDatabaseOutageAndRecovery stops the database (cuts every connection
+// through a proxy) while writers create posts and comments: calls fail
+// fast with Unavailable, the store recovers by itself when the database
+// returns, and nothing half-written is ever visible: every comment has its
+// post and notification, every count matches, every change in the feed
+// names a row that exists.
+func TestDatabaseOutageAndRecovery(t *testing.T) {
+	dsn := testDatabase(t, false)
+	mc, _ := mysql.ParseDSN(dsn)
+	proxy := newFaultProxy(t, mc.Addr)
+	c := DefaultConfig()
+	c.DSN = proxiedDSN(t, dsn, proxy.addr())
+	c.QueryTimeout = time.Second
+	s, err := Open(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	id := porttest.NewID()
+	owner, err := s.CreateProfile(ctx, domain.Profile{ID: id, Email: id + "@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post, err := s.CreatePost(ctx, domain.Post{ID: porttest.NewID(), AuthorID: owner.ID, Body: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var ok, unavailable atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var err error
+				start := time.Now()
+				if i%3 == 0 {
+					_, err = s.CreatePost(ctx, domain.Post{ID: porttest.NewID(), AuthorID: owner.ID, Body: fmt.Sprintf("w%d", w)})
+				} else {
+					cm := domain.Comment{ID: porttest.NewID(), PostID: post.ID, AuthorID: owner.ID, Body: "c"}
+					_, err = s.CreateComment(ctx, cm, &domain.Notification{ID: porttest.NewID(), UserID: owner.ID,
+						Type: domain.NotificationComment, ActorID: owner.ID, PostID: post.ID, CommentID: cm.ID})
+				}
+				if took := time.Since(start); took > 3*time.Second {
+					t.Errorf("a write took %v during the outage", took)
+				}
+				switch domain.ErrorCode(err) {
+				case "":
+					ok.Add(1)
+				case domain.Unavailable:
+					unavailable.Add(1)
+					time.Sleep(5 * time.Millisecond)
+				default:
+					t.Errorf("write: unexpected error %v", err)
+				}
+			}
+		})
+	}
+	time.Sleep(150 * time.Millisecond)
+	proxy.cut()
+	time.Sleep(300 * time.Millisecond)
+	if err := s.Ping(ctx); domain.ErrorCode(err) != domain.Unavailable {
+		t.Errorf("Ping while the database is down = %v, want Unavailable", err)
+	}
+	proxy.restore()
+	// Recovery needs no restart: the pool reconnects.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Ping(ctx) != nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := ok.Load()
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if unavailable.Load() == 0 {
+		t.Error("no write failed while the database was down")
+	}
+	if ok.Load() == before {
+		t.Error("no write succeeded after the database came back")
+	}
+	if _, err := s.GetPost(ctx, post.ID); err != nil {
+		t.Errorf("GetPost after recovery: %v", err)
+	}
+
+	db := testOpenDB(t, dsn, DefaultConfig())
+	checkConsistent(t, db)
+}
+
+// checkConsistent fails on any trace of a half-written operation.
+func checkConsistent(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for what, q := range map[string]string{
+		"posts whose count differs from their comments": "SELECT COUNT(*) FROM posts p WHERE p.comment_count <> (SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id)",
+		"comments without their post":                   "SELECT COUNT(*) FROM comments c LEFT JOIN posts p ON p.id = c.post_id WHERE p.id IS NULL",
+		"comments without their notification":           "SELECT COUNT(*) FROM comments c LEFT JOIN notifications n ON n.comment_id = c.id WHERE n.id IS NULL",
+		"notifications without their comment":           "SELECT COUNT(*) FROM notifications n LEFT JOIN comments c ON c.id = n.comment_id WHERE c.id IS NULL",
+		"posts without a feed change":                   "SELECT COUNT(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM feed_changes f WHERE f.entity = 'post' AND f.entity_id = p.id)",
+		"comments without a feed change":                "SELECT COUNT(*) FROM comments c WHERE NOT EXISTS (SELECT 1 FROM feed_changes f WHERE f.entity = 'comment' AND f.entity_id = c.id)",
+		"feed changes naming no row": "SELECT COUNT(*) FROM feed_changes f WHERE NOT f.deleted AND " +
+			"NOT EXISTS (SELECT 1 FROM posts WHERE id = f.entity_id) AND NOT EXISTS (SELECT 1 FROM comments WHERE id = f.entity_id) AND " +
+			"NOT EXISTS (SELECT 1 FROM notifications WHERE id = f.entity_id) AND NOT EXISTS (SELECT 1 FROM profiles WHERE id = f.entity_id)",
+	} {
+		if n := testCount(t, db, q); n != 0 {
+			t.Errorf("%d %s", n, what)
+		}
+	}
+}
+
+// TestDeadlockIsRetried provokes a real InnoDB deadlock between two
+// transactions run through the store's transaction runner: the victim is
+// rolled back, run again, and both succeed.
+func TestDeadlockIsRetried(t *testing.T) {
+	s := newTestStore(t, Options{})
+	ctx := t.Context()
+	a, b := porttest.NewID(), porttest.NewID()
+	for _, id := range []string{a, b} {
+		if _, err := s.CreateProfile(ctx, domain.Profile{ID: id, Email: id + "@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var attempts atomic.Int64
+	var ready sync.WaitGroup
+	ready.Add(2)
+	var once [2]sync.Once
+	lockBoth := func(i int, first, second string) error {
+		return s.tx(ctx, "", func(tx *sql.Tx, _ *feedBatch) error {
+			attempts.Add(1)
+			if _, err := tx.ExecContext(ctx, "UPDATE profiles SET bio = 'x' WHERE id = ?", first); err != nil {
+				return err
+			}
+			once[i].Do(ready.Done)
+			ready.Wait() // both hold their first lock: the second ones cross
+			_, err := tx.ExecContext(ctx, "UPDATE profiles SET bio = 'y' WHERE id = ?", second)
+			return err
+		})
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = lockBoth(0, a, b) })
+	wg.Go(func() { errs[1] = lockBoth(1, b, a) })
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i, err)
+		}
+	}
+	if attempts.Load() < 3 {
+		t.Errorf("%d attempts: the deadlock victim was not run again", attempts.Load())
+	}
+}
+
+// TestTranslate maps driver and server errors to domain codes.
+func TestTranslate(t *testing.T) {
+	refused := domain.Errorf(domain.Forbidden, "no")
+	for _, c := range []struct {
+		name string
+		err  error
+		want domain.Code
+	}{
+		{"duplicate key", &mysql.MySQLError{Number: 1062, Message: "Duplicate entry 'x' for key 'PRIMARY'"}, domain.Conflict},
+		{"deadlock after retries", &mysql.MySQLError{Number: 1213}, domain.Unavailable},
+		{"lock wait timeout after retries", &mysql.MySQLError{Number: 1205}, domain.Unavailable},
+		{"too many connections", &mysql.MySQLError{Number: 1040}, domain.Unavailable},
+		{"read-only after failover", &mysql.MySQLError{Number: 1290}, domain.Unavailable},
+		{"data too long", &mysql.MySQLError{Number: 1406}, domain.Invalid},
+		{"syntax error", &mysql.MySQLError{Number: 1064}, domain.Internal},
+		{"bad connection", mysql.ErrInvalidConn, domain.Unavailable},
+		{"dial", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, domain.Unavailable},
+		{"deadline", context.DeadlineExceeded, domain.Unavailable},
+		{"domain error", domain.Errorf(domain.NotFound, "post not found"), domain.NotFound},
+		{"callback error", callbackError{refused}, domain.Forbidden},
+		{"other", errors.New("boom"), domain.Internal},
+	} {
+		got := translate(c.err, "")
+		if domain.ErrorCode(got) != c.want {
+			t.Errorf("%s: code %q, want %q", c.name, domain.ErrorCode(got), c.want)
+		}
+		if c.want == domain.Unavailable && domain.RetryAfter(got) <= 0 {
+			t.Errorf("%s: no Retry-After hint", c.name)
+		}
+	}
+	if got := translate(callbackError{refused}, ""); got != refused {
+		t.Errorf("a callback error came back as %v, not unchanged", got)
+	}
+	if got := duplicateKeyName(&mysql.MySQLError{Number: 1062, Message: "Duplicate entry 'a' for key 'profiles.profiles_email_key'"}); got != "profiles_email_key" {
+		t.Errorf("duplicateKeyName (MySQL 8 form) = %q", got)
+	}
+}

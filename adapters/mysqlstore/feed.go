@@ -1,0 +1,165 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+)
+
+// maxChangesPage bounds one ChangesSince page.
+const maxChangesPage = 5000
+
+// ChangesSince returns up to limit changes of the user with Seq > after, in
+// Seq order, and whether more follow: one statement on (user_id, seq),
+// always on the writer (see the package doc for why no committed change is
+// ever skipped). The entities it names are pinned to the writer for the
+// read-your-writes window, so the reads that build the sync answer see at
+// least the state the changes report. Returns Invalid for a limit outside
+// 1..5000.
+func (s *Store) ChangesSince(ctx context.Context, userID string, after int64, limit int) ([]domain.Change, bool, error) {
+	if limit < 1 || limit > maxChangesPage {
+		return nil, false, domain.Errorf(domain.Invalid, "limit must be between 1 and %d", maxChangesPage)
+	}
+	if !validID(userID) {
+		return nil, false, nil
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	page, err := queryRows(ctx, s.writer, func(r *sql.Rows) (domain.Change, error) {
+		c := domain.Change{UserID: userID}
+		var entity string
+		err := r.Scan(&c.Seq, &entity, &c.ID, &c.Deleted, &c.At)
+		c.Entity, c.At = domain.EntityType(entity), c.At.UTC()
+		return c, err
+	}, "SELECT seq, entity, entity_id, deleted, at FROM feed_changes WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?", userID, after, limit+1)
+	if err != nil {
+		return nil, false, translate(err, "")
+	}
+	more := len(page) > limit
+	if more {
+		page = page[:limit]
+	}
+	if s.pins != nil && len(page) > 0 {
+		keys := []string{userKey(userID)}
+		for _, c := range page {
+			keys = append(keys, entityKey(c.ID))
+		}
+		s.pins.pin(keys...)
+	}
+	return page, more, nil
+}
+
+// Snapshot returns, read in one consistent (REPEATABLE READ, read-only)
+// writer transaction, the user's profile, posts (newest first), the
+// comments on those posts and by the user (oldest first), the user's
+// notifications (newest first) and the feed position: the highest Seq of
+// the user's feed visible to the snapshot (never below the horizon). Every
+// change of that feed with a higher Seq commits after the snapshot's read
+// view (see the package doc). Returns NotFound if the user has no profile.
+func (s *Store) Snapshot(ctx context.Context, userID string) (domain.Snapshot, error) {
+	if !validID(userID) {
+		return domain.Snapshot{}, domain.Errorf(domain.NotFound, "profile not found")
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	var snap domain.Snapshot
+	err := func() error {
+		tx, err := s.writer.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback() }() // read-only: nothing to keep
+		p, err := getProfile(ctx, tx, userID, "")
+		if err != nil {
+			return err
+		}
+		snap.Profile = &p
+		if snap.Posts, err = queryRows(ctx, tx, scanPostRows,
+			"SELECT "+postCols+" FROM posts p WHERE p.author_id = ? ORDER BY p.id DESC", userID); err != nil {
+			return err
+		}
+		if snap.Comments, err = queryRows(ctx, tx, scanCommentRows,
+			"SELECT "+commentCols+" FROM comments WHERE author_id = ?"+
+				" UNION SELECT c.id, c.post_id, c.author_id, c.body, c.created_at FROM comments c JOIN posts p ON p.id = c.post_id WHERE p.author_id = ?"+
+				" ORDER BY id", userID, userID); err != nil {
+			return err
+		}
+		if snap.Notifications, err = queryRows(ctx, tx, scanNotification,
+			"SELECT "+notificationCols+" FROM notifications WHERE user_id = ? ORDER BY id DESC", userID); err != nil {
+			return err
+		}
+		var last, horizon int64
+		if err := tx.QueryRowContext(ctx,
+			"SELECT (SELECT COALESCE(MAX(seq), 0) FROM feed_changes WHERE user_id = ?), (SELECT horizon FROM feed_meta WHERE id = 1)",
+			userID).Scan(&last, &horizon); err != nil {
+			return err
+		}
+		snap.Seq = max(last, horizon)
+		return nil
+	}()
+	if err != nil {
+		return domain.Snapshot{}, translate(err, "")
+	}
+	return snap, nil
+}
+
+// FeedHorizon returns the highest Seq removed by PruneFeed (0 before any
+// pruning), read on the writer: a cursor at or above it still gets every
+// change.
+func (s *Store) FeedHorizon(ctx context.Context) (int64, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	var h int64
+	if err := s.writer.QueryRowContext(ctx, "SELECT horizon FROM feed_meta WHERE id = 1").Scan(&h); err != nil {
+		return 0, translate(err, "")
+	}
+	return h, nil
+}
+
+// pruneBatch is how many changes one DELETE removes, so pruning never
+// holds locks on a month of changes at once.
+const pruneBatch = 5000
+
+// PruneFeed removes every change with At before `before` and raises the
+// horizon to the highest Seq it removes. The horizon is raised (and
+// committed) before any change is deleted, so a reader never finds a gap
+// below a horizon it has not seen; it never goes down. Each statement has
+// its own timeout.
+func (s *Store) PruneFeed(ctx context.Context, before time.Time) error {
+	before = dbTime(before)
+	var top sql.NullInt64
+	err := func() error {
+		ctx, cancel := s.opCtx(ctx)
+		defer cancel()
+		if err := s.writer.QueryRowContext(ctx, "SELECT MAX(seq) FROM feed_changes WHERE at < ?", before).Scan(&top); err != nil {
+			return err
+		}
+		if !top.Valid {
+			return nil
+		}
+		_, err := s.writer.ExecContext(ctx, "UPDATE feed_meta SET horizon = GREATEST(horizon, ?) WHERE id = 1", top.Int64)
+		return err
+	}()
+	if err != nil || !top.Valid {
+		return translate(err, "")
+	}
+	for {
+		n, err := func() (int64, error) {
+			ctx, cancel := s.opCtx(ctx)
+			defer cancel()
+			res, err := s.writer.ExecContext(ctx, "DELETE FROM feed_changes WHERE at < ? AND seq <= ? ORDER BY seq LIMIT ?", before, top.Int64, pruneBatch)
+			if err != nil {
+				return 0, err
+			}
+			return res.RowsAffected()
+		}()
+		if err != nil {
+			return translate(err, "")
+		}
+		if n < pruneBatch {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,119 @@
+package mysqlstore
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/ports/porttest"
+)
+
+// TestMigrateUpDownStatus: the embedded migrations apply on an empty
+// database, report their status, roll back to nothing and apply again.
+func TestMigrateUpDownStatus(t *testing.T) {
+	dsn := testDatabase(t, true)
+	db := testOpenDB(t, dsn, DefaultConfig())
+	ctx := t.Context()
+	name := testDBName(t, dsn)
+	tables := func() int {
+		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name IN ('profiles','posts','comments','media','notifications','feed_changes','feed_heads','feed_meta')", name)
+	}
+
+	var out bytes.Buffer
+	if err := Migrate(ctx, db, MigrateStatus, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "00001_schema.sql") || !strings.Contains(out.String(), "pending") {
+		t.Errorf("status before up:\n%s", out.String())
+	}
+	out.Reset()
+	if err := Migrate(ctx, db, MigrateUp, &out); err != nil {
+		t.Fatalf("up: %v\n%s", err, out.String())
+	}
+	if n := tables(); n != 8 {
+		t.Errorf("after up: %d of 8 tables", n)
+	}
+	out.Reset()
+	if err := Migrate(ctx, db, MigrateUp, &out); err != nil || !strings.Contains(out.String(), "no pending migrations") {
+		t.Errorf("second up: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := Migrate(ctx, db, MigrateStatus, &out); err != nil || !strings.Contains(out.String(), "applied") {
+		t.Errorf("status after up: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
+		t.Fatalf("down: %v\n%s", err, out.String())
+	}
+	if n := tables(); n != 0 {
+		t.Errorf("after down: %d tables left", n)
+	}
+	if err := Migrate(ctx, db, "sideways", &out); err == nil {
+		t.Error("an unknown command was accepted")
+	}
+
+	// Instances starting together with CLOUDPOST_MIGRATE=auto: the table
+	// lock lets one apply the migration; the others find nothing pending.
+	var wg sync.WaitGroup
+	applied := make([]int, 3)
+	errs := make([]error, 3)
+	for i := range 3 {
+		wg.Go(func() { applied[i], errs[i] = MigrateUpIfPending(ctx, testOpenDB(t, dsn, DefaultConfig())) })
+	}
+	wg.Wait()
+	total := 0
+	for i := range 3 {
+		if errs[i] != nil {
+			t.Errorf("concurrent migrate %d: %v", i, errs[i])
+		}
+		total += applied[i]
+	}
+	if total != 1 || tables() != 8 {
+		t.Errorf("concurrent migrations applied %d migrations in total and left %d tables, want 1 and 8", total, tables())
+	}
+}
+
+// TestUTF8RoundTrip: emoji and other 4-byte characters, and bodies at the
+// maximum length made of them, are stored and read back exactly.
+func TestUTF8RoundTrip(t *testing.T) {
+	s := newTestStore(t, Options{})
+	ctx := t.Context()
+	fourByte := "😀🎉𝄞𠜎🏳️‍🌈"
+	id := porttest.NewID()
+	p, err := s.CreateProfile(ctx, domain.Profile{ID: id, Email: id + "@example.com",
+		DisplayName: strings.Repeat("😀", domain.MaxDisplayName), Bio: strings.Repeat("𠜎", domain.MaxBio)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetProfile(ctx, id)
+	if err != nil || got.DisplayName != p.DisplayName || got.Bio != p.Bio {
+		t.Errorf("profile text did not round-trip: %v", err)
+	}
+	body := strings.Repeat("🎉", domain.MaxPostBody-len([]rune(fourByte))) + fourByte
+	if n := utf8.RuneCountInString(body); n != domain.MaxPostBody {
+		t.Fatalf("test body has %d characters", n)
+	}
+	post, err := s.CreatePost(ctx, domain.Post{ID: porttest.NewID(), AuthorID: id, Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetPost(ctx, post.ID); err != nil || got.Body != body {
+		t.Errorf("a %d-character body of 4-byte characters did not round-trip (err %v)", domain.MaxPostBody, err)
+	}
+	cbody := strings.Repeat("𝄞", domain.MaxCommentBody)
+	c, err := s.CreateComment(ctx, domain.Comment{ID: porttest.NewID(), PostID: post.ID, AuthorID: id, Body: cbody}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetComment(ctx, c.ID); err != nil || got.Body != cbody {
+		t.Errorf("a maximum comment of 4-byte characters did not round-trip (err %v)", err)
+	}
+	// Emails compare case-insensitively, also beyond ASCII.
+	dup := porttest.NewID()
+	if _, err := s.CreateProfile(ctx, domain.Profile{ID: dup, Email: strings.ToUpper(id) + "@EXAMPLE.COM"}); domain.ErrorCode(err) != domain.Conflict {
+		t.Errorf("an email differing only in case: %v, want Conflict", err)
+	}
+}

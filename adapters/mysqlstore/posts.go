@@ -1,0 +1,380 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/ports"
+)
+
+// postCols reads a post with its attached media ids in display order, in
+// one statement (the ids are at most 64 ASCII characters and a post has at
+// most MaxMediaPerPost items, far below group_concat_max_len's 1024).
+const postCols = "p.id, p.author_id, p.body, p.comment_count, p.created_at, p.updated_at, p.version, " +
+	"(SELECT GROUP_CONCAT(m.id ORDER BY m.post_pos SEPARATOR ',') FROM media m WHERE m.post_id = p.id)"
+
+func scanPost(r rowScanner) (domain.Post, error) {
+	var p domain.Post
+	var created, updated sql.NullTime
+	var media sql.NullString
+	err := r.Scan(&p.ID, &p.AuthorID, &p.Body, &p.CommentCount, &created, &updated, &p.Version, &media)
+	p.CreatedAt, p.UpdatedAt = fromNull(created), fromNull(updated)
+	if media.Valid && media.String != "" {
+		p.MediaIDs = strings.Split(media.String, ",")
+	}
+	return p, err
+}
+
+func scanPostRows(r *sql.Rows) (domain.Post, error) { return scanPost(r) }
+
+// getPost reads one post; lock is "" or " FOR UPDATE".
+func getPost(ctx context.Context, q querier, id, lock string) (domain.Post, error) {
+	p, err := scanPost(q.QueryRowContext(ctx, "SELECT "+postCols+" FROM posts p WHERE p.id = ?"+lock, id))
+	return p, notFound(err, "post not found")
+}
+
+// CreatePost inserts p with Version 1 and CommentCount 0 and attaches
+// p.MediaIDs to it, in one transaction. Returns Conflict for a duplicate id
+// or a media item attached to another post, NotFound for a missing media
+// item, Forbidden for media owned by someone else, Invalid for a media id
+// listed twice, more than MaxMediaPerPost items or an id that cannot be
+// stored. Feed: post change for the author.
+func (s *Store) CreatePost(ctx context.Context, p domain.Post) (domain.Post, error) {
+	if err := checkNewID("post", p.ID); err != nil {
+		return domain.Post{}, err
+	}
+	p.MediaIDs = cloneIDs(p.MediaIDs)
+	p.Version, p.CommentCount = 1, 0
+	p.CreatedAt, p.UpdatedAt = dbTime(p.CreatedAt), dbTime(p.UpdatedAt)
+	err := s.tx(ctx, "post already exists", func(tx *sql.Tx, b *feedBatch) error {
+		if err := checkAttach(ctx, tx, p.AuthorID, p.ID, p.MediaIDs); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO posts (id, author_id, body, comment_count, created_at, updated_at, version) VALUES (?, ?, ?, 0, ?, ?, 1)",
+			p.ID, p.AuthorID, p.Body, nullTime(p.CreatedAt), nullTime(p.UpdatedAt)); err != nil {
+			return err
+		}
+		if err := attach(ctx, tx, p.ID, p.MediaIDs, false); err != nil {
+			return err
+		}
+		b.add(p.AuthorID, domain.EntityPost, p.ID, false)
+		for _, m := range p.MediaIDs {
+			b.pin(entityKey(m))
+		}
+		return nil
+	})
+	if err != nil {
+		return domain.Post{}, err
+	}
+	return p, nil
+}
+
+func cloneIDs(ids []string) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	return append([]string(nil), ids...)
+}
+
+// checkAttach validates, with the items locked, that every media id may be
+// attached to post postID of author.
+func checkAttach(ctx context.Context, tx *sql.Tx, author, postID string, mediaIDs []string) error {
+	if len(mediaIDs) == 0 {
+		return nil
+	}
+	if len(mediaIDs) > domain.MaxMediaPerPost {
+		return domain.Errorf(domain.Invalid, "a post has at most %d media items", domain.MaxMediaPerPost)
+	}
+	seen := make(map[string]bool, len(mediaIDs))
+	for _, id := range mediaIDs {
+		if seen[id] {
+			return domain.Errorf(domain.Invalid, "media item listed twice")
+		}
+		seen[id] = true
+	}
+	type ref struct {
+		owner string
+		post  sql.NullString
+	}
+	found := map[string]ref{}
+	ids := validIDs(mediaIDs)
+	if len(ids) > 0 {
+		rows, err := tx.QueryContext(ctx, "SELECT id, owner_id, post_id FROM media WHERE id IN ("+placeholders(len(ids))+") FOR UPDATE", anys(ids)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var r ref
+			if err := rows.Scan(&id, &r.owner, &r.post); err != nil {
+				return err
+			}
+			found[id] = r
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for _, id := range mediaIDs {
+		r, ok := found[id]
+		switch {
+		case !ok:
+			return domain.Errorf(domain.NotFound, "media item not found")
+		case r.owner != author:
+			return domain.Errorf(domain.Forbidden, "media item belongs to someone else")
+		case r.post.Valid && r.post.String != postID:
+			return domain.Errorf(domain.Conflict, "media item is attached to another post")
+		}
+	}
+	return nil
+}
+
+// attach points the items of mediaIDs at postID in display order; with
+// detach, items of the post not in mediaIDs are detached, in the same
+// statement.
+func attach(ctx context.Context, tx *sql.Tx, postID string, mediaIDs []string, detach bool) error {
+	if len(mediaIDs) == 0 {
+		if detach {
+			_, err := tx.ExecContext(ctx, "UPDATE media SET post_id = NULL, post_pos = NULL WHERE post_id = ?", postID)
+			return err
+		}
+		return nil
+	}
+	var pos strings.Builder
+	args := make([]any, 0, 3*len(mediaIDs)+3)
+	for i, id := range mediaIDs {
+		pos.WriteString(" WHEN ? THEN ?")
+		args = append(args, id, i)
+	}
+	in := placeholders(len(mediaIDs))
+	if !detach {
+		q := "UPDATE media SET post_pos = CASE id" + pos.String() + " END, post_id = ? WHERE id IN (" + in + ")"
+		args = append(args, postID)
+		_, err := tx.ExecContext(ctx, q, append(args, anys(mediaIDs)...)...)
+		return err
+	}
+	// Neither assignment reads the other column, so MySQL's left-to-right
+	// and MariaDB's simultaneous assignment give the same result.
+	q := "UPDATE media SET post_pos = CASE id" + pos.String() + " ELSE NULL END, " +
+		"post_id = CASE WHEN id IN (" + in + ") THEN ? ELSE NULL END " +
+		"WHERE post_id = ? OR id IN (" + in + ")"
+	args = append(args, anys(mediaIDs)...)
+	args = append(args, postID, postID)
+	args = append(args, anys(mediaIDs)...)
+	_, err := tx.ExecContext(ctx, q, args...)
+	return err
+}
+
+// GetPost returns the post with its media ids (one statement). Returns
+// NotFound.
+func (s *Store) GetPost(ctx context.Context, id string) (domain.Post, error) {
+	if !validID(id) {
+		return domain.Post{}, domain.Errorf(domain.NotFound, "post not found")
+	}
+	return readOne(ctx, s, []string{entityKey(id)}, func(ctx context.Context, db *sql.DB) (domain.Post, error) {
+		return getPost(ctx, db, id, "")
+	})
+}
+
+// GetPosts returns the posts that exist among ids, each once, in no
+// particular order (one statement per 500 ids).
+func (s *Store) GetPosts(ctx context.Context, ids []string) ([]domain.Post, error) {
+	return readBatch(ctx, s, validIDs(ids), func(ctx context.Context, db *sql.DB, ids []string) ([]domain.Post, error) {
+		return queryIn(ctx, db, scanPostRows, "SELECT "+postCols+" FROM posts p WHERE p.id IN (IN)", nil, ids)
+	}, func(p domain.Post) string { return p.ID })
+}
+
+// UpdatePost locks the post, calls fn with it and saves it with Version+1
+// (ID, AuthorID, CreatedAt and CommentCount keep their stored values);
+// media attachments follow MediaIDs (detached items stay as unattached
+// media). An error from fn is returned unchanged and nothing is saved.
+// Returns NotFound, and for media the errors of CreatePost. Feed: post
+// change for the author.
+func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Post) error) (domain.Post, error) {
+	if !validID(id) {
+		return domain.Post{}, domain.Errorf(domain.NotFound, "post not found")
+	}
+	var out domain.Post
+	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+		cur, err := getPost(ctx, tx, id, " FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		scratch := cur
+		scratch.MediaIDs = cloneIDs(cur.MediaIDs)
+		if err := call(func() error { return fn(&scratch) }); err != nil {
+			return err
+		}
+		// Copy: fn may keep the pointer it was given and change it later.
+		p := scratch
+		p.MediaIDs = cloneIDs(scratch.MediaIDs)
+		p.ID, p.AuthorID, p.CreatedAt, p.CommentCount = cur.ID, cur.AuthorID, cur.CreatedAt, cur.CommentCount
+		p.Version = cur.Version + 1
+		p.UpdatedAt = dbTime(p.UpdatedAt)
+		if err := checkAttach(ctx, tx, p.AuthorID, p.ID, p.MediaIDs); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "UPDATE posts SET body = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?",
+			p.Body, nullTime(p.UpdatedAt), p.Version, id, cur.Version)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return domain.Errorf(domain.Conflict, "the post changed concurrently")
+		}
+		if !equalIDs(cur.MediaIDs, p.MediaIDs) {
+			if err := attach(ctx, tx, id, p.MediaIDs, true); err != nil {
+				return err
+			}
+		}
+		b.add(p.AuthorID, domain.EntityPost, p.ID, false)
+		for _, m := range append(cur.MediaIDs, p.MediaIDs...) {
+			b.pin(entityKey(m))
+		}
+		out = p
+		return nil
+	})
+	if err != nil {
+		return domain.Post{}, err
+	}
+	return out, nil
+}
+
+func equalIDs(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// DeletePost locks the post and calls fn (may be nil) with it to
+// authorise; its error is returned unchanged and nothing is deleted. Then
+// it deletes the post, its comments and their notifications and its media
+// rows, and returns the deleted post and media. Returns NotFound. Feed:
+// tombstones for the post (author), each comment (post author and comment
+// author) and each notification (recipient).
+func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post) error) (domain.Post, []domain.Media, error) {
+	if !validID(id) {
+		return domain.Post{}, nil, domain.Errorf(domain.NotFound, "post not found")
+	}
+	var post domain.Post
+	var removed []domain.Media
+	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+		p, err := getPost(ctx, tx, id, " FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		if fn != nil {
+			if err := call(func() error { return fn(p) }); err != nil {
+				return err
+			}
+		}
+		type commentRef struct{ id, author string }
+		comments, err := queryRows(ctx, tx, func(r *sql.Rows) (commentRef, error) {
+			var c commentRef
+			err := r.Scan(&c.id, &c.author)
+			return c, err
+		}, "SELECT id, author_id FROM comments WHERE post_id = ? ORDER BY id FOR UPDATE", id)
+		if err != nil {
+			return err
+		}
+		type noteRef struct{ id, user string }
+		notes, err := queryRows(ctx, tx, func(r *sql.Rows) (noteRef, error) {
+			var n noteRef
+			err := r.Scan(&n.id, &n.user)
+			return n, err
+		}, "SELECT n.id, n.user_id FROM notifications n JOIN comments c ON c.id = n.comment_id WHERE c.post_id = ? FOR UPDATE", id)
+		if err != nil {
+			return err
+		}
+		media, err := queryRows(ctx, tx, scanMedia, "SELECT "+mediaCols+" FROM media WHERE post_id = ? ORDER BY post_pos FOR UPDATE", id)
+		if err != nil {
+			return err
+		}
+		if len(notes) > 0 {
+			if _, err := tx.ExecContext(ctx, "DELETE n FROM notifications n JOIN comments c ON c.id = n.comment_id WHERE c.post_id = ?", id); err != nil {
+				return err
+			}
+		}
+		if len(comments) > 0 {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM comments WHERE post_id = ?", id); err != nil {
+				return err
+			}
+		}
+		if len(media) > 0 {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM media WHERE post_id = ?", id); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM posts WHERE id = ?", id); err != nil {
+			return err
+		}
+		for _, n := range notes {
+			b.add(n.user, domain.EntityNotification, n.id, true)
+		}
+		for _, c := range comments {
+			b.add(p.AuthorID, domain.EntityComment, c.id, true)
+			b.add(c.author, domain.EntityComment, c.id, true)
+		}
+		b.add(p.AuthorID, domain.EntityPost, id, true)
+		for _, m := range media {
+			b.pin(entityKey(m.ID))
+		}
+		post, removed = p, media
+		return nil
+	})
+	if err != nil {
+		return domain.Post{}, nil, err
+	}
+	return post, removed, nil
+}
+
+// ListPosts returns up to q.Limit posts newest first (by id) with ID <
+// q.Before (when set), of q.AuthorID (when set), and whether more follow:
+// one keyset statement on the primary key or (author_id, id). Returns
+// Invalid for a limit outside 1..100.
+func (s *Store) ListPosts(ctx context.Context, q ports.PostQuery) ([]domain.Post, bool, error) {
+	if err := checkLimit(q.Limit); err != nil {
+		return nil, false, err
+	}
+	if q.Before != "" && !validID(q.Before) {
+		return nil, false, domain.Errorf(domain.Invalid, "the page bound is not a valid id")
+	}
+	if q.AuthorID != "" && !validID(q.AuthorID) {
+		return nil, false, nil // no such author
+	}
+	var where []string
+	var args []any
+	key := allPostsKey
+	if q.AuthorID != "" {
+		where, args, key = append(where, "p.author_id = ?"), append(args, q.AuthorID), userKey(q.AuthorID)
+	}
+	if q.Before != "" {
+		where, args = append(where, "p.id < ?"), append(args, q.Before)
+	}
+	query := "SELECT " + postCols + " FROM posts p"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY p.id DESC LIMIT ?"
+	args = append(args, q.Limit+1)
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	page, err := queryRows(ctx, s.readDB(key), scanPostRows, query, args...)
+	if err != nil {
+		return nil, false, translate(err, "")
+	}
+	more := len(page) > q.Limit
+	if more {
+		page = page[:q.Limit]
+	}
+	return page, more, nil
+}

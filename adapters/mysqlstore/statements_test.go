@@ -1,0 +1,189 @@
+package mysqlstore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/ports"
+	"github.com/cloudpost/cloudpost/ports/porttest"
+)
+
+// countKinds splits recorded statements into transactions and statements.
+func countKinds(sent []string) (begins, commits, total int) {
+	for _, s := range sent {
+		switch s {
+		case "BEGIN":
+			begins++
+		case "COMMIT":
+			commits++
+		}
+	}
+	return begins, commits, len(sent)
+}
+
+// TestStatementsPerAPICall counts the round trips each API call costs
+// against the database, at two data sizes: the budgets are fixed numbers
+// that do not grow with the data, and the test fails when a change makes
+// a call issue more statements.
+func TestStatementsPerAPICall(t *testing.T) {
+	dsn := testDatabase(t, false)
+	db, counter := countingDB(t, dsn, DefaultConfig())
+	store := NewFromDB(db, nil, Options{})
+	en := newAPIEnv(t, store)
+
+	type budget struct {
+		name       string
+		max        int  // statements, BEGIN/COMMIT included
+		oneTx      bool // exactly one transaction
+		method     string
+		path       func() string
+		body       func() any
+		wantStatus int
+	}
+	var postID string
+	for _, size := range []int{1, 25} {
+		// Data: size posts with media and size comments on the last one.
+		for range size {
+			var p struct{ ID string }
+			en.mustCall("POST", "/v1/posts", map[string]any{"body": "hello", "mediaIds": en.readyMedia(2)}, &p)
+			postID = p.ID
+		}
+		for range size {
+			en.mustCall("POST", "/v1/posts/"+postID+"/comments", map[string]any{"body": "nice"}, nil)
+		}
+		for _, b := range []budget{
+			// GetPost (media ids included) + GetMediaBatch.
+			{name: "GET /v1/posts/{id}", max: 2, method: "GET", path: func() string { return "/v1/posts/" + postID }},
+			// ListPosts + one GetMediaBatch for the page.
+			{name: "GET /v1/posts?limit=20", max: 3, method: "GET", path: func() string { return "/v1/posts?limit=20" }},
+			// CheckAttachable's GetMediaBatch, Ensure's GetProfile, then one
+			// transaction: BEGIN, lock media, insert post, attach media,
+			// lock feed head, insert change, COMMIT; then the answer's media.
+			{name: "POST /v1/posts with 2 media", max: 10, oneTx: true, method: "POST", path: func() string { return "/v1/posts" },
+				body: func() any { return map[string]any{"body": "new", "mediaIds": en.readyMedia(2)} }},
+			// Ensure + one transaction (lock post, insert comment, count,
+			// feed head, change).
+			{name: "POST /v1/posts/{id}/comments", max: 9, oneTx: true, method: "POST",
+				path: func() string { return "/v1/posts/" + postID + "/comments" }, body: func() any { return map[string]any{"body": "hi"} }},
+			{name: "GET /v1/posts/{id}/comments", max: 2, method: "GET", path: func() string { return "/v1/posts/" + postID + "/comments?limit=20" }},
+			{name: "GET /v1/notifications", max: 2, method: "GET", path: func() string { return "/v1/notifications?limit=20" }},
+			{name: "GET /v1/me", max: 2, method: "GET", path: func() string { return "/v1/me" }},
+			// Full sync: horizon-free first call = Ensure + snapshot
+			// transaction (BEGIN, 5 reads, ROLLBACK) + media of the posts.
+			{name: "GET /v1/sync (snapshot)", max: 9, method: "GET", path: func() string { return "/v1/sync" }},
+		} {
+			path := b.path()
+			var body any
+			if b.body != nil {
+				body = b.body()
+			}
+			var err error
+			sent := counter.count(func() { _, err = en.call(b.method, path, body, nil) })
+			if err != nil {
+				t.Fatalf("%s: %v", b.name, err)
+			}
+			begins, commits, total := countKinds(sent)
+			if total > b.max {
+				t.Errorf("%s with %d rows: %d statements, budget %d:%s", b.name, size, total, b.max, summarize(sent))
+			}
+			if b.oneTx && (begins != 1 || commits != 1) {
+				t.Errorf("%s: %d transactions (%d commits), want exactly one:%s", b.name, begins, commits, summarize(sent))
+			}
+			if testing.Verbose() {
+				t.Logf("%-30s %2d rows: %d statements (budget %d)", b.name, size, total, b.max)
+			}
+		}
+	}
+}
+
+// TestStatementsPerStoreCall pins the exact statement count of the store
+// operations, each at two data sizes (the count must not depend on them).
+func TestStatementsPerStoreCall(t *testing.T) {
+	dsn := testDatabase(t, false)
+	db, counter := countingDB(t, dsn, DefaultConfig())
+	s := NewFromDB(db, nil, Options{})
+	ctx := t.Context()
+	now := time.Now().UTC()
+	profile := func() domain.Profile {
+		id := porttest.NewID()
+		p, err := s.CreateProfile(ctx, domain.Profile{ID: id, Email: id + "@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	media := func(owner string) string {
+		m, err := s.CreateMedia(ctx, domain.Media{ID: porttest.NewID(), OwnerID: owner, Purpose: domain.PurposePost, Status: domain.MediaReady, CreatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
+	}
+	a, b := profile(), profile()
+	for _, size := range []int{1, 30} {
+		var p domain.Post
+		for range size {
+			var err error
+			p, err = s.CreatePost(ctx, domain.Post{ID: porttest.NewID(), AuthorID: a.ID, Body: "x", MediaIDs: []string{media(a.ID), media(a.ID)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var commentIDs []string
+		for range size {
+			c := domain.Comment{ID: porttest.NewID(), PostID: p.ID, AuthorID: b.ID, Body: "c"}
+			if _, err := s.CreateComment(ctx, c, &domain.Notification{ID: porttest.NewID(), UserID: a.ID, Type: domain.NotificationComment, ActorID: b.ID, PostID: p.ID, CommentID: c.ID}); err != nil {
+				t.Fatal(err)
+			}
+			commentIDs = append(commentIDs, c.ID)
+		}
+		newMedia := []string{media(a.ID), media(a.ID)}
+		for _, op := range []struct {
+			name string
+			want int
+			run  func() error
+		}{
+			{"GetPost", 1, func() error { _, err := s.GetPost(ctx, p.ID); return err }},
+			{"GetPosts", 1, func() error { _, err := s.GetPosts(ctx, []string{p.ID, porttest.NewID()}); return err }},
+			{"ListPosts(20)", 1, func() error { _, _, err := s.ListPosts(ctx, ports.PostQuery{Limit: 20}); return err }},
+			{"ListPosts(author, 20)", 1, func() error { _, _, err := s.ListPosts(ctx, ports.PostQuery{AuthorID: a.ID, Limit: 20}); return err }},
+			{"GetMediaBatch", 1, func() error { _, err := s.GetMediaBatch(ctx, p.MediaIDs); return err }},
+			{"ListComments", 1, func() error { _, _, err := s.ListComments(ctx, p.ID, "", 20); return err }},
+			{"GetComments", 1, func() error { _, err := s.GetComments(ctx, commentIDs); return err }},
+			{"ListNotifications", 1, func() error { _, _, err := s.ListNotifications(ctx, a.ID, "", 20); return err }},
+			{"ChangesSince", 1, func() error { _, _, err := s.ChangesSince(ctx, a.ID, 0, 50); return err }},
+			{"Snapshot", 7, func() error { _, err := s.Snapshot(ctx, a.ID); return err }},
+			// BEGIN, lock media, insert post, attach, feed head, change, COMMIT.
+			{"CreatePost(2 media)", 7, func() error {
+				_, err := s.CreatePost(ctx, domain.Post{ID: porttest.NewID(), AuthorID: a.ID, Body: "x", MediaIDs: newMedia})
+				return err
+			}},
+			// BEGIN, lock post, comment, notification, count, feed heads, changes, COMMIT.
+			{"CreateComment", 8, func() error {
+				c := domain.Comment{ID: porttest.NewID(), PostID: p.ID, AuthorID: b.ID, Body: "c"}
+				_, err := s.CreateComment(ctx, c, &domain.Notification{ID: porttest.NewID(), UserID: a.ID, Type: domain.NotificationComment, CommentID: c.ID})
+				return err
+			}},
+			// BEGIN, lock post, update, feed head, change, COMMIT.
+			{"UpdatePost(body)", 6, func() error {
+				_, err := s.UpdatePost(ctx, p.ID, func(q *domain.Post) error { q.Body = "edited"; return nil })
+				return err
+			}},
+			// BEGIN, lock unread, update, feed head, changes, COMMIT.
+			{"MarkNotificationsRead(all)", 6, func() error { return s.MarkNotificationsRead(ctx, a.ID, nil, true, now) }},
+			// BEGIN, lock post, comments, notifications, media, 4 deletes,
+			// feed heads, changes, COMMIT.
+			{"DeletePost", 12, func() error { _, _, err := s.DeletePost(ctx, p.ID, nil); return err }},
+		} {
+			var err error
+			sent := counter.count(func() { err = op.run() })
+			if err != nil {
+				t.Fatalf("%s: %v", op.name, err)
+			}
+			if len(sent) != op.want {
+				t.Errorf("%s with %d rows: %d statements, want %d:%s", op.name, size, len(sent), op.want, summarize(sent))
+			}
+		}
+	}
+}

@@ -1,0 +1,522 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/ports"
+)
+
+// Store is the MySQL implementation of ports.Storage. It is safe for
+// concurrent use. Create it with Open (from a Config) or NewFromDB (from
+// pools the caller made); close it with Close.
+type Store struct {
+	writer *sql.DB
+	// reader is the replica pool; == writer when there is none.
+	reader  *sql.DB
+	opts    Options
+	pins    *pinSet // nil without a replica
+	ownsDBs bool
+
+	// Test hooks (export_test.go): beforeCommit runs inside every write
+	// transaction after its feed changes are inserted; noFeedLock skips the
+	// feed locks, to show that the concurrency test catches the race.
+	beforeCommit func()
+	noFeedLock   bool
+}
+
+var _ ports.Storage = (*Store)(nil)
+
+// Options tune a Store made by NewFromDB.
+type Options struct {
+	// Clock stamps feed changes (nil: wall clock, UTC).
+	Clock ports.Clock
+	// QueryTimeout bounds each operation (0: 5s).
+	QueryTimeout time.Duration
+	// ReadYourWrites is how long reads touching what this process wrote go
+	// to the writer (0 with a reader: 5s). Unused without a reader.
+	ReadYourWrites time.Duration
+	// Retries is how often a deadlocked transaction runs again (negative:
+	// none; 0: 3).
+	Retries int
+}
+
+// Open builds the store of c: a writer pool and, when c.ReaderDSN is set, a
+// reader pool. It does no I/O (connections open on first use), so a
+// database that is down shows up as Unavailable errors, not here. Returns
+// an error for an invalid configuration.
+func Open(c Config, clock ports.Clock) (*Store, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	w, err := OpenDB(c, c.DSN, true)
+	if err != nil {
+		return nil, err
+	}
+	r := w
+	if c.ReaderDSN != "" {
+		if r, err = OpenDB(c, c.ReaderDSN, false); err != nil {
+			_ = w.Close()
+			return nil, err
+		}
+	}
+	s := NewFromDB(w, r, Options{Clock: clock, QueryTimeout: c.QueryTimeout, ReadYourWrites: c.ReadYourWrites, Retries: retriesOption(c.Retries)})
+	s.ownsDBs = true
+	return s, nil
+}
+
+// retriesOption maps Config.Retries (0 means none) to Options.Retries
+// (0 means the default).
+func retriesOption(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// NewFromDB returns a store over existing pools: writes, transactions and
+// sync reads use writer, other reads use reader (nil or == writer: no
+// replica). The pools must come from OpenDB or be configured the same way
+// (parseTime=true, loc=UTC). Close does not close them.
+func NewFromDB(writer, reader *sql.DB, o Options) *Store {
+	if o.Clock == nil {
+		o.Clock = wallClock{}
+	}
+	if o.QueryTimeout <= 0 {
+		o.QueryTimeout = 5 * time.Second
+	}
+	switch {
+	case o.Retries == 0:
+		o.Retries = 3
+	case o.Retries < 0:
+		o.Retries = 0
+	}
+	s := &Store{writer: writer, reader: writer, opts: o}
+	if reader != nil && reader != writer {
+		if o.ReadYourWrites <= 0 {
+			s.opts.ReadYourWrites = 5 * time.Second
+		}
+		s.reader = reader
+		s.pins = newPinSet(s.opts.ReadYourWrites)
+	}
+	return s
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now().UTC() }
+
+// Writer returns the writer pool (for migrations).
+func (s *Store) Writer() *sql.DB { return s.writer }
+
+// Close closes the pools Open made (not those given to NewFromDB).
+func (s *Store) Close() error {
+	if !s.ownsDBs {
+		return nil
+	}
+	err := s.writer.Close()
+	if s.reader != s.writer {
+		err = errors.Join(err, s.reader.Close())
+	}
+	return err
+}
+
+// Ping checks that the writer and the reader answer. Returns Unavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	if err := s.writer.PingContext(ctx); err != nil {
+		return translate(err, "")
+	}
+	if s.reader != s.writer {
+		if err := s.reader.PingContext(ctx); err != nil {
+			return translate(err, "")
+		}
+	}
+	return nil
+}
+
+// opCtx bounds one operation by the query timeout.
+func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opts.QueryTimeout)
+}
+
+// now is the feed time of a write: the clock in UTC at microsecond
+// precision (what DATETIME(6) keeps).
+func (s *Store) now() time.Time { return dbTime(s.opts.Clock.Now()) }
+
+// --- routing ---------------------------------------------------------------
+
+// Keys of the read-your-writes pins.
+func userKey(id string) string   { return "u:" + id }
+func entityKey(id string) string { return "e:" + id }
+
+// allPostsKey pins the unfiltered post list after any post write.
+const allPostsKey = "posts"
+
+// readDB picks the pool for a read that depends on keys: the writer when
+// there is no replica or when this process wrote one of keys within the
+// read-your-writes window, else the reader.
+func (s *Store) readDB(keys ...string) *sql.DB {
+	if s.pins == nil || s.pins.any(keys) {
+		return s.writer
+	}
+	return s.reader
+}
+
+// pinSet remembers until when keys written by this process must be read
+// from the writer.
+type pinSet struct {
+	window time.Duration
+	mu     sync.Mutex
+	until  map[string]time.Time
+	sweep  time.Time
+}
+
+func newPinSet(window time.Duration) *pinSet {
+	return &pinSet{window: window, until: map[string]time.Time{}}
+}
+
+func (p *pinSet) pin(keys ...string) {
+	now := time.Now()
+	until := now.Add(p.window)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range keys {
+		p.until[k] = until
+	}
+	// Drop expired pins now and then so the map stays as small as the
+	// writes of one window.
+	if now.After(p.sweep) {
+		for k, u := range p.until {
+			if now.After(u) {
+				delete(p.until, k)
+			}
+		}
+		p.sweep = now.Add(p.window)
+	}
+}
+
+func (p *pinSet) any(keys []string) bool {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range keys {
+		if u, ok := p.until[k]; ok && now.Before(u) {
+			return true
+		}
+	}
+	return false
+}
+
+// --- transactions ------------------------------------------------------------
+
+// tx runs fn in a writer transaction and appends the feed changes fn
+// recorded in b before committing. A deadlock or lock wait timeout reruns
+// the whole transaction (fn included) up to Retries times with a short
+// jittered back-off. Errors of caller callbacks come back unchanged, the
+// others translated (conflictMsg for duplicate keys). After the commit the
+// keys fn touched are pinned to the writer for read-your-writes.
+func (s *Store) tx(ctx context.Context, conflictMsg string, fn func(tx *sql.Tx, b *feedBatch) error) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		b := &feedBatch{}
+		err := s.runTx(ctx, func(tx *sql.Tx) error {
+			if err := fn(tx, b); err != nil {
+				return err
+			}
+			return s.writeFeed(ctx, tx, b)
+		})
+		if err == nil {
+			s.pinBatch(b)
+			return nil
+		}
+		if !retryable(err) || attempt >= s.opts.Retries || ctx.Err() != nil {
+			return translate(err, conflictMsg)
+		}
+		backoff := time.Duration(1<<attempt) * 5 * time.Millisecond
+		backoff += rand.N(backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return translate(ctx.Err(), conflictMsg)
+		}
+	}
+}
+
+// runTx runs fn in one transaction: commit when it returns nil, rollback
+// otherwise.
+func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if s.beforeCommit != nil {
+		s.beforeCommit()
+	}
+	return tx.Commit()
+}
+
+// pinBatch pins what a committed write touched.
+func (s *Store) pinBatch(b *feedBatch) {
+	if s.pins == nil {
+		return
+	}
+	keys := slices.Clone(b.pins)
+	for _, c := range b.keys {
+		keys = append(keys, userKey(c.user), entityKey(c.id))
+		if c.entity == domain.EntityPost {
+			keys = append(keys, allPostsKey)
+		}
+	}
+	if len(keys) > 0 {
+		s.pins.pin(keys...)
+	}
+}
+
+// --- feed batch ----------------------------------------------------------------
+
+type feedKey struct {
+	user    string
+	entity  domain.EntityType
+	id      string
+	deleted bool
+}
+
+// feedBatch collects the feed changes of one transaction (each (user,
+// entity, id, deleted) once) and the extra keys to pin after the commit.
+type feedBatch struct {
+	keys []feedKey
+	seen map[feedKey]bool
+	pins []string
+}
+
+func (b *feedBatch) add(user string, entity domain.EntityType, id string, deleted bool) {
+	k := feedKey{user, entity, id, deleted}
+	if b.seen == nil {
+		b.seen = map[feedKey]bool{}
+	}
+	if !b.seen[k] {
+		b.seen[k] = true
+		b.keys = append(b.keys, k)
+	}
+}
+
+// pin adds keys to pin after the commit that the changes do not name.
+func (b *feedBatch) pin(keys ...string) { b.pins = append(b.pins, keys...) }
+
+// feedChunk bounds the rows of one multi-row statement.
+const feedChunk = 500
+
+// writeFeed appends the batch to the feeds: first it locks the head row of
+// every feed it touches (in user order, so two writers never wait on each
+// other in a cycle), then it inserts the changes, whose AUTO_INCREMENT
+// sequence numbers are therefore taken while the locks are held. The locks
+// last until the transaction ends (see the package doc: this is what keeps
+// a reader from passing a sequence number that commits later).
+func (s *Store) writeFeed(ctx context.Context, tx *sql.Tx, b *feedBatch) error {
+	if len(b.keys) == 0 {
+		return nil
+	}
+	users := make([]string, 0, len(b.keys))
+	for _, k := range b.keys {
+		users = append(users, k.user)
+	}
+	slices.Sort(users)
+	users = slices.Compact(users)
+	if !s.noFeedLock {
+		for chunk := range slices.Chunk(users, feedChunk) {
+			q := "INSERT INTO feed_heads (user_id, changes) VALUES " + repeatJoin("(?, 1)", len(chunk)) +
+				" ON DUPLICATE KEY UPDATE changes = changes + 1"
+			if _, err := tx.ExecContext(ctx, q, anys(chunk)...); err != nil {
+				return err
+			}
+		}
+	}
+	at := s.now()
+	for chunk := range slices.Chunk(b.keys, feedChunk) {
+		args := make([]any, 0, 5*len(chunk))
+		for _, k := range chunk {
+			args = append(args, k.user, string(k.entity), k.id, k.deleted, at)
+		}
+		q := "INSERT INTO feed_changes (user_id, entity, entity_id, deleted, at) VALUES " + repeatJoin("(?, ?, ?, ?, ?)", len(chunk))
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// --- SQL helpers ---------------------------------------------------------------
+
+// repeatJoin returns n copies of s joined by ", ".
+func repeatJoin(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(n * (len(s) + 2))
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// placeholders returns "?, ?, ..." for n arguments.
+func placeholders(n int) string { return repeatJoin("?", n) }
+
+// anys converts strings to query arguments.
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// inChunk bounds the ids of one IN (...) list.
+const inChunk = 500
+
+// dbTime is t as stored: UTC at microsecond precision.
+func dbTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// nullTime is the argument for a nullable DATETIME(6): NULL for the zero
+// time.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return dbTime(t)
+}
+
+// fromNull returns the time of a nullable column (zero for NULL).
+func fromNull(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}
+
+// validID reports whether id can be a stored id: 1 to 64 printable ASCII
+// characters (the column type). Other ids cannot exist.
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// validIDs returns the distinct valid ids among ids, in order.
+func validIDs(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if validID(id) && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// checkNewID returns Invalid for an id that cannot be stored.
+func checkNewID(what, id string) error {
+	if !validID(id) {
+		return domain.Errorf(domain.Invalid, "%s id must be 1 to 64 printable ASCII characters", what)
+	}
+	return nil
+}
+
+// checkLimit enforces the 1..MaxPageLimit page size of the list methods.
+func checkLimit(limit int) error {
+	if limit < 1 || limit > domain.MaxPageLimit {
+		return domain.Errorf(domain.Invalid, "limit must be between 1 and %d", domain.MaxPageLimit)
+	}
+	return nil
+}
+
+// queryRows runs a query and collects its rows with scan.
+func queryRows[T any](ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// queryIn runs query once per chunk of ids, replacing the single "(IN)"
+// marker in it with the chunk's placeholders; args go before the ids.
+func queryIn[T any](ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, scan func(*sql.Rows) (T, error), query string, args []any, ids []string) ([]T, error) {
+	var out []T
+	for chunk := range slices.Chunk(ids, inChunk) {
+		qs := strings.Replace(query, "(IN)", "("+placeholders(len(chunk))+")", 1)
+		page, err := queryRows(ctx, q, scan, qs, append(slices.Clone(args), anys(chunk)...)...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+	}
+	return out, nil
+}
+
+// execIn runs a statement once per chunk of ids like queryIn.
+func execIn(ctx context.Context, tx *sql.Tx, query string, args []any, ids []string) error {
+	for chunk := range slices.Chunk(ids, inChunk) {
+		qs := strings.Replace(query, "(IN)", "("+placeholders(len(chunk))+")", 1)
+		if _, err := tx.ExecContext(ctx, qs, append(slices.Clone(args), anys(chunk)...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanString reads a one-column string row.
+func scanString(r *sql.Rows) (string, error) {
+	var s string
+	err := r.Scan(&s)
+	return s, err
+}
