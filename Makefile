@@ -38,6 +38,7 @@ check-generate:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./core/pagecursor/
 	@if grep -qs 'func FuzzVerify' adapters/jwtauth/*_test.go; then $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./adapters/jwtauth/; fi
+	@if grep -qs 'func FuzzVerify' adapters/cognitoauth/*_test.go; then $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./adapters/cognitoauth/; fi
 	@if grep -qs 'func FuzzMakeVariants' adapters/imaging/*_test.go; then $(GO) test -run '^$$' -fuzz '^FuzzMakeVariants$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./adapters/imaging/; fi
 
 ## bench: benchmarks (HTTP load, verifier, imaging, storage)

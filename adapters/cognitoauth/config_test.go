@@ -69,8 +69,11 @@ func TestConfigValidateNamesTheVariable(t *testing.T) {
 		"CLOUDPOST_COGNITO_EXTRA_CLIENT_IDS": func(c *cognitoauth.Config) { c.ExtraClientIDs = []string{""} },
 		"CLOUDPOST_COGNITO_ENDPOINT":         func(c *cognitoauth.Config) { c.Endpoint = "localhost:9229" },
 		"CLOUDPOST_COGNITO_ISSUER":           func(c *cognitoauth.Config) { c.Issuer = "ftp://x" },
-		"CLOUDPOST_COGNITO_DOMAIN":           func(c *cognitoauth.Config) { c.Domain = "http://auth.example.com"; c.RedirectURLs = []string{"https://a.example/cb"} },
-		"CLOUDPOST_COGNITO_REDIRECT_URLS":    func(c *cognitoauth.Config) { c.Domain = "https://auth.example.com" },
+		"CLOUDPOST_COGNITO_DOMAIN": func(c *cognitoauth.Config) {
+			c.Domain = "http://auth.example.com"
+			c.RedirectURLs = []string{"https://a.example/cb"}
+		},
+		"CLOUDPOST_COGNITO_REDIRECT_URLS": func(c *cognitoauth.Config) { c.Domain = "https://auth.example.com" },
 		"CLOUDPOST_COGNITO_OAUTH_PROVIDERS": func(c *cognitoauth.Config) {
 			c.Domain, c.RedirectURLs, c.OAuthProviders = "https://auth.example.com", []string{"https://a.example/cb"}, []string{"myspace"}
 		},

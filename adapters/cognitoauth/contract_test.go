@@ -7,15 +7,16 @@ import (
 	"github.com/cloudpost/cloudpost/ports/porttest"
 )
 
-// emulatorCaps are cognito-local's gaps, each a behaviour Cognito has:
-// no GlobalSignOut (so no global revocation, and ConfirmForgotPassword
-// keeps the refresh tokens), no password policy, a wrong password answers
-// InvalidPasswordException rather than NotAuthorizedException, no
-// throttling of failed sign-ins.
+// emulatorCaps are cognito-local's gaps, each a behaviour Cognito has: no
+// GlobalSignOut or AdminUserGlobalSignOut (so no global revocation, and a
+// password reset keeps the refresh tokens), no password policy, no
+// throttling of failed sign-ins. Its other gap, a wrong password answered
+// with InvalidPasswordException, needs no flag: SignIn reports any refused
+// password as bad credentials, the same answer as for an unknown email.
 var emulatorCaps = porttest.AuthCaps{
 	GlobalSignOut:                  false,
 	PasswordPolicy:                 false,
-	WrongPasswordIsUnauthenticated: false,
+	WrongPasswordIsUnauthenticated: true,
 	Throttling:                     false,
 }
 

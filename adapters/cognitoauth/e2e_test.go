@@ -47,7 +47,12 @@ func TestAPIWithCognito(t *testing.T) {
 	}
 	api.do("POST", "/v1/auth/confirm", "", map[string]string{"email": email, "code": wrong}, 400, nil)
 	api.do("POST", "/v1/auth/confirm", "", map[string]string{"email": email, "code": code}, 204, nil)
-	api.do("POST", "/v1/auth/signin", "", map[string]string{"email": "nobody-" + porttest.NewID() + "@example.com", "password": pw}, 401, nil)
+	var unknown, wrongPw httpapi.ProblemDetails
+	api.do("POST", "/v1/auth/signin", "", map[string]string{"email": "nobody-" + porttest.NewID() + "@example.com", "password": pw}, 401, &unknown)
+	api.do("POST", "/v1/auth/signin", "", map[string]string{"email": email, "password": pw2}, 401, &wrongPw)
+	if unknown.Detail != wrongPw.Detail {
+		t.Fatalf("unknown email says %q, wrong password %q", unknown.Detail, wrongPw.Detail)
+	}
 
 	var tk apiTokens
 	api.do("POST", "/v1/auth/signin", "", map[string]string{"email": email, "password": pw}, 200, &tk)

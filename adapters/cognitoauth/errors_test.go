@@ -32,7 +32,7 @@ type fakeCall struct {
 	body map[string]any
 }
 
-func newFakeCognito(t *testing.T) *fakeCognito {
+func newFakeCognito(t testing.TB) *fakeCognito {
 	t.Helper()
 	f := &fakeCognito{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -135,6 +135,7 @@ func TestErrorTranslation(t *testing.T) {
 		{op: "SignIn", exception: "NotAuthorizedException", message: "Password attempts exceeded", want: domain.TooManyRequests, httpStatus: 429, retryAfter: "60"},
 		{op: "SignIn", exception: "TooManyRequestsException", want: domain.TooManyRequests, httpStatus: 429, retryAfter: "1"},
 		{op: "SignIn", exception: "PasswordResetRequiredException", want: domain.Forbidden, httpStatus: 403},
+		{op: "SignIn", exception: "InvalidPasswordException", message: "Invalid password", want: domain.Unauthenticated, httpStatus: 401},
 		{op: "Refresh", exception: "NotAuthorizedException", message: "Refresh Token has been revoked", want: domain.Unauthenticated, httpStatus: 401},
 		{op: "Refresh", exception: "InvalidParameterException", want: domain.Unauthenticated, httpStatus: 401},
 		{op: "Refresh", exception: "TooManyRequestsException", want: domain.TooManyRequests, httpStatus: 429, retryAfter: "1"},

@@ -10,8 +10,6 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,6 +23,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/cloudpost/cloudpost/adapters/cognitoauth"
+	"github.com/cloudpost/cloudpost/adapters/cognitoauth/cognitolocal"
 	"github.com/cloudpost/cloudpost/adapters/jwtauth"
 	"github.com/cloudpost/cloudpost/adapters/memory/localauth"
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -300,33 +299,6 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// emulatorKey is cognito-local's own signing key (it ships in the package),
-// so forged claims can carry a valid signature.
-func emulatorKey(t *testing.T) *rsa.PrivateKey {
-	t.Helper()
-	script, err := startJS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(filepath.Dir(script), "..", "keys", "cognitoLocal.private.json"))
-	if err != nil {
-		t.Fatalf("cognito-local's key: %v", err)
-	}
-	var doc struct{ JWK json.RawMessage }
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	jwk, err := jwkset.NewJWKFromRawJSON(doc.JWK, jwkset.JWKMarshalOptions{Private: true}, jwkset.JWKValidateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, ok := jwk.Key().(*rsa.PrivateKey)
-	if !ok {
-		t.Fatalf("cognito-local's key is a %T", jwk.Key())
-	}
-	return key
-}
-
 // emulatorUser signs a user up in cfg's pool, confirms it by admin and
 // signs it in.
 func emulatorUser(t *testing.T, e *emulator, p *cognitoauth.Provider) (string, domain.Tokens) {
@@ -336,7 +308,7 @@ func emulatorUser(t *testing.T, e *emulator, p *cognitoauth.Provider) (string, d
 	if _, err := p.SignUp(ctx, email, "correct-horse-9", "Forge"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.adminClient().AdminConfirmSignUp(ctx, &cip.AdminConfirmSignUpInput{
+	if _, err := e.Client().AdminConfirmSignUp(ctx, &cip.AdminConfirmSignUpInput{
 		UserPoolId: aws.String(p.Config().UserPoolID), Username: aws.String(email),
 	}); err != nil {
 		t.Fatal(err)
@@ -360,12 +332,15 @@ func TestForgedTokensCognito(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := emulatorKey(t)
+	key, err := e.SigningKey()
+	if err != nil {
+		t.Fatalf("cognito-local's signing key: %v", err)
+	}
 	_, tok := emulatorUser(t, e, p)
 	_, victim := emulatorUser(t, e, p)
 
 	// The same pool's other app client, and another pool.
-	other, err := e.adminClient().CreateUserPoolClient(t.Context(), &cip.CreateUserPoolClientInput{
+	other, err := e.Client().CreateUserPoolClient(t.Context(), &cip.CreateUserPoolClientInput{
 		UserPoolId: aws.String(cfg.UserPoolID), ClientName: aws.String("other-client"),
 		ExplicitAuthFlows: []types.ExplicitAuthFlowsType{types.ExplicitAuthFlowsTypeAllowUserPasswordAuth},
 	})
@@ -403,7 +378,7 @@ func TestForgedTokensCognito(t *testing.T) {
 		refresh:  tok.RefreshToken,
 		issuer:   cfg.IssuerURL(),
 		clientID: cfg.ClientID,
-		kid:      "CognitoLocal",
+		kid:      cognitolocal.SigningKeyID,
 		pub:      &key.PublicKey,
 		sign: func(t *testing.T, m jwt.SigningMethod, header, claims map[string]any) string {
 			return signWith(t, m, key, fb64JSON(t, header), fb64JSON(t, claims))

@@ -213,6 +213,12 @@ func (p *Provider) SignIn(ctx context.Context, email, password string) (domain.T
 		AuthParameters: params,
 	})
 	if err != nil {
+		if apiCode(err) == excInvalidPassword {
+			// Cognito answers a wrong password with NotAuthorized; an
+			// InvalidPassword here (cognito-local does it) still only means
+			// bad credentials, and a 400 would tell that the email exists.
+			return domain.Tokens{}, domain.Wrap(err, domain.Unauthenticated, msgBadCredentials)
+		}
 		return domain.Tokens{}, translate(err)
 	}
 	if out.ChallengeName != "" {
@@ -341,10 +347,11 @@ func (p *Provider) ForgotPassword(ctx context.Context, email string) error {
 	return translate(err)
 }
 
-// ConfirmForgotPassword sets the new password with the mailed code (Cognito
-// then revokes the account's refresh tokens). Returns Invalid for a wrong or
-// expired code (also for an unknown email) or a password that breaks the
-// pool's policy, TooManyRequests when throttled.
+// ConfirmForgotPassword sets the new password with the mailed code, then
+// revokes the account's refresh tokens (AdminUserGlobalSignOut). Returns
+// Invalid for a wrong or expired code (also for an unknown email) or a
+// password that breaks the pool's policy, TooManyRequests when throttled,
+// Unavailable when the sign-out after the reset fails.
 func (p *Provider) ConfirmForgotPassword(ctx context.Context, email, code, newPassword string) error {
 	c, err := p.client.get(ctx)
 	if err != nil {
@@ -360,7 +367,26 @@ func (p *Provider) ConfirmForgotPassword(ctx context.Context, email, code, newPa
 	if apiCode(err) == excInvalidPassword {
 		return domain.Wrap(err, domain.Invalid, msgWeakPassword)
 	}
-	return codeError(err)
+	if err != nil {
+		return codeError(err)
+	}
+	// Cognito keeps the sessions of a reset account; the port promises
+	// they end, so sign the user out everywhere (refresh tokens revoked).
+	_, err = c.AdminUserGlobalSignOut(ctx, &cip.AdminUserGlobalSignOutInput{
+		UserPoolId: aws.String(p.cfg.UserPoolID), Username: aws.String(email),
+	})
+	switch apiCode(err) {
+	case "":
+		if err != nil {
+			return translate(err)
+		}
+	case excEmulatorUnsupported, excUserNotFound:
+		// cognito-local lacks the operation; a user deleted meanwhile has
+		// no sessions left.
+	default:
+		return translate(err)
+	}
+	return nil
 }
 
 // SignOut revokes refreshToken (RevokeToken, when not empty) and then every

@@ -97,7 +97,7 @@ func TestSecretHashSent(t *testing.T) {
 			}
 		}
 	}
-	for _, op := range []string{"SignUp", "ConfirmSignUp", "InitiateAuth", "GetTokensFromRefreshToken", "ForgotPassword", "ConfirmForgotPassword", "RevokeToken", "GlobalSignOut"} {
+	for _, op := range []string{"SignUp", "ConfirmSignUp", "InitiateAuth", "GetTokensFromRefreshToken", "ForgotPassword", "ConfirmForgotPassword", "AdminUserGlobalSignOut", "RevokeToken", "GlobalSignOut"} {
 		if !seen[op] {
 			t.Errorf("no %s call", op)
 		}

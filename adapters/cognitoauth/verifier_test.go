@@ -32,23 +32,17 @@ var poolKey = sync.OnceValue(func() *rsa.PrivateKey {
 // the API operations are set by the test.
 type fakePool struct {
 	*fakeCognito
-	p     *cognitoauth.Provider
-	cfg   cognitoauth.Config
-	jwks  atomic.Int64
-	mu    sync.Mutex
-	ops   map[string]any
-	clock func() time.Time
+	p    *cognitoauth.Provider
+	cfg  cognitoauth.Config
+	jwks atomic.Int64
+	mu   sync.Mutex
+	ops  map[string]any
 }
 
 func newFakePool(t testing.TB, opts cognitoauth.Options) *fakePool {
 	t.Helper()
 	fp := &fakePool{ops: map[string]any{}}
-	tt, ok := t.(*testing.T)
-	if !ok {
-		tt = &testing.T{}
-	}
-	_ = tt
-	fp.fakeCognito = newFakeCognitoTB(t)
+	fp.fakeCognito = newFakeCognito(t)
 	jwk, err := jwkset.NewJWKFromKey(&poolKey().PublicKey, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{ALG: jwkset.AlgRS256, KID: "pool-kid", USE: jwkset.UseSig}})
 	if err != nil {
 		t.Fatal(err)

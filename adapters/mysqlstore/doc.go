@@ -36,9 +36,11 @@
 //
 // Lists use keyset pagination on indexed columns (id < ? ORDER BY id DESC,
 // with (author_id, id), (post_id, id) and (user_id, id) indexes); never
-// OFFSET. Reads are one statement each: a post comes with its media ids in
-// display order through a GROUP_CONCAT subquery, so GET /v1/posts/{id} costs
-// two statements (post, then its media) and a page of posts two as well.
+// OFFSET. Reads are one statement each: a post row carries its media ids
+// in display order (posts.media_ids, written in the transactions that
+// attach and detach media, beside the authoritative media.post_id), so
+// reading a post is one primary-key lookup, GET /v1/posts/{id} costs two
+// statements (the post, then its media) and a page of posts two as well.
 //
 // # The sync feed: never missing a committed change
 //

@@ -123,11 +123,14 @@ func TestUnavailableOnClosedPort(t *testing.T) {
 	defer s.Close()
 	ctx := t.Context()
 	calls := map[string]func() error{
-		"Ping":          func() error { return s.Ping(ctx) },
-		"GetPost":       func() error { _, err := s.GetPost(ctx, porttest.NewID()); return err },
-		"CreateProfile": func() error { _, err := s.CreateProfile(ctx, domain.Profile{ID: porttest.NewID(), Email: "x@example.com"}); return err },
-		"ChangesSince":  func() error { _, _, err := s.ChangesSince(ctx, porttest.NewID(), 0, 10); return err },
-		"Snapshot":      func() error { _, err := s.Snapshot(ctx, porttest.NewID()); return err },
+		"Ping":    func() error { return s.Ping(ctx) },
+		"GetPost": func() error { _, err := s.GetPost(ctx, porttest.NewID()); return err },
+		"CreateProfile": func() error {
+			_, err := s.CreateProfile(ctx, domain.Profile{ID: porttest.NewID(), Email: "x@example.com"})
+			return err
+		},
+		"ChangesSince": func() error { _, _, err := s.ChangesSince(ctx, porttest.NewID(), 0, 10); return err },
+		"Snapshot":     func() error { _, err := s.Snapshot(ctx, porttest.NewID()); return err },
 	}
 	for name, fn := range calls {
 		start := time.Now()
@@ -288,11 +291,13 @@ func checkConsistent(t *testing.T, db *sql.DB) {
 	t.Helper()
 	for what, q := range map[string]string{
 		"posts whose count differs from their comments": "SELECT COUNT(*) FROM posts p WHERE p.comment_count <> (SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id)",
-		"comments without their post":                   "SELECT COUNT(*) FROM comments c LEFT JOIN posts p ON p.id = c.post_id WHERE p.id IS NULL",
-		"comments without their notification":           "SELECT COUNT(*) FROM comments c LEFT JOIN notifications n ON n.comment_id = c.id WHERE n.id IS NULL",
-		"notifications without their comment":           "SELECT COUNT(*) FROM notifications n LEFT JOIN comments c ON c.id = n.comment_id WHERE c.id IS NULL",
-		"posts without a feed change":                   "SELECT COUNT(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM feed_changes f WHERE f.entity = 'post' AND f.entity_id = p.id)",
-		"comments without a feed change":                "SELECT COUNT(*) FROM comments c WHERE NOT EXISTS (SELECT 1 FROM feed_changes f WHERE f.entity = 'comment' AND f.entity_id = c.id)",
+		"posts whose media list differs from their media rows": "SELECT COUNT(*) FROM posts p WHERE p.media_ids <> " +
+			"COALESCE((SELECT GROUP_CONCAT(m.id ORDER BY m.post_pos SEPARATOR ',') FROM media m WHERE m.post_id = p.id), '')",
+		"comments without their post":         "SELECT COUNT(*) FROM comments c LEFT JOIN posts p ON p.id = c.post_id WHERE p.id IS NULL",
+		"comments without their notification": "SELECT COUNT(*) FROM comments c LEFT JOIN notifications n ON n.comment_id = c.id WHERE n.id IS NULL",
+		"notifications without their comment": "SELECT COUNT(*) FROM notifications n LEFT JOIN comments c ON c.id = n.comment_id WHERE c.id IS NULL",
+		"posts without a feed change":         "SELECT COUNT(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM feed_changes f WHERE f.entity = 'post' AND f.entity_id = p.id)",
+		"comments without a feed change":      "SELECT COUNT(*) FROM comments c WHERE NOT EXISTS (SELECT 1 FROM feed_changes f WHERE f.entity = 'comment' AND f.entity_id = c.id)",
 		"feed changes naming no row": "SELECT COUNT(*) FROM feed_changes f WHERE NOT f.deleted AND " +
 			"NOT EXISTS (SELECT 1 FROM posts WHERE id = f.entity_id) AND NOT EXISTS (SELECT 1 FROM comments WHERE id = f.entity_id) AND " +
 			"NOT EXISTS (SELECT 1 FROM notifications WHERE id = f.entity_id) AND NOT EXISTS (SELECT 1 FROM profiles WHERE id = f.entity_id)",
@@ -381,5 +386,56 @@ func TestTranslate(t *testing.T) {
 	}
 	if got := duplicateKeyName(&mysql.MySQLError{Number: 1062, Message: "Duplicate entry 'a' for key 'profiles.profiles_email_key'"}); got != "profiles_email_key" {
 		t.Errorf("duplicateKeyName (MySQL 8 form) = %q", got)
+	}
+}
+
+// TestAPIAnswers503WhileTheDatabaseIsDown: through the HTTP stack, a
+// database outage is a fast 503 with Retry-After, and the API works again
+// once the database is back, without a restart.
+func TestAPIAnswers503WhileTheDatabaseIsDown(t *testing.T) {
+	dsn := testDatabase(t, false)
+	mc, _ := mysql.ParseDSN(dsn)
+	proxy := newFaultProxy(t, mc.Addr)
+	c := DefaultConfig()
+	c.DSN = proxiedDSN(t, dsn, proxy.addr())
+	c.QueryTimeout = time.Second
+	s, err := Open(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	en := newAPIEnv(t, s)
+	var post struct{ ID string }
+	en.mustCall("POST", "/v1/posts", map[string]any{"body": "hello", "mediaIds": []string{}}, &post)
+
+	proxy.cut()
+	for _, path := range []string{"/v1/posts/" + post.ID, "/v1/sync", "/readyz"} {
+		start := time.Now()
+		res, err := en.call("GET", path, nil, nil)
+		if res == nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("GET %s took %v while the database was down", path, took)
+		}
+		if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" {
+			t.Errorf("GET %s while the database is down: %d, Retry-After %q; want 503 with Retry-After", path, res.StatusCode, res.Header.Get("Retry-After"))
+		}
+	}
+	proxy.restore()
+	var got struct{ ID string }
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := en.call("GET", "/v1/posts/"+post.ID, nil, &got)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API did not recover: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got.ID != post.ID {
+		t.Errorf("after recovery GET returned %q", got.ID)
 	}
 }

@@ -73,6 +73,7 @@ func (s *Store) GetNotifications(ctx context.Context, userID string, ids []strin
 	}
 	ids = validIDs(ids)
 	if s.pins != nil && s.pins.any([]string{userKey(userID)}) {
+		// The user's feed changed within the window: read it all fresh.
 		ctx, cancel := s.opCtx(ctx)
 		defer cancel()
 		out, err := queryIn(ctx, s.writer, scanNotification, "SELECT "+notificationCols+" FROM notifications WHERE user_id = ? AND id IN (IN)", []any{userID}, ids)

@@ -9,20 +9,19 @@ import (
 	"github.com/cloudpost/cloudpost/ports"
 )
 
-// postCols reads a post with its attached media ids in display order, in
-// one statement (the ids are at most 64 ASCII characters and a post has at
-// most MaxMediaPerPost items, far below group_concat_max_len's 1024).
-const postCols = "p.id, p.author_id, p.body, p.comment_count, p.created_at, p.updated_at, p.version, " +
-	"(SELECT GROUP_CONCAT(m.id ORDER BY m.post_pos SEPARATOR ',') FROM media m WHERE m.post_id = p.id)"
+// postCols reads a post with its attached media ids in display order from
+// the posts row alone (posts.media_ids, written with the attachments), so
+// reading posts is one primary-key or index lookup without joins.
+const postCols = "p.id, p.author_id, p.body, p.media_ids, p.comment_count, p.created_at, p.updated_at, p.version"
 
 func scanPost(r rowScanner) (domain.Post, error) {
 	var p domain.Post
 	var created, updated sql.NullTime
-	var media sql.NullString
-	err := r.Scan(&p.ID, &p.AuthorID, &p.Body, &p.CommentCount, &created, &updated, &p.Version, &media)
+	var media string
+	err := r.Scan(&p.ID, &p.AuthorID, &p.Body, &media, &p.CommentCount, &created, &updated, &p.Version)
 	p.CreatedAt, p.UpdatedAt = fromNull(created), fromNull(updated)
-	if media.Valid && media.String != "" {
-		p.MediaIDs = strings.Split(media.String, ",")
+	if media != "" {
+		p.MediaIDs = strings.Split(media, ",")
 	}
 	return p, err
 }
@@ -52,8 +51,8 @@ func (s *Store) CreatePost(ctx context.Context, p domain.Post) (domain.Post, err
 		if err := checkAttach(ctx, tx, p.AuthorID, p.ID, p.MediaIDs); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO posts (id, author_id, body, comment_count, created_at, updated_at, version) VALUES (?, ?, ?, 0, ?, ?, 1)",
-			p.ID, p.AuthorID, p.Body, nullTime(p.CreatedAt), nullTime(p.UpdatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO posts (id, author_id, body, media_ids, comment_count, created_at, updated_at, version) VALUES (?, ?, ?, ?, 0, ?, ?, 1)",
+			p.ID, p.AuthorID, p.Body, strings.Join(p.MediaIDs, ","), nullTime(p.CreatedAt), nullTime(p.UpdatedAt)); err != nil {
 			return err
 		}
 		if err := attach(ctx, tx, p.ID, p.MediaIDs, false); err != nil {
@@ -214,18 +213,21 @@ func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Pos
 		p.ID, p.AuthorID, p.CreatedAt, p.CommentCount = cur.ID, cur.AuthorID, cur.CreatedAt, cur.CommentCount
 		p.Version = cur.Version + 1
 		p.UpdatedAt = dbTime(p.UpdatedAt)
-		if err := checkAttach(ctx, tx, p.AuthorID, p.ID, p.MediaIDs); err != nil {
-			return err
+		mediaChanged := !equalIDs(cur.MediaIDs, p.MediaIDs)
+		if mediaChanged {
+			if err := checkAttach(ctx, tx, p.AuthorID, p.ID, p.MediaIDs); err != nil {
+				return err
+			}
 		}
-		res, err := tx.ExecContext(ctx, "UPDATE posts SET body = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?",
-			p.Body, nullTime(p.UpdatedAt), p.Version, id, cur.Version)
+		res, err := tx.ExecContext(ctx, "UPDATE posts SET body = ?, media_ids = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?",
+			p.Body, strings.Join(p.MediaIDs, ","), nullTime(p.UpdatedAt), p.Version, id, cur.Version)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return domain.Errorf(domain.Conflict, "the post changed concurrently")
 		}
-		if !equalIDs(cur.MediaIDs, p.MediaIDs) {
+		if mediaChanged {
 			if err := attach(ctx, tx, id, p.MediaIDs, true); err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -16,23 +17,42 @@ import (
 
 // The tests run against a real MySQL or MariaDB server: the one of
 // CLOUDPOST_TEST_MYSQL_DSN (a DSN without database name whose user may
-// create and drop databases), by default root on 127.0.0.1:3306, which
-// scripts/ci/mariadb.sh installs and starts. Every store they make gets a
+// create and drop databases named cpt_*), by default the one on
+// 127.0.0.1:3306 that scripts/ci/mariadb.sh installs and starts. Every store they make gets a
 // fresh database (cpt_<random>), migrated up and dropped at cleanup, so
 // tests run in parallel and leave nothing behind.
 
-const defaultTestDSN = "root@tcp(127.0.0.1:3306)/"
+// testDSNs are tried in order when CLOUDPOST_TEST_MYSQL_DSN is not set:
+// root over TCP (how these machines come), then the user
+// scripts/ci/mariadb.sh creates (for a fresh install, where root may only
+// log in over the socket).
+var testDSNs = []string{"root@tcp(127.0.0.1:3306)/", "cloudpost_test:cloudpost@tcp(127.0.0.1:3306)/"}
 
-func testServerDSN() string {
+// testServer is the admin pool the helpers create and drop databases with,
+// and the DSN it was opened with.
+var testServer = sync.OnceValues(func() (testServerInfo, error) {
+	candidates := testDSNs
 	if dsn := os.Getenv("CLOUDPOST_TEST_MYSQL_DSN"); dsn != "" {
-		return dsn
+		candidates = []string{dsn}
 	}
-	return defaultTestDSN
+	var errs []error
+	for _, dsn := range candidates {
+		db, err := openAdmin(dsn)
+		if err == nil {
+			return testServerInfo{db, dsn}, nil
+		}
+		errs = append(errs, err)
+	}
+	return testServerInfo{}, errors.Join(errs...)
+})
+
+type testServerInfo struct {
+	db  *sql.DB
+	dsn string
 }
 
-// testAdmin is the pool the helpers create and drop databases with.
-var testAdmin = sync.OnceValues(func() (*sql.DB, error) {
-	mc, err := mysql.ParseDSN(testServerDSN())
+func openAdmin(dsn string) (*sql.DB, error) {
+	mc, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -51,22 +71,22 @@ var testAdmin = sync.OnceValues(func() (*sql.DB, error) {
 		return nil, err
 	}
 	return db, nil
-})
+}
 
 // requireServer returns the admin pool, or fails (CI=true) or skips the
 // test when no server answers.
 func requireServer(t testing.TB) *sql.DB {
 	t.Helper()
-	db, err := testAdmin()
+	srv, err := testServer()
 	if err != nil {
-		msg := "no MySQL/MariaDB at CLOUDPOST_TEST_MYSQL_DSN (" + testServerDSN() + "): " + err.Error() +
-			"; start one with scripts/ci/mariadb.sh"
+		msg := "no MySQL/MariaDB answers (CLOUDPOST_TEST_MYSQL_DSN, else " + strings.Join(testDSNs, ", ") + "): " +
+			err.Error() + "; start one with scripts/ci/mariadb.sh"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
 	}
-	return db
+	return srv.db
 }
 
 // testDatabase creates an empty database, migrated up unless bare, drops it
@@ -88,7 +108,8 @@ func testDatabase(t testing.TB, bare bool) string {
 			t.Errorf("drop database %s: %v", name, err)
 		}
 	})
-	mc, err := mysql.ParseDSN(testServerDSN())
+	srv, _ := testServer()
+	mc, err := mysql.ParseDSN(srv.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/cloudpost/cloudpost/adapters/cognitoauth"
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
 )
 
@@ -66,6 +67,8 @@ type Config struct {
 
 	// S3 configures CLOUDPOST_BLOB=s3 (CLOUDPOST_S3_*, CLOUDPOST_MEDIA_CDN_URL).
 	S3 s3blob.Config
+	// Cognito configures CLOUDPOST_AUTH=cognito (CLOUDPOST_COGNITO_*).
+	Cognito cognitoauth.Config
 }
 
 // Load parses environ (os.Environ() form) into a Config and validates it.
@@ -111,7 +114,9 @@ func (c *Config) validate() error {
 	switch c.Auth {
 	case AuthLocal:
 	case AuthCognito:
-		bad("CLOUDPOST_AUTH", "%q is not available in this build yet (it arrives with the Cognito adapter); use %q", c.Auth, AuthLocal)
+		if err := c.Cognito.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	default:
 		bad("CLOUDPOST_AUTH", "must be local or cognito, not %q", c.Auth)
 	}

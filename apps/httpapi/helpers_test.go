@@ -26,6 +26,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/memory/memstore"
 	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/apps/httpapi"
+	"github.com/cloudpost/cloudpost/apps/httpapi/oauthroutes"
 	"github.com/cloudpost/cloudpost/apps/httpapi/openapitest"
 	"github.com/cloudpost/cloudpost/core/accounts"
 	"github.com/cloudpost/cloudpost/core/comments"
@@ -35,6 +36,7 @@ import (
 	"github.com/cloudpost/cloudpost/core/notifications"
 	"github.com/cloudpost/cloudpost/core/posts"
 	"github.com/cloudpost/cloudpost/core/profiles"
+	"github.com/cloudpost/cloudpost/ports"
 )
 
 // validator is shared: parsing the document once keeps the tests fast.
@@ -115,6 +117,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		}),
 		JWKS:   en.auth.JWKS,
 		Blobs:  en.blobs.Handler(),
+		Routes: []httpapi.RouteSet{socialRoutes(t, verifier)},
 		Log:    log,
 		Config: httpapi.Config{CORSOrigins: []string{"https://app.example"}},
 	}
@@ -375,4 +378,17 @@ func (en *env) upload(u *user, purpose string, data []byte) string {
 		en.t.Fatalf("PUT upload: %d %s", res.StatusCode, body)
 	}
 	return up.MediaID
+}
+
+// socialRoutes are the Cognito social sign-in routes with a fake hosted UI
+// domain (never called here), so every optional route is served.
+func socialRoutes(t *testing.T, verifier ports.TokenVerifier) httpapi.RouteSet {
+	h, err := oauthroutes.New(oauthroutes.Config{
+		Domain: "https://auth.example.com", ClientID: "client",
+		RedirectURLs: []string{"https://app.example/callback"}, Providers: map[string]string{"google": "Google"},
+	}, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

@@ -107,10 +107,19 @@ type Deps struct {
 	// Blobs, when not nil, is mounted at /v1/blobs/* without bearer auth
 	// (memory blob store: presigned URLs carry their own signature).
 	Blobs http.Handler
+	// Routes are extra route sets registered after the built-in ones, with
+	// the same middleware and error handling (e.g. social sign-in with
+	// Cognito). Each must be described in openapi.yaml.
+	Routes []RouteSet
 	// Log receives access logs and internal errors. Nil: slog.Default().
 	Log *slog.Logger
 	// Config holds the HTTP settings.
 	Config Config
+}
+
+// RouteSet registers a group of optional routes on the Echo instance.
+type RouteSet interface {
+	Register(e *echo.Echo)
 }
 
 // api holds the dependencies the handlers use.
@@ -152,6 +161,9 @@ func New(d Deps) *echo.Echo {
 	e.Use(a.bodyLimit)
 
 	a.routes(e)
+	for _, r := range d.Routes {
+		r.Register(e)
+	}
 	return e
 }
 

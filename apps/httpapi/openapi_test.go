@@ -69,7 +69,7 @@ func TestRoutesMatchDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	en := newEnv(t)
-	if en.deps.DevMail == nil || en.deps.JWKS == nil || en.deps.Blobs == nil {
+	if en.deps.DevMail == nil || en.deps.JWKS == nil || en.deps.Blobs == nil || len(en.deps.Routes) == 0 {
 		t.Fatal("the test env must switch every optional route on")
 	}
 	e := httpapi.New(en.deps)

@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/cloudpost/cloudpost/adapters/cognitoauth/cognitolocal"
 	"github.com/cloudpost/cloudpost/adapters/s3blob/s3test"
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/httpapi/openapitest"
@@ -29,6 +30,8 @@ type client struct {
 	base  string
 	http  *http.Client
 	token string
+	// code returns the latest mailed confirmation code for email.
+	code func(email string) string
 }
 
 func (c *client) do(method, path string, body any, want int, out any) http.Header {
@@ -105,20 +108,25 @@ func signUpAndIn(c *client, email, name string) tokens {
 		c.t.Fatalf("signup: %+v", su)
 	}
 	c.do("POST", "/v1/auth/signin", map[string]string{"email": email, "password": "s3cret-pass"}, 403, nil)
-	var mail struct {
-		Messages []struct{ To, Subject, Code string }
-	}
-	c.do("GET", "/v1/dev/mail?to="+email, nil, 200, &mail)
-	if len(mail.Messages) != 1 {
-		c.t.Fatalf("mailbox: %+v", mail)
-	}
-	c.do("POST", "/v1/auth/confirm", map[string]string{"email": email, "code": mail.Messages[0].Code}, 204, nil)
+	c.do("POST", "/v1/auth/confirm", map[string]string{"email": email, "code": c.code(email)}, 204, nil)
 	var tk tokens
 	c.do("POST", "/v1/auth/signin", map[string]string{"email": email, "password": "s3cret-pass"}, 200, &tk)
 	if tk.AccessToken == "" || tk.RefreshToken == "" || tk.TokenType != "Bearer" {
 		c.t.Fatalf("signin: %+v", tk)
 	}
 	return tk
+}
+
+// devMailCode reads the code from the local identity provider's outbox.
+func devMailCode(c *client) func(string) string {
+	return func(email string) string {
+		var mail struct{ Messages []struct{ To, Subject, Code string } }
+		c.do("GET", "/v1/dev/mail?to="+email, nil, 200, &mail)
+		if len(mail.Messages) == 0 {
+			c.t.Fatalf("no mail for %s", email)
+		}
+		return mail.Messages[0].Code
+	}
 }
 
 func pngImage(t *testing.T, w, h int) []byte {
@@ -173,8 +181,35 @@ func upload(c *client, purpose string, data []byte) mediaDTO {
 	}
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cognitolocal.StopShared()
+	os.Exit(code)
+}
+
 func TestEndToEnd(t *testing.T) {
-	t.Run("memory", func(t *testing.T) { runEndToEnd(t, nil) })
+	t.Run("memory", func(t *testing.T) { runEndToEnd(t, nil, nil) })
+	t.Run("cognito", func(t *testing.T) {
+		srv := cognitolocal.Shared(t)
+		ctx := context.Background()
+		pool, err := srv.CreatePool(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runEndToEnd(t, []string{
+			"CLOUDPOST_AUTH=cognito", "CLOUDPOST_COGNITO_REGION=" + pool.Region,
+			"CLOUDPOST_COGNITO_USER_POOL_ID=" + pool.UserPoolID, "CLOUDPOST_COGNITO_CLIENT_ID=" + pool.ClientID,
+			"CLOUDPOST_COGNITO_ENDPOINT=" + pool.Endpoint,
+		}, func(email string) string {
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			code, err := srv.Code(ctx, email, cognitolocal.TargetSignUp)
+			if err != nil {
+				t.Fatalf("no code for %s: %v", email, err)
+			}
+			return code
+		})
+	})
 	t.Run("s3", func(t *testing.T) {
 		bin, err := s3test.Find()
 		if err != nil {
@@ -193,12 +228,13 @@ func TestEndToEnd(t *testing.T) {
 		runEndToEnd(t, []string{
 			"CLOUDPOST_BLOB=s3", "CLOUDPOST_S3_BUCKET=" + srv.Bucket, "CLOUDPOST_S3_REGION=" + s3test.Region,
 			"CLOUDPOST_S3_ENDPOINT=" + srv.Endpoint, "CLOUDPOST_S3_PATH_STYLE=true",
-		})
+		}, nil)
 	})
 }
 
-// runEndToEnd drives the whole API of a server app configured by env.
-func runEndToEnd(t *testing.T, env []string) {
+// runEndToEnd drives the whole API of a server app configured by env;
+// code reads mailed codes (nil: the local dev mailbox).
+func runEndToEnd(t *testing.T, env []string, code func(email string) string) {
 	cfg, err := config.Load(append([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=warn"}, env...))
 	if err != nil {
 		t.Fatal(err)
@@ -217,8 +253,11 @@ func runEndToEnd(t *testing.T, env []string) {
 	}()
 	v := openapitest.New(t)
 	httpc := &http.Client{Transport: v.Transport(t, nil), Timeout: 30 * time.Second}
-	ada := &client{t: t, base: ep.BaseURL(), http: httpc}
-	bob := &client{t: t, base: ep.BaseURL(), http: httpc}
+	ada := &client{t: t, base: ep.BaseURL(), http: httpc, code: code}
+	bob := &client{t: t, base: ep.BaseURL(), http: httpc, code: code}
+	if code == nil {
+		ada.code, bob.code = devMailCode(ada), devMailCode(bob)
+	}
 	suffix := time.Now().UnixNano()
 	adaTokens := signUpAndIn(ada, fmt.Sprintf("ada-%d@example.com", suffix), "Ada")
 	ada.token = adaTokens.AccessToken

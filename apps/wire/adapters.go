@@ -7,6 +7,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/cloudpost/cloudpost/adapters/cognitoauth"
 	"github.com/cloudpost/cloudpost/adapters/imaging"
 	"github.com/cloudpost/cloudpost/adapters/jwtauth"
 	"github.com/cloudpost/cloudpost/adapters/memory/localauth"
@@ -17,6 +18,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/httpapi"
+	"github.com/cloudpost/cloudpost/apps/httpapi/oauthroutes"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/ports"
 )
@@ -24,9 +26,12 @@ import (
 // Adapters picks the adapter modules named by cfg (config.Load has already
 // refused choices this build does not have).
 func Adapters(cfg config.Config) fx.Option {
-	blobs := MemoryBlobs
+	blobs, auth := MemoryBlobs, LocalAuth
 	if cfg.Blob == config.BlobS3 {
 		blobs = S3Blobs
+	}
+	if cfg.Auth == config.AuthCognito {
+		auth = CognitoAuth
 	}
 	return fx.Options(
 		System,
@@ -34,7 +39,7 @@ func Adapters(cfg config.Config) fx.Option {
 		MemoryNotify,
 		MemoryStorage,
 		blobs,
-		LocalAuth,
+		auth,
 	)
 }
 
@@ -102,8 +107,45 @@ var LocalAuth = fx.Module("localauth",
 			return jwtauth.NewVerifier(jwtauth.Config{Issuer: p.Issuer(), ClientIDs: []string{p.ClientID()}, JWKS: p.JWKS, Clock: clock})
 		},
 		localRoutes,
+		func() []httpapi.RouteSet { return nil },
 	),
 )
+
+// CognitoAuth provides the Cognito user pool as identity provider and its
+// JWKS-backed verifier, plus the social sign-in routes when the hosted UI
+// domain is configured.
+var CognitoAuth = fx.Module("cognito",
+	fx.Provide(
+		func(cfg config.Config) cognitoauth.Config { return cfg.Cognito },
+		func() LocalAuthRoutes { return LocalAuthRoutes{} },
+		fx.Annotate(func(p *cognitoauth.Provider) httpapi.ReadyCheck {
+			return httpapi.ReadyCheck{Name: "identity", Check: p.Ping}
+		}, fx.ResultTags(`group:"ready"`)),
+		socialRoutes,
+	),
+	cognitoauth.Module,
+)
+
+// socialRoutes mounts GET /v1/auth/oauth/{provider} and the callback when
+// CLOUDPOST_COGNITO_DOMAIN is set.
+func socialRoutes(cfg config.Config, verifier ports.TokenVerifier, clock ports.Clock) ([]httpapi.RouteSet, error) {
+	c := cfg.Cognito
+	if c.Domain == "" {
+		return nil, nil
+	}
+	providers := make(map[string]string, len(c.OAuthProviders))
+	for _, p := range c.OAuthProviders {
+		providers[p] = cognitoauth.IdentityProviders[p]
+	}
+	h, err := oauthroutes.New(oauthroutes.Config{
+		Domain: c.Domain, ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURLs: c.RedirectURLs,
+		Providers: providers, StateSecret: c.StateSecret, StateTTL: c.StateTTL, Clock: clock,
+	}, verifier)
+	if err != nil {
+		return nil, err
+	}
+	return []httpapi.RouteSet{h}, nil
+}
 
 // S3Blobs provides the S3 blob store; clients upload straight to the bucket,
 // so the app has no blob route. Processing starts on the client's

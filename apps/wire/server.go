@@ -102,6 +102,7 @@ type echoIn struct {
 	Storage       ports.Storage
 	LocalAuth     LocalAuthRoutes
 	BlobRoute     BlobRoute
+	Routes        []httpapi.RouteSet
 	Ready         []httpapi.ReadyCheck `group:"ready"`
 }
 
@@ -110,7 +111,7 @@ func newEcho(in echoIn) *echo.Echo {
 	return httpapi.New(httpapi.Deps{
 		Accounts: in.Accounts, Profiles: in.Profiles, Media: in.Media, Posts: in.Posts, Comments: in.Comments,
 		Notifications: in.Notifications, Feed: in.Feed, Verifier: in.Verifier,
-		Ready: ready, DevMail: in.LocalAuth.DevMail, JWKS: in.LocalAuth.JWKS, Blobs: in.BlobRoute.Handler,
+		Ready: ready, DevMail: in.LocalAuth.DevMail, JWKS: in.LocalAuth.JWKS, Blobs: in.BlobRoute.Handler, Routes: in.Routes,
 		Log: in.Log, Config: httpapi.Config{CORSOrigins: in.Cfg.CORSOrigins, BlobBodyLimit: in.Cfg.MaxUploadBytes},
 	})
 }

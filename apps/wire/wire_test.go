@@ -18,6 +18,9 @@ func TestServerAppGraphIsComplete(t *testing.T) {
 	combos := map[string][]string{
 		"memory": nil,
 		"s3":     {"CLOUDPOST_BLOB=s3", "CLOUDPOST_S3_BUCKET=media-bucket", "CLOUDPOST_S3_REGION=eu-west-1"},
+		"cognito": {"CLOUDPOST_AUTH=cognito", "CLOUDPOST_COGNITO_REGION=eu-west-1", "CLOUDPOST_COGNITO_USER_POOL_ID=eu-west-1_abc123",
+			"CLOUDPOST_COGNITO_CLIENT_ID=client123", "CLOUDPOST_COGNITO_DOMAIN=https://auth.example.com",
+			"CLOUDPOST_COGNITO_REDIRECT_URLS=https://app.example.com/callback"},
 	}
 	for name, env := range combos {
 		t.Run(name, func(t *testing.T) {

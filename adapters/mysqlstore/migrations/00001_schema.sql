@@ -51,6 +51,10 @@ CREATE TABLE posts (
     id            VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     author_id     VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     body          TEXT        NOT NULL,
+    -- attached media ids in display order, comma-separated: a copy of
+    -- media.post_id/post_pos kept by the same transactions, so reading a
+    -- post is one primary-key lookup.
+    media_ids     VARCHAR(700) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '',
     comment_count BIGINT      NOT NULL DEFAULT 0,
     created_at    DATETIME(6) NULL,
     updated_at    DATETIME(6) NULL,

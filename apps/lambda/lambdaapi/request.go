@@ -1,0 +1,222 @@
+package lambdaapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/cloudpost/cloudpost/core/domain"
+)
+
+// spoofPrefix starts the headers aws-lambda-go-api-proxy uses to carry the
+// API Gateway context to apps. A client can send them too, so they are
+// dropped: nothing here or in the app may ever read them.
+const spoofPrefix = "X-Golambdaproxy-"
+
+// requestV1 converts a REST API (payload 1.0) event.
+func (h *Handler) requestV1(ctx context.Context, ev *events.APIGatewayProxyRequest) (*http.Request, error) {
+	path := ev.Path
+	// A REST API's path carries the stage only when it is the full path
+	// the client used (requestContext.path); for execute-api URLs it does not.
+	if ev.RequestContext.Path == ev.Path {
+		path = stripStage(path, ev.RequestContext.Stage)
+	}
+	header := make(http.Header, len(ev.Headers)+1)
+	if len(ev.MultiValueHeaders) > 0 {
+		for k, vs := range ev.MultiValueHeaders {
+			for _, v := range vs {
+				header.Add(k, v)
+			}
+		}
+	} else {
+		for k, v := range ev.Headers {
+			header.Add(k, v)
+		}
+	}
+	var rawQuery string
+	if len(ev.MultiValueQueryStringParameters) > 0 {
+		rawQuery = url.Values(ev.MultiValueQueryStringParameters).Encode()
+	} else if len(ev.QueryStringParameters) > 0 {
+		q := make(url.Values, len(ev.QueryStringParameters))
+		for k, v := range ev.QueryStringParameters {
+			q.Set(k, v)
+		}
+		rawQuery = q.Encode()
+	}
+	return h.build(ctx, ev.HTTPMethod, path, rawQuery, header, ev.Body, ev.IsBase64Encoded,
+		ev.RequestContext.DomainName, ev.RequestContext.Identity.SourceIP)
+}
+
+// requestV2 converts an HTTP API (payload 2.0) event.
+func (h *Handler) requestV2(ctx context.Context, ev *events.APIGatewayV2HTTPRequest) (*http.Request, error) {
+	path := ev.RawPath
+	if path == "" {
+		path = ev.RequestContext.HTTP.Path
+	}
+	path = stripStage(path, ev.RequestContext.Stage)
+	header := make(http.Header, len(ev.Headers)+1)
+	for k, v := range ev.Headers {
+		header.Add(k, v)
+	}
+	if len(ev.Cookies) > 0 {
+		// HTTP API moves the Cookie header's pairs into cookies; a client
+		// sends them as one header (RFC 6265 section 5.4).
+		header.Set("Cookie", strings.Join(ev.Cookies, "; "))
+	}
+	method := ev.RequestContext.HTTP.Method
+	return h.build(ctx, method, path, ev.RawQueryString, header, ev.Body, ev.IsBase64Encoded,
+		ev.RequestContext.DomainName, ev.RequestContext.HTTP.SourceIP)
+}
+
+// build assembles the request the way net/http's server would have.
+func (h *Handler) build(ctx context.Context, method, path, rawQuery string, header http.Header, body string, b64 bool, domainName, sourceIP string) (*http.Request, error) {
+	if method == "" || strings.ContainsFunc(method, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		return nil, domain.Errorf(domain.Invalid, "the event has no valid HTTP method")
+	}
+	u, err := requestURL(path, rawQuery, h.basePath)
+	if err != nil {
+		return nil, err
+	}
+	for k := range header {
+		if strings.HasPrefix(k, spoofPrefix) {
+			delete(header, k)
+		}
+	}
+	host := header.Get("Host")
+	delete(header, "Host")
+	if host == "" {
+		host = domainName
+	}
+	var payload []byte
+	if b64 {
+		payload, err = base64.StdEncoding.DecodeString(body)
+		if err != nil {
+			return nil, domain.Errorf(domain.Invalid, "the request body is not valid base64")
+		}
+	} else if body != "" {
+		payload = []byte(body)
+	}
+	r := (&http.Request{
+		Method:     strings.ToUpper(method),
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     header,
+		Host:       host,
+		RequestURI: u.RequestURI(),
+		// API Gateway only accepts HTTPS.
+		TLS: &tls.ConnectionState{HandshakeComplete: true, ServerName: hostOnly(host)},
+	}).WithContext(ctx)
+	r.ContentLength = int64(len(payload))
+	if len(payload) == 0 {
+		r.Body = http.NoBody
+	} else {
+		r.Body = readCloser{bytes.NewReader(payload)}
+	}
+	if sourceIP != "" {
+		r.RemoteAddr = net.JoinHostPort(sourceIP, "0")
+	}
+	return r, nil
+}
+
+type readCloser struct{ *bytes.Reader }
+
+func (readCloser) Close() error { return nil }
+
+func hostOnly(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return host
+}
+
+// requestURL escapes what cannot appear in an encoded path (HTTP APIs pass
+// paths decoded, REST APIs encoded), removes basePath and parses the result
+// like a request line. Returns Invalid for a path that is not absolute.
+func requestURL(path, rawQuery, basePath string) (*url.URL, error) {
+	p := escapePath(path)
+	if basePath != "" {
+		if rest, ok := strings.CutPrefix(p, basePath); ok && (rest == "" || rest[0] == '/') {
+			p = rest
+		}
+	}
+	if p == "" {
+		p = "/"
+	}
+	if p[0] != '/' {
+		return nil, domain.Errorf(domain.Invalid, "the request path must start with /")
+	}
+	uri := p
+	if rawQuery != "" {
+		uri += "?" + rawQuery
+	}
+	u, err := url.ParseRequestURI(uri)
+	if err != nil {
+		return nil, domain.Errorf(domain.Invalid, "malformed request path or query")
+	}
+	return u, nil
+}
+
+// stripStage removes "/<stage>" from the front of path for a named stage
+// (the $default stage has no prefix).
+func stripStage(path, stage string) string {
+	if stage == "" || stage == "$default" {
+		return path
+	}
+	rest, ok := strings.CutPrefix(path, "/"+stage)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return path
+	}
+	return rest
+}
+
+// escapePath percent-encodes the bytes that cannot appear literally in an
+// encoded path (RFC 3986 pchar and '/'), keeping valid %XX escapes, so an
+// already encoded path is unchanged and a decoded one becomes encoded.
+func escapePath(p string) string {
+	i := 0
+	for i < len(p) && pathByteOK(p, i) {
+		i++
+	}
+	if i == len(p) {
+		return p
+	}
+	var b strings.Builder
+	b.Grow(len(p) + 16)
+	b.WriteString(p[:i])
+	const hex = "0123456789ABCDEF"
+	for ; i < len(p); i++ {
+		if pathByteOK(p, i) {
+			b.WriteByte(p[i])
+			continue
+		}
+		c := p[i]
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+func pathByteOK(p string, i int) bool {
+	c := p[i]
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	case c == '%':
+		return i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2])
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}

@@ -1,0 +1,144 @@
+package lambdaapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// responseWriter records what the handler writes, with net/http's server
+// semantics where clients could see a difference: headers are fixed at
+// WriteHeader, a missing Content-Type is sniffed, and responses that
+// cannot have a body (HEAD, 1xx, 204, 304) get none.
+type responseWriter struct {
+	header  http.Header
+	sent    http.Header
+	status  int
+	noBody  bool
+	body    *bytes.Buffer
+	written bool
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func newResponseWriter(method string) *responseWriter {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	return &responseWriter{header: make(http.Header, 12), body: b, noBody: method == http.MethodHead}
+}
+
+// release returns the body buffer to the pool; w is unusable afterwards.
+func (w *responseWriter) release() {
+	if w.body.Cap() <= 1<<20 {
+		bufPool.Put(w.body)
+	}
+	w.body = nil
+}
+
+// Header implements http.ResponseWriter.
+func (w *responseWriter) Header() http.Header { return w.header }
+
+// WriteHeader implements http.ResponseWriter.
+func (w *responseWriter) WriteHeader(status int) {
+	if w.written {
+		return
+	}
+	w.written = true
+	w.status = status
+	if status < 200 || status == http.StatusNoContent || status == http.StatusNotModified {
+		w.noBody = true
+	}
+	// Later header changes are not sent, as with net/http.
+	w.sent = w.header.Clone()
+}
+
+// Write implements http.ResponseWriter.
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.written {
+		if w.header.Get("Content-Type") == "" && w.header.Get("Transfer-Encoding") == "" {
+			w.header.Set("Content-Type", http.DetectContentType(p))
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.noBody {
+		return len(p), nil
+	}
+	return w.body.Write(p)
+}
+
+// Flush implements http.Flusher; the response is sent whole at the end.
+func (w *responseWriter) Flush() {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// result returns the final status, headers and body (encoded for JSON).
+func (w *responseWriter) result() (int, http.Header, string, bool) {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	body, b64 := encodeBody(w.sent.Get("Content-Type"), w.body.Bytes())
+	return w.status, w.sent, body, b64
+}
+
+func (w *responseWriter) v1() events.APIGatewayProxyResponse {
+	status, h, body, b64 := w.result()
+	// multiValueHeaders carries repeated headers (Set-Cookie) intact; API
+	// Gateway merges headers into it, so headers stays empty.
+	return events.APIGatewayProxyResponse{StatusCode: status, MultiValueHeaders: h, Body: body, IsBase64Encoded: b64}
+}
+
+func (w *responseWriter) v2() events.APIGatewayV2HTTPResponse {
+	status, h, body, b64 := w.result()
+	res := events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: make(map[string]string, len(h)), Body: body, IsBase64Encoded: b64}
+	for k, vs := range h {
+		if k == "Set-Cookie" {
+			// Payload 2.0 has no repeated headers; cookies carries each one.
+			res.Cookies = append(res.Cookies, vs...)
+			continue
+		}
+		if len(vs) == 1 {
+			res.Headers[k] = vs[0]
+		} else {
+			res.Headers[k] = strings.Join(vs, ",")
+		}
+	}
+	return res
+}
+
+// encodeBody returns the body as a JSON string value: text for textual
+// content types with valid UTF-8, else base64.
+func encodeBody(contentType string, b []byte) (string, bool) {
+	if len(b) == 0 {
+		return "", false
+	}
+	if textual(contentType) && utf8.Valid(b) {
+		return string(b), false
+	}
+	return base64.StdEncoding.EncodeToString(b), true
+}
+
+// textual reports whether a content type is text that API Gateway may pass
+// as a JSON string.
+func textual(contentType string) bool {
+	if contentType == "" {
+		return false
+	}
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	if strings.HasPrefix(mt, "text/") || strings.HasSuffix(mt, "+json") || strings.HasSuffix(mt, "+xml") {
+		return true
+	}
+	switch mt {
+	case "application/json", "application/xml", "application/yaml", "application/x-yaml",
+		"application/javascript", "application/x-www-form-urlencoded", "image/svg+xml":
+		return true
+	}
+	return false
+}
