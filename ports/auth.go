@@ -22,8 +22,10 @@ type Identity interface {
 	// UserNotConfirmed for an unconfirmed account, TooManyRequests after
 	// repeated failures for the account.
 	SignIn(ctx context.Context, email, password string) (domain.Tokens, error)
-	// Refresh issues new access and id tokens for a refresh token. Returns
-	// Unauthenticated for an unknown, expired or revoked refresh token.
+	// Refresh issues new access and id tokens for a refresh token, and a new
+	// refresh token only when the provider rotates them (else RefreshToken
+	// is empty). Returns Unauthenticated for an unknown, expired or revoked
+	// refresh token.
 	Refresh(ctx context.Context, refreshToken string) (domain.Tokens, error)
 	// ForgotPassword mails a reset code. It returns nil for unknown emails
 	// (no enumeration). Returns TooManyRequests when throttled.

@@ -111,7 +111,7 @@ func TestUTF8RoundTrip(t *testing.T) {
 	if got, err := s.GetComment(ctx, c.ID); err != nil || got.Body != cbody {
 		t.Errorf("a maximum comment of 4-byte characters did not round-trip (err %v)", err)
 	}
-	// Emails compare case-insensitively, also beyond ASCII.
+	// Emails compare case-insensitively.
 	dup := porttest.NewID()
 	if _, err := s.CreateProfile(ctx, domain.Profile{ID: dup, Email: strings.ToUpper(id) + "@EXAMPLE.COM"}); domain.ErrorCode(err) != domain.Conflict {
 		t.Errorf("an email differing only in case: %v, want Conflict", err)

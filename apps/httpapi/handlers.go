@@ -149,7 +149,9 @@ func (a *api) refresh(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toTokens(t, false))
+	// A provider with refresh-token rotation returns a new one; the client
+	// must get it or its session ends when the old one expires.
+	return c.JSON(http.StatusOK, toTokens(t, true))
 }
 
 func (a *api) forgot(c echo.Context) error {

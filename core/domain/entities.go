@@ -194,7 +194,7 @@ type Variant struct {
 type Tokens struct {
 	AccessToken string
 	IDToken     string
-	// RefreshToken is empty on refresh.
+	// RefreshToken is empty on refresh unless the provider rotated it.
 	RefreshToken string
 	ExpiresIn    time.Duration
 }
