@@ -15,6 +15,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/cloudpost/cloudpost/adapters/cognitoauth"
+	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
 )
 
@@ -65,6 +66,8 @@ type Config struct {
 	LocalTokenTTL   time.Duration `env:"CLOUDPOST_LOCAL_TOKEN_TTL" envDefault:"1h"`
 	LocalBlobSecret string        `env:"CLOUDPOST_LOCAL_BLOB_SECRET"`
 
+	// MySQL configures CLOUDPOST_STORAGE=mysql (CLOUDPOST_MYSQL_*, CLOUDPOST_MIGRATE).
+	MySQL mysqlstore.Config
 	// S3 configures CLOUDPOST_BLOB=s3 (CLOUDPOST_S3_*, CLOUDPOST_MEDIA_CDN_URL).
 	S3 s3blob.Config
 	// Cognito configures CLOUDPOST_AUTH=cognito (CLOUDPOST_COGNITO_*).
@@ -92,13 +95,12 @@ func (c *Config) validate() error {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 	}
-	notYet := func(name, val, issue string) {
-		bad(name, "%q is not available in this build yet (it arrives with the %s); use %q", val, issue, "memory")
-	}
 	switch c.Storage {
 	case StorageMemory:
 	case StorageMySQL:
-		notYet("CLOUDPOST_STORAGE", c.Storage, "MySQL adapter")
+		if err := c.MySQL.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	default:
 		bad("CLOUDPOST_STORAGE", "must be memory or mysql, not %q", c.Storage)
 	}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/cloudpost/cloudpost/adapters/cognitoauth/cognitolocal"
+	"github.com/cloudpost/cloudpost/adapters/mysqlstore/mysqltest"
 	"github.com/cloudpost/cloudpost/adapters/s3blob/s3test"
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/httpapi/openapitest"
@@ -120,7 +121,9 @@ func signUpAndIn(c *client, email, name string) tokens {
 // devMailCode reads the code from the local identity provider's outbox.
 func devMailCode(c *client) func(string) string {
 	return func(email string) string {
-		var mail struct{ Messages []struct{ To, Subject, Code string } }
+		var mail struct {
+			Messages []struct{ To, Subject, Code string }
+		}
 		c.do("GET", "/v1/dev/mail?to="+email, nil, 200, &mail)
 		if len(mail.Messages) == 0 {
 			c.t.Fatalf("no mail for %s", email)
@@ -209,6 +212,9 @@ func TestEndToEnd(t *testing.T) {
 			}
 			return code
 		})
+	})
+	t.Run("mysql", func(t *testing.T) {
+		runEndToEnd(t, []string{"CLOUDPOST_STORAGE=mysql", "CLOUDPOST_MYSQL_DSN=" + mysqltest.NewDatabase(t)}, nil)
 	})
 	t.Run("s3", func(t *testing.T) {
 		bin, err := s3test.Find()

@@ -1,6 +1,7 @@
 // Command cloudpost runs the cloudpost Echo server.
 //
-//	cloudpost serve     start the HTTP API (default)
+//	cloudpost serve                  start the HTTP API (default)
+//	cloudpost migrate up|down|status apply, undo (one step) or list the MySQL migrations
 //
 // Configuration comes from CLOUDPOST_* environment variables (README.md).
 package main
@@ -11,9 +12,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"go.uber.org/fx"
 
+	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/wire"
 )
@@ -37,9 +40,34 @@ func run(args []string) error {
 	switch cmd {
 	case "serve":
 		return serve(cfg)
+	case "migrate":
+		if len(args) != 2 {
+			return fmt.Errorf("usage: cloudpost migrate up|down|status")
+		}
+		return migrate(cfg, args[1])
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, migrate)", cmd)
 	}
+}
+
+// migrate runs the MySQL schema migrations against CLOUDPOST_MYSQL_DSN.
+func migrate(cfg config.Config, direction string) error {
+	switch direction {
+	case mysqlstore.MigrateUp, mysqlstore.MigrateDown, mysqlstore.MigrateStatus:
+	default:
+		return fmt.Errorf("usage: cloudpost migrate up|down|status (not %q)", direction)
+	}
+	if err := cfg.MySQL.Validate(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	db, err := mysqlstore.OpenDB(cfg.MySQL, cfg.MySQL.DSN, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return mysqlstore.Migrate(ctx, db, direction, os.Stdout)
 }
 
 // serve starts the app and stops it gracefully on SIGINT/SIGTERM, letting

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/memory/memblob"
 	"github.com/cloudpost/cloudpost/adapters/memory/memnotify"
 	"github.com/cloudpost/cloudpost/adapters/memory/memstore"
+	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
 	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/apps/config"
@@ -26,7 +27,10 @@ import (
 // Adapters picks the adapter modules named by cfg (config.Load has already
 // refused choices this build does not have).
 func Adapters(cfg config.Config) fx.Option {
-	blobs, auth := MemoryBlobs, LocalAuth
+	storage, blobs, auth := MemoryStorage, MemoryBlobs, LocalAuth
+	if cfg.Storage == config.StorageMySQL {
+		storage = MySQLStorage
+	}
 	if cfg.Blob == config.BlobS3 {
 		blobs = S3Blobs
 	}
@@ -37,7 +41,7 @@ func Adapters(cfg config.Config) fx.Option {
 		System,
 		Imaging,
 		MemoryNotify,
-		MemoryStorage,
+		storage,
 		blobs,
 		auth,
 	)
@@ -72,6 +76,13 @@ var MemoryStorage = fx.Module("memstore",
 		func(clock ports.Clock) *memstore.Store { return memstore.New(clock) },
 		func(s *memstore.Store) ports.Storage { return s },
 	),
+)
+
+// MySQLStorage provides the MySQL (RDS/Aurora) store, with an optional
+// reader endpoint; CLOUDPOST_MIGRATE=auto migrates on start.
+var MySQLStorage = fx.Module("mysql",
+	fx.Provide(func(cfg config.Config) mysqlstore.Config { return cfg.MySQL }),
+	mysqlstore.Module,
 )
 
 // MemoryBlobs provides the in-memory blob store, served by the app itself

@@ -17,6 +17,7 @@ import (
 func TestServerAppGraphIsComplete(t *testing.T) {
 	combos := map[string][]string{
 		"memory": nil,
+		"mysql":  {"CLOUDPOST_STORAGE=mysql", "CLOUDPOST_MYSQL_DSN=cloudpost:pw@tcp(db.example.com:3306)/cloudpost"},
 		"s3":     {"CLOUDPOST_BLOB=s3", "CLOUDPOST_S3_BUCKET=media-bucket", "CLOUDPOST_S3_REGION=eu-west-1"},
 		"cognito": {"CLOUDPOST_AUTH=cognito", "CLOUDPOST_COGNITO_REGION=eu-west-1", "CLOUDPOST_COGNITO_USER_POOL_ID=eu-west-1_abc123",
 			"CLOUDPOST_COGNITO_CLIENT_ID=client123", "CLOUDPOST_COGNITO_DOMAIN=https://auth.example.com",

@@ -105,6 +105,16 @@ func (s *Service) changes(ctx context.Context, userID string, after int64) (Resu
 	if err != nil {
 		return Result{}, err
 	}
+	// A prune that ran between the first horizon check and this read may
+	// have removed changes after the cursor: check again, now that the read
+	// is done (stores raise the horizon before deleting).
+	horizon, err := s.store.FeedHorizon(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if after < horizon {
+		return s.snapshot(ctx, userID)
+	}
 	res := Result{Cursor: encodeCursor(userID, after), HasMore: more}
 	if len(changes) == 0 {
 		return res, nil

@@ -91,3 +91,39 @@ func TestCursorsAreCheckedAndExpire(t *testing.T) {
 		t.Fatalf("stale cursor: %+v %v", res, err)
 	}
 }
+
+// pruneDuringRead prunes right after ChangesSince has read, as a concurrent
+// janitor could.
+type pruneDuringRead struct {
+	*memstore.Store
+	prune func()
+}
+
+func (p pruneDuringRead) ChangesSince(ctx context.Context, userID string, after int64, limit int) ([]domain.Change, bool, error) {
+	changes, more, err := p.Store.ChangesSince(ctx, userID, after, limit)
+	p.prune()
+	return changes, more, err
+}
+
+func TestPruneBetweenChecksGivesSnapshot(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first, err := e.feed.Sync(ctx, e.ada, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.post(t, "p1")
+	e.clock.Advance(48 * time.Hour)
+	e.post(t, "p2")
+	store := pruneDuringRead{Store: e.store, prune: func() {
+		if err := e.store.PruneFeed(ctx, e.clock.Now().Add(-time.Hour)); err != nil {
+			t.Error(err)
+		}
+	}}
+	profileSvc := profiles.New(store, localauth.New(localauth.Config{Clock: e.clock, IDs: system.IDs{}}), nil, e.clock, nil)
+	svc := feed.New(store, profileSvc, e.clock, feed.Config{Retention: time.Hour})
+	res, err := svc.Sync(ctx, e.ada, first.Cursor)
+	if err != nil || !res.Full || len(res.Posts) != 2 {
+		t.Fatalf("a prune during the read must turn the answer into a snapshot: %+v %v", res, err)
+	}
+}
