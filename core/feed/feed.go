@@ -207,8 +207,8 @@ func decodeCursor(cursor, userID string) (int64, error) {
 	if !ok || len(cursor) > 256 {
 		return 0, bad
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(rest)
-	if err != nil {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(rest)
+	if err != nil || base64.RawURLEncoding.EncodeToString(raw) != rest {
 		return 0, bad
 	}
 	i := strings.LastIndexByte(string(raw), ':')

@@ -28,8 +28,9 @@ func Decode(cursor, scope string) (string, error) {
 	if len(cursor) > maxLen {
 		return "", domain.Errorf(domain.Invalid, "cursor is malformed")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
+	// The decoder skips line breaks; only the canonical form is a cursor.
+	if err != nil || base64.RawURLEncoding.EncodeToString(raw) != cursor {
 		return "", domain.Errorf(domain.Invalid, "cursor is malformed")
 	}
 	gotScope, pos, ok := strings.Cut(string(raw), "\x00")

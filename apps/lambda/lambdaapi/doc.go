@@ -32,7 +32,8 @@
 //   - Paths: HTTP APIs deliver rawPath (and 1.0 path) percent-decoded,
 //     REST APIs still encoded; characters that cannot appear in an encoded
 //     path are escaped, then the path is parsed like net/http parses a
-//     request line. A non-default stage prefix is removed (v2 rawPath
+//     request line. (An HTTP API has already turned %2F into '/', so a
+//     path segment cannot contain a slash there; cloudpost ids never do.) A non-default stage prefix is removed (v2 rawPath
 //     carries it; a v1 path carries it only when it equals
 //     requestContext.path), then Options.BasePath (a custom domain's API
 //     mapping key).

@@ -1,0 +1,407 @@
+package lambdaapp_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/cloudpost/cloudpost/adapters/memory/localauth"
+	"github.com/cloudpost/cloudpost/apps/config"
+	"github.com/cloudpost/cloudpost/apps/lambda/lambdaapp"
+	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/core/media"
+	"github.com/cloudpost/cloudpost/ports"
+)
+
+// recordingBlobs records the keys written and can make reads fail.
+type recordingBlobs struct {
+	ports.Blobs
+	mu      sync.Mutex
+	puts    []string
+	statErr error
+}
+
+func (b *recordingBlobs) Put(ctx context.Context, key, contentType string, body io.Reader, size int64) error {
+	b.mu.Lock()
+	b.puts = append(b.puts, key)
+	b.mu.Unlock()
+	return b.Blobs.Put(ctx, key, contentType, body, size)
+}
+
+func (b *recordingBlobs) Stat(ctx context.Context, key string) (domain.ObjectInfo, error) {
+	b.mu.Lock()
+	err := b.statErr
+	b.mu.Unlock()
+	if err != nil {
+		return domain.ObjectInfo{}, err
+	}
+	return b.Blobs.Stat(ctx, key)
+}
+
+func (b *recordingBlobs) putKeys() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.puts...)
+}
+
+// logBuffer collects the app's JSON log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for line := range strings.Lines(l.buf.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// withLogs sends the app's logs (at info) to a buffer.
+func withLogs(cfg config.Config, logs *logBuffer) fx.Option {
+	cfg.LogLevel = slog.LevelInfo
+	return fx.Decorate(func(*slog.Logger) *slog.Logger { return lambdaapp.NewLogger(cfg, logs) })
+}
+
+type mediaFixture struct {
+	app   *lambdaapp.App
+	blobs *recordingBlobs
+	media *media.Service
+	store ports.Storage
+	logs  *logBuffer
+}
+
+func newMediaFixture(t *testing.T) *mediaFixture {
+	f := &mediaFixture{logs: &logBuffer{}}
+	cfg := testConfig(t)
+	f.app = startApp(t, cfg, lambdaapp.HandlerMedia, withLogs(cfg, f.logs),
+		fx.Decorate(func(b ports.Blobs) ports.Blobs { f.blobs = &recordingBlobs{Blobs: b}; return f.blobs }),
+		fx.Populate(&f.media, &f.store))
+	return f
+}
+
+// upload records a pending media item of owner and stores data as its
+// upload; it returns the item's id and upload key.
+func (f *mediaFixture) upload(t *testing.T, owner string, data []byte) (string, string) {
+	t.Helper()
+	ctx := context.Background()
+	up, err := f.media.CreateUpload(ctx, domain.Principal{UserID: owner}, domain.PurposePost, "image/png", int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := domain.UploadKey(owner, up.Media.ID)
+	if err := f.blobs.Blobs.Put(ctx, key, "image/png", bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	return up.Media.ID, key
+}
+
+// s3Event is what S3 sends for one object: the key URL-encoded the way S3
+// encodes it (spaces as '+').
+func s3Event(eventName, key string) []byte {
+	b, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
+		"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
+		"eventTime": "2026-01-02T03:04:05.000Z", "eventName": eventName,
+		"s3": map[string]any{
+			"s3SchemaVersion": "1.0", "configurationId": "uploads",
+			"bucket": map[string]any{"name": "cloudpost-media", "arn": "arn:aws:s3:::cloudpost-media"},
+			"object": map[string]any{"key": url.QueryEscape(key), "size": 1, "sequencer": "0A1B2C"},
+		},
+	}}})
+	return b
+}
+
+func (f *mediaFixture) status(t *testing.T, id string) domain.Media {
+	t.Helper()
+	m, err := f.store.GetMedia(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestMediaHandlerProcessesUploads(t *testing.T) {
+	f := newMediaFixture(t)
+	// An owner id with characters S3 escapes in event keys.
+	id, key := f.upload(t, "user one+x", testPNG(40, 30))
+	out, err := f.app.Handler.Invoke(lambdaCtx("aws-media-1"), s3Event("ObjectCreated:Put", key))
+	if err != nil || string(out) != "null" {
+		t.Fatalf("invoke: %s %v", out, err)
+	}
+	m := f.status(t, id)
+	if m.Status != domain.MediaReady || len(m.Variants) != len(domain.VariantNames) {
+		t.Fatalf("media after processing: %+v", m)
+	}
+	puts := f.putKeys(t)
+	for _, k := range puts {
+		// Only variants: the uploads/ trigger cannot fire again.
+		if !strings.HasPrefix(k, "variants/"+id+"/") {
+			t.Errorf("the pipeline wrote %q outside variants/", k)
+		}
+	}
+	// S3 delivers at least once: a duplicate is a no-op.
+	if _, err := f.app.Handler.Invoke(lambdaCtx("aws-media-2"), s3Event("ObjectCreated:Put", key)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.putKeys(t); len(got) != len(puts) {
+		t.Errorf("the duplicate event wrote again: %q", got[len(puts):])
+	}
+	if m2 := f.status(t, id); m2.Status != domain.MediaReady || !m2.UpdatedAt.Equal(m.UpdatedAt) {
+		t.Errorf("the duplicate event changed the item: %+v", m2)
+	}
+	// Every log line of the invocation carries the Lambda request id.
+	var saw bool
+	for _, l := range f.logs.lines(t) {
+		if l["message"] == "media processed" {
+			saw = true
+			if l["awsRequestId"] != "aws-media-1" || l["mediaId"] != id || l["level"] != "INFO" || l["timestamp"] == nil {
+				t.Errorf("log line %v", l)
+			}
+		}
+	}
+	if !saw {
+		t.Error("no 'media processed' log line")
+	}
+}
+
+func (f *mediaFixture) putKeys(t *testing.T) []string { t.Helper(); return f.blobs.putKeys() }
+
+func TestMediaHandlerSwallowsPermanentFailures(t *testing.T) {
+	f := newMediaFixture(t)
+	id, key := f.upload(t, "u1", []byte("this is not a png at all"))
+	if _, err := f.app.Handler.Invoke(lambdaCtx("r"), s3Event("ObjectCreated:Post", key)); err != nil {
+		t.Fatalf("a permanent failure must not be retried: %v", err)
+	}
+	if m := f.status(t, id); m.Status != domain.MediaFailed || m.FailureReason == "" {
+		t.Errorf("media: %+v", m)
+	}
+	if len(f.putKeys(t)) != 0 {
+		t.Error("variants written for a failed upload")
+	}
+}
+
+func TestMediaHandlerReturnsRetryableFailures(t *testing.T) {
+	f := newMediaFixture(t)
+	id, key := f.upload(t, "u1", testPNG(10, 10))
+	f.blobs.mu.Lock()
+	f.blobs.statErr = domain.Errorf(domain.Unavailable, "s3 is down")
+	f.blobs.mu.Unlock()
+	_, err := f.app.Handler.Invoke(lambdaCtx("r"), s3Event("ObjectCreated:Put", key))
+	if domain.ErrorCode(err) != domain.Unavailable || !strings.Contains(err.Error(), id) {
+		t.Fatalf("a retryable failure must fail the invocation: %v", err)
+	}
+	if m := f.status(t, id); m.Status != domain.MediaPending {
+		t.Errorf("the claim was not released for the retry: %+v", m)
+	}
+	// The retry, once S3 is back, completes it.
+	f.blobs.mu.Lock()
+	f.blobs.statErr = nil
+	f.blobs.mu.Unlock()
+	if _, err := f.app.Handler.Invoke(lambdaCtx("r2"), s3Event("ObjectCreated:Put", key)); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.status(t, id); m.Status != domain.MediaReady {
+		t.Errorf("after the retry: %+v", m)
+	}
+}
+
+func TestMediaHandlerIgnoresOtherEvents(t *testing.T) {
+	f := newMediaFixture(t)
+	id, key := f.upload(t, "u1", testPNG(10, 10))
+	for name, payload := range map[string][]byte{
+		"variant key":       s3Event("ObjectCreated:Put", domain.VariantKey(id, "thumb")),
+		"other prefix":      s3Event("ObjectCreated:Put", "avatars/"+id),
+		"nested upload key": s3Event("ObjectCreated:Put", key+"/x"),
+		"removal":           s3Event("ObjectRemoved:Delete", key),
+		"not an S3 event":   []byte(`{"Records": "nope"}`),
+		"no records":        []byte(`{}`),
+	} {
+		if out, err := f.app.Handler.Invoke(lambdaCtx("r"), payload); err != nil || string(out) != "null" {
+			t.Errorf("%s: %s %v", name, out, err)
+		}
+	}
+	if m := f.status(t, id); m.Status != domain.MediaPending {
+		t.Errorf("an ignored event processed the upload: %+v", m)
+	}
+	// An upload key whose item does not exist (deleted meanwhile) is done.
+	if _, err := f.app.Handler.Invoke(lambdaCtx("r"), s3Event("ObjectCreated:Put", domain.UploadKey("u1", "01900000-0000-7000-8000-00000000dead"))); err != nil {
+		t.Errorf("unknown media: %v", err)
+	}
+	var skipped int
+	for _, l := range f.logs.lines(t) {
+		if strings.HasPrefix(fmt.Sprint(l["message"]), "media event skipped") {
+			skipped++
+		}
+	}
+	if skipped < 4 {
+		t.Errorf("%d skip log lines, want one per ignored record", skipped)
+	}
+}
+
+type cognitoFixture struct {
+	app   *lambdaapp.App
+	auth  *localauth.Provider
+	store ports.Storage
+	logs  *logBuffer
+}
+
+func newCognitoFixture(t *testing.T) *cognitoFixture {
+	f := &cognitoFixture{logs: &logBuffer{}}
+	cfg := testConfig(t)
+	f.app = startApp(t, cfg, lambdaapp.HandlerCognito, withLogs(cfg, f.logs), fx.Populate(&f.auth, &f.store))
+	return f
+}
+
+// confirmedUser creates a confirmed identity in the local pool, as Cognito
+// has done when it runs the post-confirmation trigger.
+func (f *cognitoFixture) confirmedUser(t *testing.T, email string) string {
+	t.Helper()
+	ctx := context.Background()
+	res, err := f.auth.SignUp(ctx, email, "s3cret-pass", "Carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := f.auth.Mail(email)
+	if err := f.auth.ConfirmSignUp(ctx, email, msgs[len(msgs)-1].Code); err != nil {
+		t.Fatal(err)
+	}
+	return res.UserID
+}
+
+func postConfirmation(trigger, sub, email string) []byte {
+	return []byte(`{"version":"1","triggerSource":"` + trigger + `","region":"eu-west-1","userPoolId":"eu-west-1_AbCdEf123",` +
+		`"userName":"` + sub + `","callerContext":{"awsSdkVersion":"aws-sdk-unknown-unknown","clientId":"app"},` +
+		`"request":{"userAttributes":{"sub":"` + sub + `","email":"` + email + `","email_verified":"true","cognito:user_status":"CONFIRMED"}},` +
+		`"response":{}}`)
+}
+
+func TestCognitoPostConfirmationCreatesTheProfile(t *testing.T) {
+	f := newCognitoFixture(t)
+	carol := f.confirmedUser(t, "carol@example.com")
+	ev := postConfirmation("PostConfirmation_ConfirmSignUp", carol, "carol@example.com")
+	out, err := f.app.Handler.Invoke(lambdaCtx("c1"), ev)
+	if err != nil || !bytes.Equal(out, ev) {
+		t.Fatalf("the event must come back unchanged: %s %v", out, err)
+	}
+	p, err := f.store.GetProfile(context.Background(), carol)
+	if err != nil || p.Email != "carol@example.com" || p.DisplayName != "Carol" || p.Version != 1 {
+		t.Fatalf("profile: %+v %v", p, err)
+	}
+	// Idempotent: Cognito retries a trigger that timed out.
+	out, err = f.app.Handler.Invoke(lambdaCtx("c2"), ev)
+	if err != nil || !bytes.Equal(out, ev) {
+		t.Fatalf("second delivery: %s %v", out, err)
+	}
+	if p2, _ := f.store.GetProfile(context.Background(), carol); p2.Version != 1 {
+		t.Errorf("the second delivery changed the profile: %+v", p2)
+	}
+}
+
+func TestCognitoTriggerNeverFailsTheConfirmation(t *testing.T) {
+	f := newCognitoFixture(t)
+	dave := f.confirmedUser(t, "dave@example.com")
+	for name, ev := range map[string][]byte{
+		"unknown user":      postConfirmation("PostConfirmation_ConfirmSignUp", "no-such-user", "x@example.com"),
+		"no sub":            postConfirmation("PostConfirmation_ConfirmSignUp", "", "x@example.com"),
+		"pre sign-up":       postConfirmation("PreSignUp_SignUp", dave, "dave@example.com"),
+		"unreadable":        []byte(`{"triggerSource": 7}`),
+		"forgot password ✓": postConfirmation("PostConfirmation_ConfirmForgotPassword", dave, "dave@example.com"),
+	} {
+		out, err := f.app.Handler.Invoke(lambdaCtx("c"), ev)
+		if err != nil || !bytes.Equal(out, ev) {
+			t.Errorf("%s: %s %v", name, out, err)
+		}
+	}
+	// The forgot-password confirmation also makes sure the profile exists.
+	if _, err := f.store.GetProfile(context.Background(), dave); err != nil {
+		t.Errorf("profile after forgot-password confirmation: %v", err)
+	}
+	var failures int
+	for _, l := range f.logs.lines(t) {
+		if l["message"] == "cognito trigger: profile not created" {
+			failures++
+			if l["level"] != "ERROR" || l["awsRequestId"] != "c" {
+				t.Errorf("log line %v", l)
+			}
+		}
+	}
+	if failures != 2 {
+		t.Errorf("%d failure log lines, want 2 (unknown user, no sub)", failures)
+	}
+}
+
+// failingPrune makes the store's PruneFeed fail.
+type failingPrune struct {
+	ports.Storage
+	err error
+}
+
+func (s failingPrune) PruneFeed(context.Context, time.Time) error { return s.err }
+
+func TestJanitorPrunesTheFeed(t *testing.T) {
+	app := startApp(t, testConfig(t), lambdaapp.HandlerJanitor)
+	if out, err := app.Handler.Invoke(lambdaCtx("j"), []byte(`{"source":"aws.events","detail-type":"Scheduled Event"}`)); err != nil || string(out) != "null" {
+		t.Fatalf("janitor: %s %v", out, err)
+	}
+	down := domain.Errorf(domain.Unavailable, "database unavailable")
+	app = startApp(t, testConfig(t), lambdaapp.HandlerJanitor,
+		fx.Decorate(func(s ports.Storage) ports.Storage { return failingPrune{s, down} }))
+	if _, err := app.Handler.Invoke(lambdaCtx("j"), nil); domain.ErrorCode(err) != domain.Unavailable {
+		t.Errorf("a failed prune must fail the invocation (so it is retried): %v", err)
+	}
+}
+
+func TestEveryHandlerStartsAndStops(t *testing.T) {
+	for _, name := range lambdaapp.HandlerNames {
+		t.Run(name, func(t *testing.T) {
+			app := startApp(t, testConfig(t), name)
+			if app.Handler == nil || app.Log == nil {
+				t.Fatal("no handler")
+			}
+		})
+	}
+	if _, err := lambdaapp.Start(context.Background(), testConfig(t), lambdaapp.Config{Handler: "nope"}); err == nil || !strings.Contains(err.Error(), "_HANDLER") {
+		t.Errorf("unknown handler: %v", err)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	c, err := lambdaapp.LoadConfig([]string{"_HANDLER=api", "CLOUDPOST_API_BASE_PATH=/api"})
+	if err != nil || c.Handler != "api" || c.BasePath != "/api" {
+		t.Errorf("%+v %v", c, err)
+	}
+	for env, want := range map[string]string{
+		"":                   "_HANDLER",
+		"_HANDLER=bootstrap": "_HANDLER",
+		"_HANDLER=api CLOUDPOST_API_BASE_PATH=api": "CLOUDPOST_API_BASE_PATH",
+	} {
+		_, err := lambdaapp.LoadConfig(strings.Fields(env))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error naming %s", env, err, want)
+		}
+	}
+}
