@@ -29,8 +29,11 @@ func main() {
 	}
 	// SIGTERM (sent before the environment is shut down, once an extension
 	// is registered, which WithEnableSIGTERM does) stops the app so pools
-	// and clients close.
-	lambda.StartWithOptions(app.Handler, lambda.WithEnableSIGTERM(app.Shutdown))
+	// and clients close, then exits rather than wait to be killed.
+	lambda.StartWithOptions(app.Handler, lambda.WithEnableSIGTERM(func() {
+		app.Shutdown()
+		os.Exit(0)
+	}))
 }
 
 func start() (*lambdaapp.App, error) {

@@ -1,10 +1,20 @@
 package wire
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
 	"github.com/labstack/echo/v4"
 	"go.uber.org/fx"
 
+	"github.com/cloudpost/cloudpost/adapters/s3blob"
 	"github.com/cloudpost/cloudpost/apps/config"
+	"github.com/cloudpost/cloudpost/apps/httpapi"
+	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/ports"
 )
 
 // NewEndpoint returns the Endpoint of an app that does not listen (the
@@ -19,3 +29,141 @@ var LambdaAPI = fx.Provide(func(in echoIn) *echo.Echo {
 	in.BlobRoute = BlobRoute{}
 	return newEcho(in)
 })
+
+// LambdaAdapters picks the same adapters as Adapters, except that S3 costs
+// nothing at a cold start: s3blob.Module loads the AWS configuration in its
+// constructor (a few ms of file reading and client set-up) and pings the
+// bucket in OnStart (a network round trip, with SDK retries when S3 is
+// unreachable). Here the store is built in the background from OnStart and
+// awaited by its first use, and the bucket is only checked by the
+// readiness probe and real requests. Keep the choices in step with
+// Adapters.
+func LambdaAdapters(cfg config.Config) fx.Option {
+	storage, blobs, auth := MemoryStorage, MemoryBlobs, LocalAuth
+	if cfg.Storage == config.StorageMySQL {
+		storage = MySQLStorage
+	}
+	if cfg.Blob == config.BlobS3 {
+		blobs = lambdaS3Blobs
+	}
+	if cfg.Auth == config.AuthCognito {
+		auth = CognitoAuth
+	}
+	return fx.Options(System, Imaging, MemoryNotify, storage, blobs, auth)
+}
+
+// lambdaS3Blobs is S3Blobs built concurrently, without the start-up check.
+var lambdaS3Blobs = fx.Module("s3",
+	fx.Provide(
+		newLazyS3,
+		func(s *lazyS3) ports.Blobs { return s },
+		func() BlobRoute { return BlobRoute{} },
+		fx.Annotate(func(s *lazyS3) httpapi.ReadyCheck {
+			return httpapi.ReadyCheck{Name: "blobs", Check: s.Ping}
+		}, fx.ResultTags(`group:"ready"`)),
+	),
+)
+
+// lazyS3 is an s3blob.Store made on first need. The configuration is
+// checked at construction (no I/O), so a bad value still stops the start.
+type lazyS3 struct {
+	once  sync.Once
+	make  func() (*s3blob.Store, error)
+	store *s3blob.Store
+	err   error
+}
+
+func newLazyS3(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*lazyS3, error) {
+	if err := cfg.S3.Validate(); err != nil {
+		return nil, err
+	}
+	l := &lazyS3{make: func() (*s3blob.Store, error) { return s3blob.New(context.Background(), cfg.S3, log) }}
+	lc.Append(fx.StartHook(func() { go func() { _, _ = l.get() }() }))
+	return l, nil
+}
+
+// get returns the store, building it (or waiting for the build under way).
+// A failed build (an unreadable AWS configuration) is Unavailable.
+func (l *lazyS3) get() (*s3blob.Store, error) {
+	l.once.Do(func() {
+		l.store, l.err = l.make()
+		if l.err != nil {
+			l.err = domain.Wrap(l.err, domain.Unavailable, "the media store is not available")
+		}
+	})
+	return l.store, l.err
+}
+
+var _ ports.Blobs = (*lazyS3)(nil)
+
+// PresignUpload implements ports.Blobs.
+func (l *lazyS3) PresignUpload(ctx context.Context, p ports.UploadPolicy) (domain.UploadTarget, error) {
+	s, err := l.get()
+	if err != nil {
+		return domain.UploadTarget{}, err
+	}
+	return s.PresignUpload(ctx, p)
+}
+
+// PresignDownload implements ports.Blobs.
+func (l *lazyS3) PresignDownload(ctx context.Context, key string, expires time.Duration) (string, error) {
+	s, err := l.get()
+	if err != nil {
+		return "", err
+	}
+	return s.PresignDownload(ctx, key, expires)
+}
+
+// Stat implements ports.Blobs.
+func (l *lazyS3) Stat(ctx context.Context, key string) (domain.ObjectInfo, error) {
+	s, err := l.get()
+	if err != nil {
+		return domain.ObjectInfo{}, err
+	}
+	return s.Stat(ctx, key)
+}
+
+// Open implements ports.Blobs.
+func (l *lazyS3) Open(ctx context.Context, key string) (io.ReadCloser, domain.ObjectInfo, error) {
+	s, err := l.get()
+	if err != nil {
+		return nil, domain.ObjectInfo{}, err
+	}
+	return s.Open(ctx, key)
+}
+
+// ReadHead implements ports.Blobs.
+func (l *lazyS3) ReadHead(ctx context.Context, key string, n int64) ([]byte, error) {
+	s, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return s.ReadHead(ctx, key, n)
+}
+
+// Put implements ports.Blobs.
+func (l *lazyS3) Put(ctx context.Context, key, contentType string, body io.Reader, size int64) error {
+	s, err := l.get()
+	if err != nil {
+		return err
+	}
+	return s.Put(ctx, key, contentType, body, size)
+}
+
+// Delete implements ports.Blobs.
+func (l *lazyS3) Delete(ctx context.Context, keys ...string) error {
+	s, err := l.get()
+	if err != nil {
+		return err
+	}
+	return s.Delete(ctx, keys...)
+}
+
+// Ping checks the bucket (readiness). Returns s3blob.Store.Ping's errors.
+func (l *lazyS3) Ping(ctx context.Context) error {
+	s, err := l.get()
+	if err != nil {
+		return err
+	}
+	return s.Ping(ctx)
+}

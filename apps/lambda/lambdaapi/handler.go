@@ -63,20 +63,26 @@ func APIRequestID(ctx context.Context) string {
 // problem in the fields both formats share, never with an invocation
 // error, so API Gateway shows the client a problem rather than a 502.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	// Most traffic is HTTP API (2.0); a REST event decodes into it harmlessly
-	// and is then read again as 1.0.
-	var v2 events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(payload, &v2); err == nil && v2.Version == "2.0" {
+	if payloadVersion(payload) == "2.0" {
+		var v2 events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(payload, &v2); err != nil {
+			return h.unreadable(ctx, err)
+		}
 		return json.Marshal(h.ServeV2(ctx, &v2))
 	}
 	var v1 events.APIGatewayProxyRequest
 	if err := json.Unmarshal(payload, &v1); err != nil {
-		h.log.WarnContext(ctx, "unreadable API Gateway event", "err", err)
-		// Only the fields both payload formats accept (REST APIs refuse others).
-		status, hdr, body := problem(domain.Wrap(err, domain.Invalid, "the event is not an API Gateway proxy event"), "")
-		return json.Marshal(commonResponse{StatusCode: status, Headers: flatten(hdr), Body: body})
+		return h.unreadable(ctx, err)
 	}
 	return json.Marshal(h.ServeV1(ctx, &v1))
+}
+
+// unreadable answers an event that does not decode with a 400 problem in
+// only the fields both payload formats accept (REST APIs refuse others).
+func (h *Handler) unreadable(ctx context.Context, err error) ([]byte, error) {
+	h.log.WarnContext(ctx, "unreadable API Gateway event", "err", err)
+	status, hdr, body := problem(domain.Wrap(err, domain.Invalid, "the event is not an API Gateway proxy event"), "")
+	return json.Marshal(commonResponse{StatusCode: status, Headers: flatten(hdr), Body: body})
 }
 
 // ServeV1 serves a REST API (payload format 1.0) event.

@@ -399,3 +399,46 @@ func TestPrincipalFromClaims(t *testing.T) {
 		}
 	}
 }
+
+func TestPayloadVersion(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"version":"2.0","rawPath":"/"}`:                                   "2.0",
+		` { "a" : {"version":"2.0"}, "b":["version"], "version" : "1.0" } `: "1.0",
+		`{"headers":{"version":"2.0"},"httpMethod":"GET"}`:                  "",
+		`{"queryStringParameters":{"version":"2.0"}}`:                       "",
+		`{"Version":"2.0"}`:                                                 "2.0",
+		`{"versio\u006e":"2.0"}`:                                            "2.0",
+		`{"version":"1.0","version":"2.0"}`:                                 "2.0",
+		`{"version":2}`:                                                     "",
+		`{"body":"\"version\":\"2.0\"","x":[1,{"y":"]"}],"n":-1.5e3,"t":true,"version":"2.0"}`: "2.0",
+		`[{"version":"2.0"}]`: "",
+		`{"version":"2.0"`:    "",
+		`{}`:                  "",
+		``:                    "",
+	} {
+		if got := payloadVersion([]byte(in)); got != want {
+			t.Errorf("payloadVersion(%s) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzPayloadVersion checks the scanner against encoding/json on every
+// valid document: the version it finds is the one decoding would see.
+func FuzzPayloadVersion(f *testing.F) {
+	for _, s := range []string{`{"version":"2.0"}`, `{"a":{"version":"x"},"VERSION":"y"}`, `{"version":null}`, `{"b":"\\\"","version":"2.0"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := payloadVersion(b)
+		var probe struct {
+			Version any `json:"version"`
+		}
+		if !json.Valid(b) || json.Unmarshal(b, &probe) != nil {
+			return
+		}
+		want, _ := probe.Version.(string)
+		if got != want {
+			t.Errorf("payloadVersion(%s) = %q, encoding/json sees %q", b, got, want)
+		}
+	})
+}

@@ -29,7 +29,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/fx"
 
-	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/lambda/lambdaapi"
 	"github.com/cloudpost/cloudpost/apps/wire"
@@ -55,8 +54,6 @@ type Config struct {
 	// BasePath is removed from API request paths: the API mapping key when
 	// a custom domain serves the API under a path, e.g. /api.
 	BasePath string `env:"CLOUDPOST_API_BASE_PATH"`
-	// MySQL is read for the migrate handler (CLOUDPOST_MYSQL_*).
-	MySQL mysqlstore.Config
 }
 
 // LoadConfig parses environ (os.Environ() form) into a Config and
@@ -89,7 +86,8 @@ func (c Config) Validate() error {
 }
 
 // Options returns the fx options of the Lambda app: the adapters cfg
-// chooses (wire.Adapters), the core (wire.Core), the API's Echo app
+// chooses (wire.LambdaAdapters: wire.Adapters' choices, with no network
+// call at start), the core (wire.Core), the API's Echo app
 // (wire.LambdaAPI) and every handler. Nothing listens and nothing runs in
 // the background: uploads are processed by the media handler on S3 events
 // (so wire.MediaTrigger is nil) and the feed is pruned by the janitor.
@@ -106,7 +104,7 @@ func Options(cfg config.Config, lc Config) fx.Option {
 			NewJanitorHandler,
 			NewMigrateHandler,
 		),
-		wire.Adapters(cfg),
+		wire.LambdaAdapters(cfg),
 		wire.Core,
 		wire.LambdaAPI,
 		fx.WithLogger(fxLogger),

@@ -88,6 +88,7 @@ func meID(t *testing.T, r result) string {
 }
 
 func TestAuthorizerClaimsAreThePrincipal(t *testing.T) {
+	t.Parallel()
 	f := newAuthFixture(t)
 	alice, _, _ := f.account(t, "alice@example.com")
 	before := f.verifier.calls.Load()
@@ -110,6 +111,7 @@ func TestAuthorizerClaimsAreThePrincipal(t *testing.T) {
 }
 
 func TestForgedContextHeadersAreIgnored(t *testing.T) {
+	t.Parallel()
 	f := newAuthFixture(t)
 	alice, _, _ := f.account(t, "alice@example.com")
 	bob, _, _ := f.account(t, "bob@example.com")
@@ -141,6 +143,7 @@ func TestForgedContextHeadersAreIgnored(t *testing.T) {
 }
 
 func TestUnusableClaimsFallBackToTheBearerToken(t *testing.T) {
+	t.Parallel()
 	f := newAuthFixture(t)
 	alice, access, _ := f.account(t, "alice@example.com")
 	idClaims := accessClaims(alice)
@@ -162,6 +165,7 @@ func TestUnusableClaimsFallBackToTheBearerToken(t *testing.T) {
 }
 
 func TestSignOutWithAuthorizerUsesTheRawToken(t *testing.T) {
+	t.Parallel()
 	f := newAuthFixture(t)
 	alice, access, refresh := f.account(t, "alice@example.com")
 	x := jsonReq("POST", "/v1/auth/signout", map[string]string{"refreshToken": refresh}, "Authorization", "Bearer "+access)

@@ -145,6 +145,7 @@ func (f *mediaFixture) status(t *testing.T, id string) domain.Media {
 }
 
 func TestMediaHandlerProcessesUploads(t *testing.T) {
+	t.Parallel()
 	f := newMediaFixture(t)
 	// An owner id with characters S3 escapes in event keys.
 	id, key := f.upload(t, "user one+x", testPNG(40, 30))
@@ -174,23 +175,24 @@ func TestMediaHandlerProcessesUploads(t *testing.T) {
 		t.Errorf("the duplicate event changed the item: %+v", m2)
 	}
 	// Every log line of the invocation carries the Lambda request id.
-	var saw bool
+	var handled []string
 	for _, l := range f.logs.lines(t) {
-		if l["message"] == "media processed" {
-			saw = true
-			if l["awsRequestId"] != "aws-media-1" || l["mediaId"] != id || l["level"] != "INFO" || l["timestamp"] == nil {
+		if l["message"] == "media event handled" {
+			handled = append(handled, fmt.Sprint(l["awsRequestId"]))
+			if l["mediaId"] != id || l["level"] != "INFO" || l["timestamp"] == nil {
 				t.Errorf("log line %v", l)
 			}
 		}
 	}
-	if !saw {
-		t.Error("no 'media processed' log line")
+	if strings.Join(handled, ",") != "aws-media-1,aws-media-2" {
+		t.Errorf("'media event handled' lines for invocations %q", handled)
 	}
 }
 
 func (f *mediaFixture) putKeys(t *testing.T) []string { t.Helper(); return f.blobs.putKeys() }
 
 func TestMediaHandlerSwallowsPermanentFailures(t *testing.T) {
+	t.Parallel()
 	f := newMediaFixture(t)
 	id, key := f.upload(t, "u1", []byte("this is not a png at all"))
 	if _, err := f.app.Handler.Invoke(lambdaCtx("r"), s3Event("ObjectCreated:Post", key)); err != nil {
@@ -205,6 +207,7 @@ func TestMediaHandlerSwallowsPermanentFailures(t *testing.T) {
 }
 
 func TestMediaHandlerReturnsRetryableFailures(t *testing.T) {
+	t.Parallel()
 	f := newMediaFixture(t)
 	id, key := f.upload(t, "u1", testPNG(10, 10))
 	f.blobs.mu.Lock()
@@ -230,6 +233,7 @@ func TestMediaHandlerReturnsRetryableFailures(t *testing.T) {
 }
 
 func TestMediaHandlerIgnoresOtherEvents(t *testing.T) {
+	t.Parallel()
 	f := newMediaFixture(t)
 	id, key := f.upload(t, "u1", testPNG(10, 10))
 	for name, payload := range map[string][]byte{
@@ -300,6 +304,7 @@ func postConfirmation(trigger, sub, email string) []byte {
 }
 
 func TestCognitoPostConfirmationCreatesTheProfile(t *testing.T) {
+	t.Parallel()
 	f := newCognitoFixture(t)
 	carol := f.confirmedUser(t, "carol@example.com")
 	ev := postConfirmation("PostConfirmation_ConfirmSignUp", carol, "carol@example.com")
@@ -322,6 +327,7 @@ func TestCognitoPostConfirmationCreatesTheProfile(t *testing.T) {
 }
 
 func TestCognitoTriggerNeverFailsTheConfirmation(t *testing.T) {
+	t.Parallel()
 	f := newCognitoFixture(t)
 	dave := f.confirmedUser(t, "dave@example.com")
 	for name, ev := range map[string][]byte{
@@ -363,12 +369,14 @@ type failingPrune struct {
 func (s failingPrune) PruneFeed(context.Context, time.Time) error { return s.err }
 
 func TestJanitorPrunesTheFeed(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, testConfig(t), lambdaapp.HandlerJanitor)
 	if out, err := app.Handler.Invoke(lambdaCtx("j"), []byte(`{"source":"aws.events","detail-type":"Scheduled Event"}`)); err != nil || string(out) != "null" {
 		t.Fatalf("janitor: %s %v", out, err)
 	}
 	down := domain.Errorf(domain.Unavailable, "database unavailable")
-	app = startApp(t, testConfig(t), lambdaapp.HandlerJanitor,
+	cfg, logs := testConfig(t), &logBuffer{}
+	app = startApp(t, cfg, lambdaapp.HandlerJanitor, withLogs(cfg, logs),
 		fx.Decorate(func(s ports.Storage) ports.Storage { return failingPrune{s, down} }))
 	if _, err := app.Handler.Invoke(lambdaCtx("j"), nil); domain.ErrorCode(err) != domain.Unavailable {
 		t.Errorf("a failed prune must fail the invocation (so it is retried): %v", err)
@@ -376,6 +384,7 @@ func TestJanitorPrunesTheFeed(t *testing.T) {
 }
 
 func TestEveryHandlerStartsAndStops(t *testing.T) {
+	t.Parallel()
 	for _, name := range lambdaapp.HandlerNames {
 		t.Run(name, func(t *testing.T) {
 			app := startApp(t, testConfig(t), name)
@@ -390,6 +399,7 @@ func TestEveryHandlerStartsAndStops(t *testing.T) {
 }
 
 func TestLoadConfig(t *testing.T) {
+	t.Parallel()
 	c, err := lambdaapp.LoadConfig([]string{"_HANDLER=api", "CLOUDPOST_API_BASE_PATH=/api"})
 	if err != nil || c.Handler != "api" || c.BasePath != "/api" {
 		t.Errorf("%+v %v", c, err)
@@ -403,5 +413,23 @@ func TestLoadConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want an error naming %s", env, err, want)
 		}
+	}
+}
+
+func TestAPILogsCarryBothRequestIDs(t *testing.T) {
+	t.Parallel()
+	cfg, logs := testConfig(t), &logBuffer{}
+	app := startApp(t, cfg, lambdaapp.HandlerAPI, withLogs(cfg, logs))
+	invokeV2(t, app, jsonReq("GET", "/healthz", nil, "X-Request-Id", "client-rid-1"))
+	invokeV1(t, app, jsonReq("GET", "/v1/nope", nil))
+	var got []string
+	for _, l := range logs.lines(t) {
+		if l["message"] == "request" {
+			got = append(got, fmt.Sprintf("%v %v %v %v", l["path"], l["awsRequestId"], l["apiRequestId"], l["requestId"] != nil))
+		}
+	}
+	want := []string{"/healthz aws-req-v2 JKJaXmPLvHcESHA= true", "/v1/nope aws-req-v1 c6af9ac6-7b61-11e6-9a41-93e8deadbeef true"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("access log lines %q, want %q", got, want)
 	}
 }

@@ -68,7 +68,7 @@ func (h *MediaHandler) record(ctx context.Context, rec events.S3EventRecord) err
 		h.log.WarnContext(ctx, "media processing failed; the event will be retried", "mediaId", mediaID, "key", key, "err", err)
 		return fmt.Errorf("media %s: %w", mediaID, err)
 	}
-	h.log.InfoContext(ctx, "media processed", "mediaId", mediaID, "key", key)
+	h.log.InfoContext(ctx, "media event handled", "mediaId", mediaID, "key", key)
 	return nil
 }
 

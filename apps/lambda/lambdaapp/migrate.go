@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
+	"github.com/cloudpost/cloudpost/apps/config"
 )
 
 // MigrateHandler runs the MySQL schema migrations from inside the VPC (the
@@ -34,9 +35,10 @@ type MigrateResponse struct {
 }
 
 // NewMigrateHandler returns the migrate handler for the CLOUDPOST_MYSQL_*
-// settings of lc.
-func NewMigrateHandler(lc Config, log *slog.Logger) *MigrateHandler {
-	return &MigrateHandler{cfg: lc.MySQL, log: log}
+// settings of cfg (whatever CLOUDPOST_STORAGE says: the migrations always
+// target MySQL).
+func NewMigrateHandler(cfg config.Config, log *slog.Logger) *MigrateHandler {
+	return &MigrateHandler{cfg: cfg.MySQL, log: log}
 }
 
 // Invoke implements lambda.Handler: it opens the writer pool, runs the

@@ -240,6 +240,7 @@ func paritySteps() []step {
 // (v2) events, each against its own app with deterministic ids and clock,
 // and requires the same status, headers that matter and bodies.
 func TestParity(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	v1App := startApp(t, testConfig(t), lambdaapp.HandlerAPI, deterministic(), fx.Invoke(testRoutes))
 	v2App := startApp(t, testConfig(t), lambdaapp.HandlerAPI, deterministic(), fx.Invoke(testRoutes))
