@@ -4,7 +4,7 @@ GO    ?= go
 PKGS  := ./...
 FUZZTIME ?= 10s
 
-.PHONY: run test unit generate check-generate check-fmt vet fuzz bench load build
+.PHONY: run test unit generate check-generate check-fmt vet fuzz bench load build lambda
 
 ## run: start the Echo app on 127.0.0.1:8000 with every adapter in memory
 run:
@@ -52,3 +52,10 @@ load:
 ## build: the server binary in bin/
 build:
 	$(GO) build -trimpath -o bin/cloudpost ./apps/server
+
+## lambda: the Lambda bootstrap (linux/arm64) zipped for deploy/template.yaml
+lambda:
+	@mkdir -p dist
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o dist/bootstrap ./apps/lambda
+	cd dist && rm -f lambda.zip && zip -q -X lambda.zip bootstrap
+	@ls -l dist/lambda.zip

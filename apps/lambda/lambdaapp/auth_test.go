@@ -45,7 +45,7 @@ func newAuthFixture(t *testing.T) *authFixture {
 
 // account signs a user up through the Lambda app and returns its id and
 // an access token.
-func (f *authFixture) account(t *testing.T, email string) (userID, access, refresh string) {
+func (f *authFixture) account(t testing.TB, email string) (userID, access, refresh string) {
 	t.Helper()
 	creds := map[string]string{"email": email, "password": "s3cret-pass", "displayName": "User"}
 	r := invokeV2(t, f.app, jsonReq("POST", "/v1/auth/signup", creds))

@@ -1,13 +1,11 @@
 package lambdaapp_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/labstack/echo/v4"
 	"go.uber.org/fx"
 
@@ -26,12 +24,7 @@ func BenchmarkGetPost(b *testing.B) {
 	var api *lambdaapi.Handler
 	app := startApp(b, testConfig(b), lambdaapp.HandlerAPI, fx.Populate(&e, &api))
 	f := &authFixture{app: app}
-	var userID, access string
-	t := &testing.T{}
-	userID, access, _ = f.account(t, "bench@example.com")
-	if t.Failed() {
-		b.Fatal("account setup failed")
-	}
+	userID, access, _ := f.account(b, "bench@example.com")
 	r := invokeV2(b, app, bearer(map[string]string{"access": access}, jsonReq("POST", "/v1/posts", map[string]string{"body": "benchmark"})))
 	var post struct{ ID string }
 	if err := json.Unmarshal(r.Body, &post); err != nil || post.ID == "" {
@@ -94,6 +87,4 @@ func BenchmarkGetPost(b *testing.B) {
 			}
 		}
 	})
-	_ = events.APIGatewayV2HTTPRequest{}
-	_ = context.Background
 }

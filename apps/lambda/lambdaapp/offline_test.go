@@ -1,7 +1,6 @@
 package lambdaapp_test
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -60,5 +59,4 @@ func TestInitDialsNothing(t *testing.T) {
 		}
 		dials.Store(0)
 	}
-	_ = context.Background
 }

@@ -108,7 +108,7 @@ func bearer(v map[string]string, x exchange) exchange {
 	return x
 }
 
-func decodeInto(t *testing.T, r result, out any) {
+func decodeInto(t testing.TB, r result, out any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, out); err != nil {
 		t.Fatalf("%v: %s", err, r.Body)
