@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -21,19 +22,40 @@ import (
 )
 
 func main() {
-	app, err := start()
+	// SIGTERM (sent before the environment is shut down, once an extension
+	// is registered, which WithEnableSIGTERM does) stops the app so pools
+	// and clients close, then exits rather than wait to be killed.
+	// Registering is a round trip to the Extensions API that must finish
+	// before the runtime asks for its first event: it runs while the app
+	// is built, off the cold start's critical path.
+	var app atomic.Pointer[lambdaapp.App]
+	api := &handler{}
+	registered := make(chan lambda.Handler, 1)
+	go func() {
+		registered <- lambda.NewHandlerWithOptions(api, lambda.WithEnableSIGTERM(func() {
+			if a := app.Load(); a != nil {
+				a.Shutdown()
+			}
+			os.Exit(0)
+		}))
+	}()
+	a, err := start()
 	if err != nil {
 		// Lambda reports the init failure and logs this line.
 		fmt.Fprintln(os.Stderr, "cloudpost lambda:", err)
 		os.Exit(1)
 	}
-	// SIGTERM (sent before the environment is shut down, once an extension
-	// is registered, which WithEnableSIGTERM does) stops the app so pools
-	// and clients close, then exits rather than wait to be killed.
-	lambda.StartWithOptions(app.Handler, lambda.WithEnableSIGTERM(func() {
-		app.Shutdown()
-		os.Exit(0)
-	}))
+	app.Store(a)
+	api.h = a.Handler
+	lambda.Start(<-registered)
+}
+
+// handler serves invocations with h, which is set before the runtime loop
+// starts (so before the first invocation).
+type handler struct{ h lambda.Handler }
+
+func (h *handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return h.h.Invoke(ctx, payload)
 }
 
 func start() (*lambdaapp.App, error) {

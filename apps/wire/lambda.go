@@ -32,12 +32,15 @@ var LambdaAPI = fx.Provide(func(in echoIn) *echo.Echo {
 
 // LambdaAdapters picks the same adapters as Adapters, except that S3 costs
 // nothing at a cold start: s3blob.Module loads the AWS configuration in its
-// constructor (a few ms of file reading and client set-up) and pings the
+// constructor (file reading, client set-up, and parsing every certificate
+// of AWS_CA_BUNDLE when that is set: 0.3 ms to 5 ms of CPU) and pings the
 // bucket in OnStart (a network round trip, with SDK retries when S3 is
-// unreachable). Here the store is built in the background from OnStart and
-// awaited by its first use, and the bucket is only checked by the
-// readiness probe and real requests. Keep the choices in step with
-// Adapters.
+// unreachable). Here the store is built by its first use (the first
+// request that presigns, reads or writes media), and the bucket is only
+// checked by the readiness probe and real requests. Building it in the
+// background at start instead was measured to slow the first invocation,
+// which it competes with for the function's CPU. Keep the choices in step
+// with Adapters.
 func LambdaAdapters(cfg config.Config) fx.Option {
 	storage, blobs, auth := MemoryStorage, MemoryBlobs, LocalAuth
 	if cfg.Storage == config.StorageMySQL {
@@ -66,6 +69,8 @@ var lambdaS3Blobs = fx.Module("s3",
 
 // lazyS3 is an s3blob.Store made on first need. The configuration is
 // checked at construction (no I/O), so a bad value still stops the start.
+// A failed build is not retried: it can only fail on an unreadable AWS
+// configuration, which a new execution environment must fix.
 type lazyS3 struct {
 	once  sync.Once
 	make  func() (*s3blob.Store, error)
@@ -73,13 +78,11 @@ type lazyS3 struct {
 	err   error
 }
 
-func newLazyS3(lc fx.Lifecycle, cfg config.Config, log *slog.Logger) (*lazyS3, error) {
+func newLazyS3(cfg config.Config, log *slog.Logger) (*lazyS3, error) {
 	if err := cfg.S3.Validate(); err != nil {
 		return nil, err
 	}
-	l := &lazyS3{make: func() (*s3blob.Store, error) { return s3blob.New(context.Background(), cfg.S3, log) }}
-	lc.Append(fx.StartHook(func() { go func() { _, _ = l.get() }() }))
-	return l, nil
+	return &lazyS3{make: func() (*s3blob.Store, error) { return s3blob.New(context.Background(), cfg.S3, log) }}, nil
 }
 
 // get returns the store, building it (or waiting for the build under way).

@@ -5,12 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/cloudpost/cloudpost/core/domain"
 )
@@ -20,70 +19,17 @@ import (
 // dropped: nothing here or in the app may ever read them.
 const spoofPrefix = "X-Golambdaproxy-"
 
-// requestV1 converts a REST API (payload 1.0) event.
-func (h *Handler) requestV1(ctx context.Context, ev *events.APIGatewayProxyRequest) (*http.Request, error) {
-	path := ev.Path
-	// A REST API's path carries the stage only when it is the full path
-	// the client used (requestContext.path); for execute-api URLs it does not.
-	if ev.RequestContext.Path == ev.Path {
-		path = stripStage(path, ev.RequestContext.Stage)
-	}
-	header := make(http.Header, len(ev.Headers)+1)
-	if len(ev.MultiValueHeaders) > 0 {
-		for k, vs := range ev.MultiValueHeaders {
-			for _, v := range vs {
-				header.Add(k, v)
-			}
-		}
-	} else {
-		for k, v := range ev.Headers {
-			header.Add(k, v)
-		}
-	}
-	var rawQuery string
-	if len(ev.MultiValueQueryStringParameters) > 0 {
-		rawQuery = url.Values(ev.MultiValueQueryStringParameters).Encode()
-	} else if len(ev.QueryStringParameters) > 0 {
-		q := make(url.Values, len(ev.QueryStringParameters))
-		for k, v := range ev.QueryStringParameters {
-			q.Set(k, v)
-		}
-		rawQuery = q.Encode()
-	}
-	return h.build(ctx, ev.HTTPMethod, path, rawQuery, header, ev.Body, ev.IsBase64Encoded,
-		ev.RequestContext.DomainName, ev.RequestContext.Identity.SourceIP)
-}
-
-// requestV2 converts an HTTP API (payload 2.0) event.
-func (h *Handler) requestV2(ctx context.Context, ev *events.APIGatewayV2HTTPRequest) (*http.Request, error) {
-	path := ev.RawPath
-	if path == "" {
-		path = ev.RequestContext.HTTP.Path
-	}
-	path = stripStage(path, ev.RequestContext.Stage)
-	header := make(http.Header, len(ev.Headers)+1)
-	for k, v := range ev.Headers {
-		header.Add(k, v)
-	}
-	if len(ev.Cookies) > 0 {
-		// HTTP API moves the Cookie header's pairs into cookies; a client
-		// sends them as one header (RFC 6265 section 5.4).
-		header.Set("Cookie", strings.Join(ev.Cookies, "; "))
-	}
-	method := ev.RequestContext.HTTP.Method
-	return h.build(ctx, method, path, ev.RawQueryString, header, ev.Body, ev.IsBase64Encoded,
-		ev.RequestContext.DomainName, ev.RequestContext.HTTP.SourceIP)
-}
-
 // build assembles the request the way net/http's server would have.
-func (h *Handler) build(ctx context.Context, method, path, rawQuery string, header http.Header, body string, b64 bool, domainName, sourceIP string) (*http.Request, error) {
+func (h *Handler) build(ctx context.Context, ev *apiEvent) (*http.Request, error) {
+	method := ev.method
 	if method == "" || strings.ContainsFunc(method, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 		return nil, domain.Errorf(domain.Invalid, "the event has no valid HTTP method")
 	}
-	u, err := requestURL(path, rawQuery, h.basePath)
+	u, err := requestURL(ev.path, ev.rawQuery, h.basePath)
 	if err != nil {
 		return nil, err
 	}
+	header := ev.header
 	for k := range header {
 		if strings.HasPrefix(k, spoofPrefix) {
 			delete(header, k)
@@ -92,16 +38,21 @@ func (h *Handler) build(ctx context.Context, method, path, rawQuery string, head
 	host := header.Get("Host")
 	delete(header, "Host")
 	if host == "" {
-		host = domainName
+		host = ev.domainName
 	}
-	var payload []byte
-	if b64 {
-		payload, err = base64.StdEncoding.DecodeString(body)
+	var body io.ReadCloser = http.NoBody
+	size := 0
+	if ev.b64 {
+		payload, err := base64.StdEncoding.DecodeString(ev.body)
 		if err != nil {
 			return nil, domain.Errorf(domain.Invalid, "the request body is not valid base64")
 		}
-	} else if body != "" {
-		payload = []byte(body)
+		if size = len(payload); size > 0 {
+			body = readCloser{bytes.NewReader(payload)}
+		}
+	} else if size = len(ev.body); size > 0 {
+		// Strings are immutable: the app reads the event's copy.
+		body = stringReadCloser{strings.NewReader(ev.body)}
 	}
 	r := (&http.Request{
 		Method:     strings.ToUpper(method),
@@ -113,19 +64,19 @@ func (h *Handler) build(ctx context.Context, method, path, rawQuery string, head
 		Host:       host,
 		RequestURI: u.RequestURI(),
 		// API Gateway only accepts HTTPS.
-		TLS: &tls.ConnectionState{HandshakeComplete: true, ServerName: hostOnly(host)},
+		TLS:           &tls.ConnectionState{HandshakeComplete: true, ServerName: hostOnly(host)},
+		Body:          body,
+		ContentLength: int64(size),
 	}).WithContext(ctx)
-	r.ContentLength = int64(len(payload))
-	if len(payload) == 0 {
-		r.Body = http.NoBody
-	} else {
-		r.Body = readCloser{bytes.NewReader(payload)}
-	}
-	if sourceIP != "" {
-		r.RemoteAddr = net.JoinHostPort(sourceIP, "0")
+	if ev.sourceIP != "" {
+		r.RemoteAddr = net.JoinHostPort(ev.sourceIP, "0")
 	}
 	return r, nil
 }
+
+type stringReadCloser struct{ *strings.Reader }
+
+func (stringReadCloser) Close() error { return nil }
 
 type readCloser struct{ *bytes.Reader }
 

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -78,28 +77,30 @@ func (w *responseWriter) Flush() {
 	}
 }
 
-// result returns the final status, headers and body (encoded for JSON).
-func (w *responseWriter) result() (int, http.Header, string, bool) {
+// reply returns the finished response; it is valid until release.
+func (w *responseWriter) reply() reply {
 	if !w.written {
 		w.WriteHeader(http.StatusOK)
 	}
-	body, b64 := encodeBody(w.sent.Get("Content-Type"), w.body.Bytes())
-	return w.status, w.sent, body, b64
+	return reply{status: w.status, header: w.sent, body: w.body.Bytes()}
 }
 
-func (w *responseWriter) v1() events.APIGatewayProxyResponse {
-	status, h, body, b64 := w.result()
-	// multiValueHeaders carries repeated headers (Set-Cookie) intact; API
-	// Gateway merges headers into it, so headers stays empty.
-	return events.APIGatewayProxyResponse{StatusCode: status, MultiValueHeaders: h, Body: body, IsBase64Encoded: b64}
+// v1 returns the REST API (payload 1.0) form of r. multiValueHeaders
+// carries repeated headers (Set-Cookie) intact; API Gateway merges
+// headers into it, so headers stays empty.
+func (r *reply) v1() events.APIGatewayProxyResponse {
+	body, b64 := r.encodedBody()
+	return events.APIGatewayProxyResponse{StatusCode: r.status, MultiValueHeaders: r.header, Body: body, IsBase64Encoded: b64}
 }
 
-func (w *responseWriter) v2() events.APIGatewayV2HTTPResponse {
-	status, h, body, b64 := w.result()
-	res := events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: make(map[string]string, len(h)), Body: body, IsBase64Encoded: b64}
-	for k, vs := range h {
+// v2 returns the HTTP API (payload 2.0) form of r: repeated headers
+// joined with commas, Set-Cookie values in cookies (payload 2.0 has no
+// repeated headers).
+func (r *reply) v2() events.APIGatewayV2HTTPResponse {
+	body, b64 := r.encodedBody()
+	res := events.APIGatewayV2HTTPResponse{StatusCode: r.status, Headers: make(map[string]string, len(r.header)), Body: body, IsBase64Encoded: b64}
+	for k, vs := range r.header {
 		if k == "Set-Cookie" {
-			// Payload 2.0 has no repeated headers; cookies carries each one.
 			res.Cookies = append(res.Cookies, vs...)
 			continue
 		}
@@ -112,16 +113,16 @@ func (w *responseWriter) v2() events.APIGatewayV2HTTPResponse {
 	return res
 }
 
-// encodeBody returns the body as a JSON string value: text for textual
+// encodedBody returns the body as a JSON string value: text for textual
 // content types with valid UTF-8, else base64.
-func encodeBody(contentType string, b []byte) (string, bool) {
-	if len(b) == 0 {
+func (r *reply) encodedBody() (string, bool) {
+	if len(r.body) == 0 {
 		return "", false
 	}
-	if textual(contentType) && utf8.Valid(b) {
-		return string(b), false
+	if r.textBody() {
+		return string(r.body), false
 	}
-	return base64.StdEncoding.EncodeToString(b), true
+	return base64.StdEncoding.EncodeToString(r.body), true
 }
 
 // textual reports whether a content type is text that API Gateway may pass
