@@ -18,8 +18,10 @@ func scanComment(r rowScanner) (domain.Comment, error) {
 	return c, err
 }
 
+func scanCommentRows(r *sql.Rows) (domain.Comment, error) { return scanComment(r) }
+
 func getComment(ctx context.Context, q querier, id, lock string) (domain.Comment, error) {
-	c, err := queryOne(ctx, q, scanComment, "SELECT "+commentCols+" FROM comments WHERE id = ?"+lock, id)
+	c, err := scanComment(q.QueryRowContext(ctx, "SELECT "+commentCols+" FROM comments WHERE id = ?"+lock, id))
 	return c, notFound(err, "comment not found")
 }
 
@@ -89,7 +91,7 @@ func (s *Store) GetComment(ctx context.Context, id string) (domain.Comment, erro
 	if !validID(id) {
 		return domain.Comment{}, domain.Errorf(domain.NotFound, "comment not found")
 	}
-	return readOne(ctx, s, func() []string { return []string{entityKey(id)} }, func(ctx context.Context, db *sql.DB) (domain.Comment, error) {
+	return readOne(ctx, s, []string{entityKey(id)}, func(ctx context.Context, db *sql.DB) (domain.Comment, error) {
 		return getComment(ctx, db, id, "")
 	})
 }
@@ -98,7 +100,7 @@ func (s *Store) GetComment(ctx context.Context, id string) (domain.Comment, erro
 // particular order.
 func (s *Store) GetComments(ctx context.Context, ids []string) ([]domain.Comment, error) {
 	return readBatch(ctx, s, validIDs(ids), func(ctx context.Context, db *sql.DB, ids []string) ([]domain.Comment, error) {
-		return queryIn(ctx, db, scanComment, "SELECT "+commentCols+" FROM comments WHERE id IN (IN)", nil, ids)
+		return queryIn(ctx, db, scanCommentRows, "SELECT "+commentCols+" FROM comments WHERE id IN (IN)", nil, ids)
 	}, func(c domain.Comment) string { return c.ID })
 }
 
@@ -139,7 +141,7 @@ func (s *Store) DeleteComment(ctx context.Context, id string, fn func(c domain.C
 			}
 		}
 		type noteRef struct{ id, user string }
-		notes, err := queryRows(ctx, tx, func(r rowScanner) (noteRef, error) {
+		notes, err := queryRows(ctx, tx, func(r *sql.Rows) (noteRef, error) {
 			var n noteRef
 			err := r.Scan(&n.id, &n.user)
 			return n, err
@@ -192,7 +194,7 @@ func (s *Store) ListComments(ctx context.Context, postID, after string, limit in
 		items []domain.Comment
 		more  bool
 	}
-	res, err := readOne(ctx, s, func() []string { return []string{entityKey(postID)} }, func(ctx context.Context, db *sql.DB) (page, error) {
+	res, err := readOne(ctx, s, []string{entityKey(postID)}, func(ctx context.Context, db *sql.DB) (page, error) {
 		var b strings.Builder
 		b.WriteString("SELECT " + commentCols + " FROM comments WHERE post_id = ?")
 		args := []any{postID}
@@ -202,12 +204,13 @@ func (s *Store) ListComments(ctx context.Context, postID, after string, limit in
 		}
 		b.WriteString(" ORDER BY id LIMIT ?")
 		args = append(args, limit+1)
-		items, err := queryRows(ctx, db, scanComment, b.String(), args...)
+		items, err := queryRows(ctx, db, scanCommentRows, b.String(), args...)
 		if err != nil {
 			return page{}, err
 		}
 		if len(items) == 0 {
-			if _, err := queryOne(ctx, db, scanString, "SELECT id FROM posts WHERE id = ?", postID); err != nil {
+			var one int
+			if err := db.QueryRowContext(ctx, "SELECT 1 FROM posts WHERE id = ?", postID).Scan(&one); err != nil {
 				return page{}, notFound(err, "post not found")
 			}
 		}

@@ -118,28 +118,4 @@
 // parameters that set system variables do send SET statements: avoid them
 // behind RDS Proxy. The pool defaults suit Lambda (10 connections at most,
 // closed after 30s idle, recycled after 5 minutes).
-//
-// # Read path cost
-//
-// Reads outside transactions take a pooled connection and call the driver
-// directly (sql.Conn.Raw, see rawread.go), still under the operation's
-// context: the driver watches it and breaks the connection when it ends.
-// This skips what database/sql adds per result set (a derived context, a
-// goroutine waiting on it, Rows/Row values, generic Scan conversions);
-// with server-side prepared statements (interpolateParams=false) or a
-// connection found broken before sending, a read goes through database/sql
-// as before. A context that already ends within Config.QueryTimeout is
-// used as it is instead of being wrapped in another timer. Routing costs no
-// lock while no read-your-writes pin is live.
-//
-// What a primary-key read still costs beyond a bare database/sql loop
-// without a context is the context the issue requires: the driver's
-// per-connection watcher goroutine is handed every query's context and
-// released after it (two goroutine switches), plus the timer of the
-// timeout. BenchmarkGetPost measures GET /v1/posts/{id} against the bare
-// loop, with the HTTP stack over the memory store and the sum of a bare
-// select and that HTTP request as references: on a small machine where
-// client, server and database share the CPUs, the HTTP stack itself, and
-// the database's CPU per query, which grows when it competes with it, set
-// the ratio, not the store.
 package mysqlstore

@@ -9,10 +9,3 @@ func (s *Store) setBeforeCommit(fn func()) { s.beforeCommit = fn }
 
 // setNoFeedLock leaves out the feed head locks (to show what they prevent).
 func (s *Store) setNoFeedLock(v bool) { s.noFeedLock = v }
-
-// setRawReads turns the direct read path (rawread.go) on or off for the
-// whole package and returns a function restoring the previous setting.
-func setRawReads(on bool) (restore func()) {
-	old := rawReadsOff.Swap(!on)
-	return func() { rawReadsOff.Store(old) }
-}

@@ -27,7 +27,7 @@ func (s *Store) ChangesSince(ctx context.Context, userID string, after int64, li
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	page, err := queryRows(ctx, s.writer, func(r rowScanner) (domain.Change, error) {
+	page, err := queryRows(ctx, s.writer, func(r *sql.Rows) (domain.Change, error) {
 		c := domain.Change{UserID: userID}
 		var entity string
 		err := r.Scan(&c.Seq, &entity, &c.ID, &c.Deleted, &c.At)
@@ -76,11 +76,11 @@ func (s *Store) Snapshot(ctx context.Context, userID string) (domain.Snapshot, e
 			return err
 		}
 		snap.Profile = &p
-		if snap.Posts, err = queryRows(ctx, tx, scanPost,
+		if snap.Posts, err = queryRows(ctx, tx, scanPostRows,
 			"SELECT "+postCols+" FROM posts p WHERE p.author_id = ? ORDER BY p.id DESC", userID); err != nil {
 			return err
 		}
-		if snap.Comments, err = queryRows(ctx, tx, scanComment,
+		if snap.Comments, err = queryRows(ctx, tx, scanCommentRows,
 			"SELECT "+commentCols+" FROM comments WHERE author_id = ?"+
 				" UNION SELECT c.id, c.post_id, c.author_id, c.body, c.created_at FROM comments c JOIN posts p ON p.id = c.post_id WHERE p.author_id = ?"+
 				" ORDER BY id", userID, userID); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"strings"
 
 	"github.com/cloudpost/cloudpost/core/domain"
 )
@@ -22,53 +21,19 @@ func scanMediaRow(r rowScanner) (domain.Media, error) {
 	}
 	m.Purpose, m.Status, m.PostID = domain.MediaPurpose(purpose), domain.MediaStatus(status), post.String
 	m.ClaimedAt, m.CreatedAt, m.UpdatedAt = fromNull(claimed), fromNull(created), fromNull(updated)
-	var err error
-	if m.Variants, err = parseVariants(variants); err != nil {
+	if err := json.Unmarshal([]byte(variants), &m.Variants); err != nil {
 		return domain.Media{}, err
+	}
+	if len(m.Variants) == 0 {
+		m.Variants = nil
 	}
 	return m, nil
 }
 
-// parseVariants decodes the variants column, a JSON array of strings (nil
-// for an empty one). What variantsJSON writes, plain names without
-// escapes, is split directly; anything else goes through encoding/json,
-// which allocates several times more per row.
-func parseVariants(s string) ([]string, error) {
-	if inner, ok := strings.CutPrefix(s, "["); ok && !strings.ContainsRune(s, '\\') {
-		if inner, ok = strings.CutSuffix(inner, "]"); ok {
-			if strings.TrimSpace(inner) == "" {
-				return nil, nil
-			}
-			out := make([]string, 0, strings.Count(inner, ",")+1)
-			for part := range strings.SplitSeq(inner, ",") {
-				part = strings.TrimSpace(part)
-				name, ok := strings.CutPrefix(part, `"`)
-				if ok {
-					name, ok = strings.CutSuffix(name, `"`)
-				}
-				if !ok || strings.ContainsRune(name, '"') {
-					out = nil
-					break
-				}
-				out = append(out, name)
-			}
-			if out != nil {
-				return out, nil
-			}
-		}
-	}
-	var v []string
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		return nil, err
-	}
-	if len(v) == 0 {
-		v = nil
-	}
-	return v, nil
-}
+func scanMedia(r *sql.Rows) (domain.Media, error) { return scanMediaRow(r) }
 
 func getMedia(ctx context.Context, q querier, id, lock string) (domain.Media, error) {
-	m, err := queryOne(ctx, q, scanMediaRow, "SELECT "+mediaCols+" FROM media WHERE id = ?"+lock, id)
+	m, err := scanMediaRow(q.QueryRowContext(ctx, "SELECT "+mediaCols+" FROM media WHERE id = ?"+lock, id))
 	return m, notFound(err, "media item not found")
 }
 
@@ -118,7 +83,7 @@ func (s *Store) GetMedia(ctx context.Context, id string) (domain.Media, error) {
 	if !validID(id) {
 		return domain.Media{}, domain.Errorf(domain.NotFound, "media item not found")
 	}
-	return readOne(ctx, s, func() []string { return []string{entityKey(id)} }, func(ctx context.Context, db *sql.DB) (domain.Media, error) {
+	return readOne(ctx, s, []string{entityKey(id)}, func(ctx context.Context, db *sql.DB) (domain.Media, error) {
 		return getMedia(ctx, db, id, "")
 	})
 }
@@ -127,7 +92,7 @@ func (s *Store) GetMedia(ctx context.Context, id string) (domain.Media, error) {
 // particular order (one statement per 500 ids).
 func (s *Store) GetMediaBatch(ctx context.Context, ids []string) ([]domain.Media, error) {
 	return readBatch(ctx, s, validIDs(ids), func(ctx context.Context, db *sql.DB, ids []string) ([]domain.Media, error) {
-		return queryIn(ctx, db, scanMediaRow, "SELECT "+mediaCols+" FROM media WHERE id IN (IN)", nil, ids)
+		return queryIn(ctx, db, scanMedia, "SELECT "+mediaCols+" FROM media WHERE id IN (IN)", nil, ids)
 	}, func(m domain.Media) string { return m.ID })
 }
 

@@ -10,7 +10,7 @@ import (
 
 const notificationCols = "id, user_id, type, actor_id, post_id, comment_id, created_at, read_at"
 
-func scanNotification(r rowScanner) (domain.Notification, error) {
+func scanNotification(r *sql.Rows) (domain.Notification, error) {
 	var n domain.Notification
 	var typ string
 	var created, read sql.NullTime

@@ -26,9 +26,11 @@ func scanPost(r rowScanner) (domain.Post, error) {
 	return p, err
 }
 
+func scanPostRows(r *sql.Rows) (domain.Post, error) { return scanPost(r) }
+
 // getPost reads one post; lock is "" or " FOR UPDATE".
 func getPost(ctx context.Context, q querier, id, lock string) (domain.Post, error) {
-	p, err := queryOne(ctx, q, scanPost, "SELECT "+postCols+" FROM posts p WHERE p.id = ?"+lock, id)
+	p, err := scanPost(q.QueryRowContext(ctx, "SELECT "+postCols+" FROM posts p WHERE p.id = ?"+lock, id))
 	return p, notFound(err, "post not found")
 }
 
@@ -171,7 +173,7 @@ func (s *Store) GetPost(ctx context.Context, id string) (domain.Post, error) {
 	if !validID(id) {
 		return domain.Post{}, domain.Errorf(domain.NotFound, "post not found")
 	}
-	return readOne(ctx, s, func() []string { return []string{entityKey(id)} }, func(ctx context.Context, db *sql.DB) (domain.Post, error) {
+	return readOne(ctx, s, []string{entityKey(id)}, func(ctx context.Context, db *sql.DB) (domain.Post, error) {
 		return getPost(ctx, db, id, "")
 	})
 }
@@ -180,7 +182,7 @@ func (s *Store) GetPost(ctx context.Context, id string) (domain.Post, error) {
 // particular order (one statement per 500 ids).
 func (s *Store) GetPosts(ctx context.Context, ids []string) ([]domain.Post, error) {
 	return readBatch(ctx, s, validIDs(ids), func(ctx context.Context, db *sql.DB, ids []string) ([]domain.Post, error) {
-		return queryIn(ctx, db, scanPost, "SELECT "+postCols+" FROM posts p WHERE p.id IN (IN)", nil, ids)
+		return queryIn(ctx, db, scanPostRows, "SELECT "+postCols+" FROM posts p WHERE p.id IN (IN)", nil, ids)
 	}, func(p domain.Post) string { return p.ID })
 }
 
@@ -278,7 +280,7 @@ func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post
 			}
 		}
 		type commentRef struct{ id, author string }
-		comments, err := queryRows(ctx, tx, func(r rowScanner) (commentRef, error) {
+		comments, err := queryRows(ctx, tx, func(r *sql.Rows) (commentRef, error) {
 			var c commentRef
 			err := r.Scan(&c.id, &c.author)
 			return c, err
@@ -287,7 +289,7 @@ func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post
 			return err
 		}
 		type noteRef struct{ id, user string }
-		notes, err := queryRows(ctx, tx, func(r rowScanner) (noteRef, error) {
+		notes, err := queryRows(ctx, tx, func(r *sql.Rows) (noteRef, error) {
 			var n noteRef
 			err := r.Scan(&n.id, &n.user)
 			return n, err
@@ -295,7 +297,7 @@ func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post
 		if err != nil {
 			return err
 		}
-		media, err := queryRows(ctx, tx, scanMediaRow, "SELECT "+mediaCols+" FROM media WHERE post_id = ? ORDER BY post_pos FOR UPDATE", id)
+		media, err := queryRows(ctx, tx, scanMedia, "SELECT "+mediaCols+" FROM media WHERE post_id = ? ORDER BY post_pos FOR UPDATE", id)
 		if err != nil {
 			return err
 		}
@@ -368,7 +370,7 @@ func (s *Store) ListPosts(ctx context.Context, q ports.PostQuery) ([]domain.Post
 	args = append(args, q.Limit+1)
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	page, err := queryRows(ctx, s.readDB(key), scanPost, query, args...)
+	page, err := queryRows(ctx, s.readDB(key), scanPostRows, query, args...)
 	if err != nil {
 		return nil, false, translate(err, "")
 	}

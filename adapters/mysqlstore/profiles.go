@@ -80,14 +80,14 @@ func (s *Store) GetProfile(ctx context.Context, id string) (domain.Profile, erro
 	if !validID(id) {
 		return domain.Profile{}, domain.Errorf(domain.NotFound, "profile not found")
 	}
-	return readOne(ctx, s, func() []string { return []string{userKey(id), entityKey(id)} }, func(ctx context.Context, db *sql.DB) (domain.Profile, error) {
+	return readOne(ctx, s, []string{userKey(id), entityKey(id)}, func(ctx context.Context, db *sql.DB) (domain.Profile, error) {
 		return getProfile(ctx, db, id, "")
 	})
 }
 
 // getProfile reads one profile; lock is "" or " FOR UPDATE".
 func getProfile(ctx context.Context, q querier, id, lock string) (domain.Profile, error) {
-	p, err := queryOne(ctx, q, scanProfile, "SELECT "+profileCols+" FROM profiles WHERE id = ?"+lock, id)
+	p, err := scanProfile(q.QueryRowContext(ctx, "SELECT "+profileCols+" FROM profiles WHERE id = ?"+lock, id))
 	return p, notFound(err, "profile not found")
 }
 
@@ -163,7 +163,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, erro
 			return err
 		}
 		type commentRef struct{ id, author, post, postAuthor string }
-		scanRef := func(r rowScanner) (commentRef, error) {
+		scanRef := func(r *sql.Rows) (commentRef, error) {
 			var c commentRef
 			err := r.Scan(&c.id, &c.author, &c.post, &c.postAuthor)
 			return c, err
@@ -201,7 +201,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, erro
 		// every removed comment. Three indexed reads (an OR would scan and
 		// lock the whole table).
 		type noteRef struct{ id, user string }
-		scanNote := func(r rowScanner) (noteRef, error) {
+		scanNote := func(r *sql.Rows) (noteRef, error) {
 			var n noteRef
 			err := r.Scan(&n.id, &n.user)
 			return n, err
@@ -227,7 +227,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, erro
 				b.add(n.user, domain.EntityNotification, n.id, true)
 			}
 		}
-		removed, err = queryRows(ctx, tx, scanMediaRow, "SELECT "+mediaCols+" FROM media WHERE owner_id = ? ORDER BY id FOR UPDATE", id)
+		removed, err = queryRows(ctx, tx, scanMedia, "SELECT "+mediaCols+" FROM media WHERE owner_id = ? ORDER BY id FOR UPDATE", id)
 		if err != nil {
 			return err
 		}

@@ -7,18 +7,14 @@ import (
 	"github.com/cloudpost/cloudpost/core/domain"
 )
 
-// readOne runs get on the pool routing picks for the keys that keys
-// returns (see readDB; keys is only called when there is a replica). When
+// readOne runs get on the pool routing picks for keys (see readDB). When
 // that was the reader and the row was not there (NotFound), it asks the
 // writer: a replica that has not received a row yet must not make it look
 // deleted. Errors are translated.
-func readOne[T any](ctx context.Context, s *Store, keys func() []string, get func(ctx context.Context, db *sql.DB) (T, error)) (T, error) {
+func readOne[T any](ctx context.Context, s *Store, keys []string, get func(ctx context.Context, db *sql.DB) (T, error)) (T, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	db := s.writer
-	if s.pins != nil {
-		db = s.readDB(keys()...)
-	}
+	db := s.readDB(keys...)
 	v, err := get(ctx, db)
 	if db != s.writer && domain.IsCode(err, domain.NotFound) {
 		v, err = get(ctx, s.writer)
@@ -39,14 +35,11 @@ func readBatch[T any](ctx context.Context, s *Store, ids []string, get func(ctx 
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	db := s.writer
-	if s.pins != nil {
-		keys := make([]string, len(ids))
-		for i, id := range ids {
-			keys[i] = entityKey(id)
-		}
-		db = s.readDB(keys...)
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = entityKey(id)
 	}
+	db := s.readDB(keys...)
 	out, err := get(ctx, db, ids)
 	if err != nil {
 		return nil, translate(err, "")

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -144,14 +143,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// opCtx bounds one operation by the query timeout. A context whose own
-// deadline comes no later is used as it is: deriving a timer context then
-// costs an allocation, a timer and a registration in the parent for
-// nothing.
+// opCtx bounds one operation by the query timeout.
 func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.opts.QueryTimeout {
-		return ctx, func() {}
-	}
 	return context.WithTimeout(ctx, s.opts.QueryTimeout)
 }
 
@@ -182,18 +175,13 @@ func (s *Store) readDB(keys ...string) *sql.DB {
 // from the writer.
 type pinSet struct {
 	window time.Duration
-	// latest is when the last pin ends (monotonic nanoseconds since base):
-	// reads check it without the lock, so while no pin is live routing
-	// costs no lock.
-	base   time.Time
-	latest atomic.Int64
 	mu     sync.Mutex
 	until  map[string]time.Time
 	sweep  time.Time
 }
 
 func newPinSet(window time.Duration) *pinSet {
-	return &pinSet{window: window, base: time.Now(), until: map[string]time.Time{}}
+	return &pinSet{window: window, until: map[string]time.Time{}}
 }
 
 func (p *pinSet) pin(keys ...string) {
@@ -203,9 +191,6 @@ func (p *pinSet) pin(keys ...string) {
 	defer p.mu.Unlock()
 	for _, k := range keys {
 		p.until[k] = until
-	}
-	if n := int64(until.Sub(p.base)); n > p.latest.Load() {
-		p.latest.Store(n) // under mu: no lost update
 	}
 	// Drop expired pins now and then so the map stays as small as the
 	// writes of one window.
@@ -221,9 +206,6 @@ func (p *pinSet) pin(keys ...string) {
 
 func (p *pinSet) any(keys []string) bool {
 	now := time.Now()
-	if int64(now.Sub(p.base)) >= p.latest.Load() {
-		return false
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, k := range keys {
@@ -484,28 +466,10 @@ func checkLimit(limit int) error {
 	return nil
 }
 
-// queryRows runs a query and collects its rows with scan. On a pool it
-// takes the direct path (rawQuery).
+// queryRows runs a query and collects its rows with scan.
 func queryRows[T any](ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	if db, ok := q.(*sql.DB); ok {
-		var out []T
-		done, err := rawQuery(ctx, db, query, args, func(r rowScanner) error {
-			v, err := scan(r)
-			if err != nil {
-				return err
-			}
-			out = append(out, v)
-			return nil
-		})
-		if done {
-			if err != nil {
-				return nil, err
-			}
-			return out, nil
-		}
-	}
+}, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -526,7 +490,7 @@ func queryRows[T any](ctx context.Context, q interface {
 // marker in it with the chunk's placeholders; args go before the ids.
 func queryIn[T any](ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, scan func(rowScanner) (T, error), query string, args []any, ids []string) ([]T, error) {
+}, scan func(*sql.Rows) (T, error), query string, args []any, ids []string) ([]T, error) {
 	var out []T
 	for chunk := range slices.Chunk(ids, inChunk) {
 		qs := strings.Replace(query, "(IN)", "("+placeholders(len(chunk))+")", 1)
@@ -551,7 +515,7 @@ func execIn(ctx context.Context, tx *sql.Tx, query string, args []any, ids []str
 }
 
 // scanString reads a one-column string row.
-func scanString(r rowScanner) (string, error) {
+func scanString(r *sql.Rows) (string, error) {
 	var s string
 	err := r.Scan(&s)
 	return s, err
