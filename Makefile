@@ -37,9 +37,10 @@ check-generate:
 ## fuzz: short bounded fuzz runs of the parsers that face clients
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./core/pagecursor/
-	@if grep -qs 'func FuzzVerify' adapters/jwtauth/*_test.go; then $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./adapters/jwtauth/; fi
-	@if grep -qs 'func FuzzVerify' adapters/cognitoauth/*_test.go; then $(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./adapters/cognitoauth/; fi
-	@if grep -qs 'func FuzzMakeVariants' adapters/imaging/*_test.go; then $(GO) test -run '^$$' -fuzz '^FuzzMakeVariants$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./adapters/imaging/; fi
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./adapters/jwtauth/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./adapters/cognitoauth/
+	$(GO) test -run '^$$' -fuzz '^FuzzMakeVariants$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./adapters/imaging/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./apps/lambda/lambdaapi/
 
 ## bench: benchmarks (HTTP load, verifier, imaging, storage)
 bench:

@@ -497,6 +497,11 @@ func TestBootstrapZipSize(t *testing.T) {
 // process to the end of the first (API) invocation (INIT REPORT duration
 // plus the invoke's RTDONE duration), *-wall-ms the client's wall time of
 // that first invoke (which also includes the emulator's overhead).
+//
+// The function inherits this machine's environment (startEmulator), which
+// Lambda's does not: an AWS_CA_BUNDLE set here makes every AWS SDK
+// configuration load parse that bundle (~5 ms). Nothing at init loads one
+// (wire.LambdaAdapters), so it no longer shows in these numbers.
 func BenchmarkColdStart(b *testing.B) {
 	boot := bootstrapBinary(b)
 	hello, err := goBuild("hello", "./testdata/hello")

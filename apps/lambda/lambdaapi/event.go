@@ -99,7 +99,9 @@ type eventV2 struct {
 	rawPath     string
 	rawQuery    string
 	cookies     []string
-	headers     []strPair
+	headers     []strPair    // from a decoded event
+	header      headerMember // from JSON
+	src         jsonReader   // the JSON the header's spans point into
 	body        string
 	b64         bool
 	// requestContext
@@ -146,7 +148,7 @@ func decodeV2(payload []byte, ev *eventV2) error {
 		case 3:
 			r.stringsInto(&ev.cookies)
 		case 4:
-			r.pairsInto(&ev.headers)
+			r.headerMemberInto(&ev.header, false, false)
 		case 5:
 			r.stringInto(&ev.body)
 		case 6:
@@ -211,6 +213,7 @@ func decodeV2(payload []byte, ev *eventV2) error {
 			r.skip()
 		}
 	})
+	ev.src = jsonReader{b: r.b, s: r.s}
 	return r.end()
 }
 
@@ -239,7 +242,10 @@ func (ev *eventV2) apiEvent() apiEvent {
 	if path == "" {
 		path = ev.httpPath
 	}
-	header := headerFromPairs(ev.headers, 1)
+	header := ev.header.header(ev.src, false, 1)
+	if header == nil {
+		header = headerFromPairs(ev.headers, 1)
+	}
 	if len(ev.cookies) > 0 {
 		header.Set("Cookie", strings.Join(ev.cookies, "; "))
 	}
@@ -257,13 +263,14 @@ func (ev *eventV2) apiEvent() apiEvent {
 // converter reads.
 type eventV1 struct {
 	path, method string
-	headers      []strPair
-	// headerSpans are where the headers objects start in src, when decoded
-	// from JSON: only read when there are no multiValueHeaders, which
-	// REST APIs send beside headers with the same values.
-	headerSpans    []int
-	src            jsonReader
+	// headers and multiHeaders are from a decoded event; header and
+	// multiHeader from JSON, where header is only read when there are no
+	// multiValueHeaders (REST APIs send both, with the same values).
+	headers        []strPair
 	multiHeaders   []listPair
+	header         headerMember
+	multiHeader    headerMember
+	src            jsonReader // the JSON the spans point into
 	query          []strPair
 	multiQuery     []listPair
 	listValues     []string // the values of multiHeaders and multiQuery
@@ -302,19 +309,9 @@ func decodeV1(payload []byte, ev *eventV1) error {
 		case 1:
 			r.stringInto(&ev.method)
 		case 2:
-			r.ws()
-			switch start := r.i; r.peek() {
-			case '{':
-				r.checkStringObject()
-				ev.headerSpans = append(ev.headerSpans, start)
-			case 'n':
-				r.literal("null")
-				ev.headerSpans = ev.headerSpans[:0]
-			default:
-				r.wrongType("an object")
-			}
+			r.headerMemberInto(&ev.header, false, true)
 		case 3:
-			r.listPairsInto(&ev.multiHeaders, &ev.listValues)
+			r.headerMemberInto(&ev.multiHeader, true, false)
 		case 4:
 			r.pairsInto(&ev.query)
 		case 5:
@@ -391,16 +388,15 @@ func (ev *eventV1) apiEvent() apiEvent {
 		path = stripStage(path, ev.stage)
 	}
 	var header http.Header
-	if len(ev.multiHeaders) > 0 {
+	switch {
+	case ev.multiHeader.n > 0:
+		header = ev.multiHeader.header(ev.src, true, 0)
+	case len(ev.multiHeaders) > 0:
 		header = headerFromLists(ev.multiHeaders)
-	} else {
-		pairs := ev.headers
-		r := ev.src
-		for _, start := range ev.headerSpans {
-			r.i = start
-			r.pairsInto(&pairs) // validated by decodeV1
-		}
-		header = headerFromPairs(pairs, 0)
+	case ev.header.n > 0:
+		header = ev.header.header(ev.src, false, 0)
+	default:
+		header = headerFromPairs(ev.headers, 0)
 	}
 	var rawQuery string
 	if len(ev.multiQuery) > 0 {

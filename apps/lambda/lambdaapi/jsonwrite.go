@@ -3,15 +3,16 @@ package lambdaapi
 import (
 	"encoding/base64"
 	"net/http"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
 
-// The proxy responses are written by hand, byte for byte what json.Marshal
-// makes of the events response types (TestResponseJSON and
-// FuzzAppendJSONString hold it to that), without reflection, map sorting
-// through reflect.Value or an intermediate copy of the body.
+// The proxy responses are written by hand: what json.Marshal makes of the
+// events response types, strings escaped byte for byte alike, except that
+// header names come in the header map's order rather than sorted (JSON
+// gives member order no meaning, and sorting cost a warm invocation
+// ~0.5 µs). TestReplyJSON, FuzzReplyJSON and FuzzAppendJSONString hold it
+// to that; there is no reflection and no intermediate copy of the body.
 
 // htmlSafe marks the ASCII bytes encoding/json writes as they are when it
 // escapes HTML (as json.Marshal does): printable, not '"', '\\', '<', '>'
@@ -104,16 +105,6 @@ func (r *reply) sizeHint() int {
 	return n
 }
 
-// sortedKeys returns the header's names in json.Marshal's order.
-func sortedKeys(h http.Header, buf []string) []string {
-	keys := buf[:0]
-	for k := range h {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 func (r *reply) appendBody(dst []byte) []byte {
 	dst = append(dst, `,"body":`...)
 	if len(r.body) == 0 {
@@ -127,7 +118,7 @@ func (r *reply) appendBody(dst []byte) []byte {
 	return append(dst, `","isBase64Encoded":true`...)
 }
 
-// appendV1 appends json.Marshal(r.v1()).
+// appendV1 appends the JSON of r.v1().
 func (r *reply) appendV1(dst []byte) []byte {
 	dst = append(dst, `{"statusCode":`...)
 	dst = strconv.AppendInt(dst, int64(r.status), 10)
@@ -136,14 +127,14 @@ func (r *reply) appendV1(dst []byte) []byte {
 		dst = append(dst, "null"...)
 	} else {
 		dst = append(dst, '{')
-		var buf [24]string
-		for i, k := range sortedKeys(r.header, buf[:]) {
-			if i > 0 {
+		first := true
+		for k, vs := range r.header {
+			if !first {
 				dst = append(dst, ',')
 			}
+			first = false
 			dst = appendJSONString(dst, k)
 			dst = append(dst, ':')
-			vs := r.header[k]
 			if vs == nil {
 				dst = append(dst, "null"...)
 				continue
@@ -163,14 +154,13 @@ func (r *reply) appendV1(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// appendV2 appends json.Marshal(r.v2()).
+// appendV2 appends the JSON of r.v2().
 func (r *reply) appendV2(dst []byte) []byte {
 	dst = append(dst, `{"statusCode":`...)
 	dst = strconv.AppendInt(dst, int64(r.status), 10)
 	dst = append(dst, `,"headers":{`...)
-	var buf [24]string
 	first := true
-	for _, k := range sortedKeys(r.header, buf[:]) {
+	for k, vs := range r.header {
 		if k == "Set-Cookie" {
 			continue
 		}
@@ -180,7 +170,7 @@ func (r *reply) appendV2(dst []byte) []byte {
 		first = false
 		dst = appendJSONString(dst, k)
 		dst = append(dst, ':')
-		if vs := r.header[k]; len(vs) == 1 {
+		if len(vs) == 1 {
 			dst = appendJSONString(dst, vs[0])
 		} else {
 			dst = appendJSONString(dst, joinComma(vs))

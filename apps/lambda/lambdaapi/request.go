@@ -25,7 +25,7 @@ func (h *Handler) build(ctx context.Context, ev *apiEvent) (*http.Request, error
 	if method == "" || strings.ContainsFunc(method, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 		return nil, domain.Errorf(domain.Invalid, "the event has no valid HTTP method")
 	}
-	u, err := requestURL(ev.path, ev.rawQuery, h.basePath)
+	u, requestURI, err := requestURL(ev.path, ev.rawQuery, h.basePath)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (h *Handler) build(ctx context.Context, ev *apiEvent) (*http.Request, error
 		ProtoMinor: 1,
 		Header:     header,
 		Host:       host,
-		RequestURI: u.RequestURI(),
+		RequestURI: requestURI,
 		// API Gateway only accepts HTTPS.
 		TLS:           &tls.ConnectionState{HandshakeComplete: true, ServerName: hostOnly(host)},
 		Body:          body,
@@ -91,8 +91,9 @@ func hostOnly(host string) string {
 
 // requestURL escapes what cannot appear in an encoded path (HTTP APIs pass
 // paths decoded, REST APIs encoded), removes basePath and parses the result
-// like a request line. Returns Invalid for a path that is not absolute.
-func requestURL(path, rawQuery, basePath string) (*url.URL, error) {
+// like a request line; it returns the URL and the request URI. Returns
+// Invalid for a path that is not absolute.
+func requestURL(path, rawQuery, basePath string) (*url.URL, string, error) {
 	p := escapePath(path)
 	if basePath != "" {
 		if rest, ok := strings.CutPrefix(p, basePath); ok && (rest == "" || rest[0] == '/') {
@@ -103,7 +104,11 @@ func requestURL(path, rawQuery, basePath string) (*url.URL, error) {
 		p = "/"
 	}
 	if p[0] != '/' {
-		return nil, domain.Errorf(domain.Invalid, "the request path must start with /")
+		return nil, "", domain.Errorf(domain.Invalid, "the request path must start with /")
+	}
+	if rawQuery == "" && plainPath(p) {
+		// What parsing gives for a path that escaping leaves alone.
+		return &url.URL{Path: p}, p, nil
 	}
 	uri := p
 	if rawQuery != "" {
@@ -111,9 +116,21 @@ func requestURL(path, rawQuery, basePath string) (*url.URL, error) {
 	}
 	u, err := url.ParseRequestURI(uri)
 	if err != nil {
-		return nil, domain.Errorf(domain.Invalid, "malformed request path or query")
+		return nil, "", domain.Errorf(domain.Invalid, "malformed request path or query")
 	}
-	return u, nil
+	return u, u.RequestURI(), nil
+}
+
+// plainPath reports whether p has only unreserved characters and slashes
+// (RFC 3986), which URL parsing and escaping keep as they are.
+func plainPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
 }
 
 // stripStage removes "/<stage>" from the front of path for a named stage
