@@ -4,7 +4,7 @@ GO    ?= go
 PKGS  := ./...
 FUZZTIME ?= 10s
 
-.PHONY: run test unit generate check-generate check-fmt vet fuzz bench load build lambda
+.PHONY: run test unit generate check-generate check-fmt vet fuzz bench load load-mysql build lambda
 
 ## run: start the Echo app on 127.0.0.1:8000 with every adapter in memory
 run:
@@ -49,6 +49,12 @@ bench:
 ## load: interleaved load comparison (bare Echo vs GET/POST /v1/posts), see apps/loadtest
 load:
 	$(GO) run ./apps/loadtest -rounds 5 -duration 3s -conns 32
+
+## load-mysql: GET /v1/posts/{id} on MariaDB/MySQL (wrk) vs a bare select loop; needs wrk and scripts/ci/mariadb.sh
+MYSQL_SERVER_DSN ?= root@tcp(127.0.0.1:3306)/
+load-mysql:
+	@command -v wrk >/dev/null || { echo "load-mysql needs wrk: apt-get install wrk"; exit 1; }
+	$(GO) run ./apps/loadtest -mysql '$(MYSQL_SERVER_DSN)' -rounds 5 -duration 3s -conns 16
 
 ## build: the server binary in bin/
 build:

@@ -55,14 +55,6 @@ func BenchmarkPresignDownload(b *testing.B) {
 
 func BenchmarkPresignDownloadCloudFront(b *testing.B) {
 	s := benchStore(b, s3blob.Config{CDNURL: "https://media.example.com", CloudFrontKeyID: "K2JCJMDEHXQW5F", CloudFrontPrivateKey: testRSAKeyPEM(b)})
-	b.Run("Reused", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := s.PresignDownload(b.Context(), "variants/01a210f8-3166-7001-93e9-41bab1a07a49/medium", time.Hour); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 	b.Run("Signed", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0

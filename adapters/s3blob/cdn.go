@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
@@ -17,32 +16,13 @@ import (
 type cdn struct {
 	base   string // no trailing slash
 	signer *sign.URLSigner
-
-	// A CloudFront signature is an RSA signature (most of a millisecond),
-	// so signed URLs are cached and reused while they still last the
-	// requested validity. Stable URLs also let browsers cache the images.
-	mu    sync.Mutex
-	cache map[cdnCacheKey]cdnSigned
 }
-
-type cdnCacheKey struct {
-	key string
-	d   time.Duration
-}
-
-type cdnSigned struct {
-	url string
-	exp time.Time
-}
-
-// maxCDNCache bounds the signed URL cache (about 200 bytes an entry).
-const maxCDNCache = 50_000
 
 func newCDN(c Config) (*cdn, error) {
 	if c.CDNURL == "" {
 		return nil, nil
 	}
-	d := &cdn{base: strings.TrimSuffix(c.CDNURL, "/"), cache: make(map[cdnCacheKey]cdnSigned)}
+	d := &cdn{base: strings.TrimSuffix(c.CDNURL, "/")}
 	if c.CloudFrontKeyID != "" {
 		key, err := parseCloudFrontKey(c.CloudFrontPrivateKey)
 		if err != nil {
@@ -55,41 +35,17 @@ func newCDN(c Config) (*cdn, error) {
 
 // url returns the CDN URL of key for a validity of d from now: plain, or
 // signed with a canned policy when a key pair is set. A signed URL expires
-// between d and d+d/8 from now: expiries are rounded up to steps of d/8 so
-// one signature serves every request for the key during a step.
+// between d and d+d/8 from now: expiries are rounded up to steps of d/8, so
+// every process signing the key during a step makes the same URL and
+// browsers and the CDN can cache the image under it. (A signature is an
+// RSA operation; core/media reuses the URLs it gets.)
 func (d *cdn) url(key string, dur time.Duration, now time.Time) (string, error) {
 	u := d.base + "/" + escapeKey(key)
 	if d.signer == nil {
 		return u, nil
 	}
-	ck := cdnCacheKey{key, dur}
-	need := now.Add(dur)
-	d.mu.Lock()
-	c, ok := d.cache[ck]
-	d.mu.Unlock()
-	if ok && !c.exp.Before(need) {
-		return c.url, nil
-	}
 	step := max(dur/8, time.Second)
-	exp := need.Add(step - 1).Truncate(step)
-	signed, err := d.signer.Sign(u, exp)
-	if err != nil {
-		return "", err
-	}
-	d.mu.Lock()
-	if len(d.cache) >= maxCDNCache {
-		for k, v := range d.cache {
-			if v.exp.Before(now.Add(k.d)) {
-				delete(d.cache, k)
-			}
-		}
-		if len(d.cache) >= maxCDNCache {
-			clear(d.cache)
-		}
-	}
-	d.cache[ck] = cdnSigned{signed, exp}
-	d.mu.Unlock()
-	return signed, nil
+	return d.signer.Sign(u, now.Add(dur).Add(step-1).Truncate(step))
 }
 
 // escapeKey escapes each segment of key for a URL path, so the decoded path

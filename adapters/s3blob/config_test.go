@@ -170,7 +170,8 @@ func TestCloudFrontSignedURLs(t *testing.T) {
 		t.Errorf("signature does not verify over the canned policy: %v", err)
 	}
 
-	// The signature is reused while it lasts the validity asked for.
+	// Expiries are rounded up to steps of an eighth of the validity, so the
+	// same key signed again within a step gives the same URL.
 	if again, err := s.PresignDownload(t.Context(), "variants/m1/thumb", time.Hour); err != nil || again != got {
 		t.Errorf("second PresignDownload = %q, %v; want the same URL", again, err)
 	}

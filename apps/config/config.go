@@ -47,9 +47,14 @@ type Config struct {
 	MaxUploadBytes int64 `env:"CLOUDPOST_MAX_UPLOAD_BYTES" envDefault:"10485760"`
 	// MaxImagePixels is the largest image (width*height) the pipeline decodes.
 	MaxImagePixels int64 `env:"CLOUDPOST_MAX_IMAGE_PIXELS" envDefault:"40000000"`
-	// UploadExpiry and DownloadExpiry are the lifetimes of presigned URLs.
-	UploadExpiry   time.Duration `env:"CLOUDPOST_UPLOAD_EXPIRY" envDefault:"15m"`
+	// UploadExpiry is the lifetime of presigned uploads.
+	UploadExpiry time.Duration `env:"CLOUDPOST_UPLOAD_EXPIRY" envDefault:"15m"`
+	// DownloadExpiry is how long a download URL stays valid at least once
+	// handed out (URLs are signed for 9/8 of it and reused meanwhile).
 	DownloadExpiry time.Duration `env:"CLOUDPOST_DOWNLOAD_EXPIRY" envDefault:"1h"`
+	// URLCacheEntries bounds the signed download URLs kept for reuse
+	// (negative: no reuse).
+	URLCacheEntries int `env:"CLOUDPOST_URL_CACHE_ENTRIES" envDefault:"10000"`
 	// SyncRetention is how long sync tombstones are kept.
 	SyncRetention time.Duration `env:"CLOUDPOST_SYNC_RETENTION" envDefault:"720h"`
 	// MediaWorkers is how many images the in-process queue processes at once.
@@ -144,8 +149,8 @@ func (c *Config) validate() error {
 	if c.UploadExpiry < time.Second || c.UploadExpiry > 7*24*time.Hour {
 		bad("CLOUDPOST_UPLOAD_EXPIRY", "must be between 1s and 168h")
 	}
-	if c.DownloadExpiry < time.Second || c.DownloadExpiry > 7*24*time.Hour {
-		bad("CLOUDPOST_DOWNLOAD_EXPIRY", "must be between 1s and 168h")
+	if c.DownloadExpiry < time.Second || c.DownloadExpiry > 6*24*time.Hour {
+		bad("CLOUDPOST_DOWNLOAD_EXPIRY", "must be between 1s and 144h (URLs are signed for 9/8 of it; S3 allows 168h)")
 	}
 	if c.SyncRetention < time.Hour {
 		bad("CLOUDPOST_SYNC_RETENTION", "must be at least 1h")

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,9 +155,19 @@ func echoDetail(he *echo.HTTPError) string {
 	return http.StatusText(he.Code)
 }
 
+// StatusClientClosedRequest is logged for a request whose client went away
+// before the answer (nginx's convention; never seen by a client).
+const StatusClientClosedRequest = 499
+
 // handleError is Echo's HTTPErrorHandler: every error becomes a problem.
 func (a *api) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if errors.Is(c.Request().Context().Err(), context.Canceled) {
+		// The client hung up: nobody reads an answer and it is not a
+		// server fault, so no error log; the access log shows nginx's 499.
+		c.Response().WriteHeader(StatusClientClosedRequest)
 		return
 	}
 	rid := responseRequestID(c)

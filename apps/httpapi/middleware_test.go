@@ -235,3 +235,42 @@ func TestBodyLimitIsConfigurable(t *testing.T) {
 		problem(t, http.StatusRequestEntityTooLarge, domain.TooLarge)
 	en.do(req{method: "POST", path: "/v1/auth/forgot", body: map[string]any{"email": "a@example.com"}}).want(t, http.StatusAccepted)
 }
+
+// TestClientGoneIsNotAServerError: a request whose client hangs up while
+// the store waits is logged as 499 at INFO, with no "request failed" error.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	entered := make(chan struct{})
+	en := newEnv(t, func(d *httpapi.Deps) {
+		d.JWKS = func(ctx context.Context) ([]byte, error) {
+			close(entered)
+			<-ctx.Done()
+			return nil, domain.Wrap(ctx.Err(), domain.Unavailable, "request cancelled")
+		}
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	r, _ := http.NewRequestWithContext(ctx, "GET", en.srv.URL+"/.well-known/jwks.json", nil)
+	r.Header.Set("X-Request-Id", "gone-1")
+	go func() { <-entered; cancel() }()
+	if res, err := en.client.Do(r); err == nil {
+		res.Body.Close()
+		t.Fatalf("status %d: the client was meant to hang up", res.StatusCode)
+	}
+	var line map[string]any
+	deadline := time.Now().Add(5 * time.Second)
+	for line == nil && time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(en.logs.String()))
+		for sc.Scan() {
+			var l map[string]any
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l["msg"] == "request" && l["requestId"] == "gone-1" {
+				line = l
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if line == nil || line["status"] != float64(httpapi.StatusClientClosedRequest) || line["level"] != "INFO" {
+		t.Errorf("access log line %v, want status 499 at INFO", line)
+	}
+	if strings.Contains(en.logs.String(), "request failed") {
+		t.Errorf("a hang-up was logged as a failure:\n%s", en.logs.String())
+	}
+}

@@ -3,6 +3,11 @@
 //
 //	go run ./apps/loadtest -rounds 5 -duration 3s -conns 32
 //
+// With -mysql it compares GET /v1/posts/{id} on the MySQL store with a bare
+// database/sql primary-key select loop instead (see runMySQL):
+//
+//	go run ./apps/loadtest -mysql 'root@tcp(127.0.0.1:3306)/' -conns 16
+//
 // Three targets are measured in turn each round: a bare Echo handler that
 // returns a fixed JSON document, an authenticated GET /v1/posts/{id}, and an
 // authenticated POST /v1/posts. Client and servers share the machine (and
@@ -36,8 +41,15 @@ func main() {
 	rounds := flag.Int("rounds", 5, "interleaved rounds")
 	duration := flag.Duration("duration", 3*time.Second, "length of each measurement")
 	conns := flag.Int("conns", 32, "concurrent keep-alive connections")
+	mysqlDSN := flag.String("mysql", "", "instead: compare GET /v1/posts/{id} on MySQL (wrk) with a bare select loop, using a scratch database on this server DSN")
 	flag.Parse()
-	if err := run(*rounds, *duration, *conns); err != nil {
+	var err error
+	if *mysqlDSN != "" {
+		err = runMySQL(*mysqlDSN, *rounds, *duration, *conns)
+	} else {
+		err = run(*rounds, *duration, *conns)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
@@ -83,14 +95,16 @@ type Env struct {
 	BaseURL string
 	BareURL string
 	Token   string
+	UserID  string
 	PostID  string
 	bare    *http.Server
 }
 
-// Start boots the server app on a free port with memory adapters, a bare
-// Echo server beside it, and signs up a user with one post.
-func Start() (*Env, error) {
-	cfg, err := config.Load([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=error"})
+// Start boots the server app on a free port (memory adapters unless the
+// extra CLOUDPOST_* settings say otherwise), a bare Echo server beside it,
+// and signs up a user with one post.
+func Start(settings ...string) (*Env, error) {
+	cfg, err := config.Load(append([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=error"}, settings...))
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +189,11 @@ func (e *Env) signIn() error {
 		return err
 	}
 	e.Token = tokens.AccessToken
+	var me struct{ ID string }
+	if err := call("GET", "/v1/me", e.Token, nil, &me); err != nil {
+		return err
+	}
+	e.UserID = me.ID
 	var post struct{ ID string }
 	if err := call("POST", "/v1/posts", e.Token, map[string]any{"body": "hello world", "mediaIds": []string{}}, &post); err != nil {
 		return err

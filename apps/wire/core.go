@@ -40,10 +40,11 @@ var Core = fx.Module("core",
 
 func newMedia(store ports.Storage, blobs ports.Blobs, images ports.Images, ids ports.IDs, clock ports.Clock, log *slog.Logger, cfg config.Config, trigger MediaTrigger) *media.Service {
 	return media.New(store, blobs, images, ids, clock, log, media.Config{
-		MaxUploadBytes: cfg.MaxUploadBytes,
-		UploadExpiry:   cfg.UploadExpiry,
-		DownloadExpiry: cfg.DownloadExpiry,
-		OnComplete:     trigger,
+		MaxUploadBytes:  cfg.MaxUploadBytes,
+		UploadExpiry:    cfg.UploadExpiry,
+		DownloadExpiry:  cfg.DownloadExpiry,
+		URLCacheEntries: cfg.URLCacheEntries,
+		OnComplete:      trigger,
 	})
 }
 

@@ -23,8 +23,13 @@ type Config struct {
 	MaxUploadBytes int64
 	// UploadExpiry is how long a presigned upload is valid (default 15 min).
 	UploadExpiry time.Duration
-	// DownloadExpiry is how long presigned download URLs are valid (default 1 h).
+	// DownloadExpiry is how long a download URL stays valid at least, from
+	// the moment it is handed out (default 1 h). URLs are reused for an
+	// eighth of it, so they are signed for 9/8 of it (see urlCache).
 	DownloadExpiry time.Duration
+	// URLCacheEntries bounds how many signed download URLs are kept for
+	// reuse (default 10000, about 10 MB with S3 URLs); negative disables it.
+	URLCacheEntries int
 	// ClaimTimeout is after how long an unfinished processing claim may be
 	// taken over (default 5 min), so a crashed worker does not block an item.
 	ClaimTimeout time.Duration
@@ -48,6 +53,9 @@ func (c Config) withDefaults() Config {
 	if c.ClaimTimeout <= 0 {
 		c.ClaimTimeout = 5 * time.Minute
 	}
+	if c.URLCacheEntries == 0 {
+		c.URLCacheEntries = 10_000
+	}
 	return c
 }
 
@@ -60,6 +68,7 @@ type Service struct {
 	clock  ports.Clock
 	log    *slog.Logger
 	cfg    Config
+	urls   *urlCache
 }
 
 // New returns a media service. log may be nil (slog.Default).
@@ -67,7 +76,9 @@ func New(store ports.MediaStore, blobs ports.Blobs, images ports.Images, ids por
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: store, blobs: blobs, images: images, ids: ids, clock: clock, log: log, cfg: cfg.withDefaults()}
+	cfg = cfg.withDefaults()
+	return &Service{store: store, blobs: blobs, images: images, ids: ids, clock: clock, log: log, cfg: cfg,
+		urls: newURLCache(cfg.DownloadExpiry, cfg.URLCacheEntries)}
 }
 
 // Upload is a pending media item and the presigned request to send its bytes.
@@ -353,20 +364,35 @@ func (s *Service) view(ctx context.Context, m domain.Media) (View, error) {
 		return v, nil
 	}
 	if m.Status == domain.MediaReady {
-		u, err := s.blobs.PresignDownload(ctx, domain.UploadKey(m.OwnerID, m.ID), s.cfg.DownloadExpiry)
+		u, err := s.downloadURL(ctx, domain.UploadKey(m.OwnerID, m.ID))
 		if err != nil {
 			return View{}, err
 		}
 		v.URLs["original"] = u
 	}
 	for _, name := range m.Variants {
-		u, err := s.blobs.PresignDownload(ctx, domain.VariantKey(m.ID, name), s.cfg.DownloadExpiry)
+		u, err := s.downloadURL(ctx, domain.VariantKey(m.ID, name))
 		if err != nil {
 			return View{}, err
 		}
 		v.URLs[name] = u
 	}
 	return v, nil
+}
+
+// downloadURL returns a URL valid for at least DownloadExpiry, reused from
+// the cache while it is.
+func (s *Service) downloadURL(ctx context.Context, key string) (string, error) {
+	now := s.clock.Now()
+	if u, ok := s.urls.get(key, now); ok {
+		return u, nil
+	}
+	u, err := s.blobs.PresignDownload(ctx, key, s.urls.signFor(s.cfg.DownloadExpiry))
+	if err != nil {
+		return "", err
+	}
+	s.urls.put(key, u, now)
+	return u, nil
 }
 
 // DeleteObjects removes the blobs of the items (original and variants).
