@@ -342,6 +342,46 @@ func (c *MockPostsGetPostCall) DoAndReturn(f func(context.Context, string) (doma
 	return c
 }
 
+// GetPostWithMedia mocks base method.
+func (m *MockPosts) GetPostWithMedia(ctx context.Context, id string) (domain.Post, []domain.Media, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetPostWithMedia", ctx, id)
+	ret0, _ := ret[0].(domain.Post)
+	ret1, _ := ret[1].([]domain.Media)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// GetPostWithMedia indicates an expected call of GetPostWithMedia.
+func (mr *MockPostsMockRecorder) GetPostWithMedia(ctx, id any) *MockPostsGetPostWithMediaCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetPostWithMedia", reflect.TypeOf((*MockPosts)(nil).GetPostWithMedia), ctx, id)
+	return &MockPostsGetPostWithMediaCall{Call: call}
+}
+
+// MockPostsGetPostWithMediaCall wrap *gomock.Call
+type MockPostsGetPostWithMediaCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockPostsGetPostWithMediaCall) Return(arg0 domain.Post, arg1 []domain.Media, arg2 error) *MockPostsGetPostWithMediaCall {
+	c.Call = c.Call.Return(arg0, arg1, arg2)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockPostsGetPostWithMediaCall) Do(f func(context.Context, string) (domain.Post, []domain.Media, error)) *MockPostsGetPostWithMediaCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockPostsGetPostWithMediaCall) DoAndReturn(f func(context.Context, string) (domain.Post, []domain.Media, error)) *MockPostsGetPostWithMediaCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // GetPosts mocks base method.
 func (m *MockPosts) GetPosts(ctx context.Context, ids []string) ([]domain.Post, error) {
 	m.ctrl.T.Helper()
@@ -1866,6 +1906,46 @@ func (c *MockStorageGetPostCall) Do(f func(context.Context, string) (domain.Post
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockStorageGetPostCall) DoAndReturn(f func(context.Context, string) (domain.Post, error)) *MockStorageGetPostCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// GetPostWithMedia mocks base method.
+func (m *MockStorage) GetPostWithMedia(ctx context.Context, id string) (domain.Post, []domain.Media, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetPostWithMedia", ctx, id)
+	ret0, _ := ret[0].(domain.Post)
+	ret1, _ := ret[1].([]domain.Media)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// GetPostWithMedia indicates an expected call of GetPostWithMedia.
+func (mr *MockStorageMockRecorder) GetPostWithMedia(ctx, id any) *MockStorageGetPostWithMediaCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetPostWithMedia", reflect.TypeOf((*MockStorage)(nil).GetPostWithMedia), ctx, id)
+	return &MockStorageGetPostWithMediaCall{Call: call}
+}
+
+// MockStorageGetPostWithMediaCall wrap *gomock.Call
+type MockStorageGetPostWithMediaCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockStorageGetPostWithMediaCall) Return(arg0 domain.Post, arg1 []domain.Media, arg2 error) *MockStorageGetPostWithMediaCall {
+	c.Call = c.Call.Return(arg0, arg1, arg2)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockStorageGetPostWithMediaCall) Do(f func(context.Context, string) (domain.Post, []domain.Media, error)) *MockStorageGetPostWithMediaCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockStorageGetPostWithMediaCall) DoAndReturn(f func(context.Context, string) (domain.Post, []domain.Media, error)) *MockStorageGetPostWithMediaCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

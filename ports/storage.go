@@ -76,6 +76,11 @@ type Posts interface {
 	CreatePost(ctx context.Context, p domain.Post) (domain.Post, error)
 	// GetPost returns the post. Returns NotFound.
 	GetPost(ctx context.Context, id string) (domain.Post, error)
+	// GetPostWithMedia returns the post and the media items it shows (those
+	// of its MediaIDs that exist, in that order): what showing a post needs
+	// from the store, in one call so a store can read it its cheapest way.
+	// Returns NotFound.
+	GetPostWithMedia(ctx context.Context, id string) (domain.Post, []domain.Media, error)
 	// GetPosts returns the posts that exist among ids, in no special order.
 	GetPosts(ctx context.Context, ids []string) ([]domain.Post, error)
 	// UpdatePost loads the post in a transaction, calls fn, and saves it with

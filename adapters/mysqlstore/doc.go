@@ -39,8 +39,9 @@
 // OFFSET. Reads are one statement each: a post row carries its media ids
 // in display order (posts.media_ids, written in the transactions that
 // attach and detach media, beside the authoritative media.post_id), so
-// reading a post is one primary-key lookup, GET /v1/posts/{id} costs two
-// statements (the post, then its media) and a page of posts two as well.
+// reading a post is one primary-key lookup; GET /v1/posts/{id} is one
+// statement for a post without media and two with (GetPostWithMedia),
+// and a page of posts two (the page, then the media of all its posts).
 //
 // # The sync feed: never missing a committed change
 //

@@ -3,6 +3,7 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -176,6 +177,29 @@ func (s *Store) GetPost(ctx context.Context, id string) (domain.Post, error) {
 	return readOne(ctx, s, []string{entityKey(id)}, func(ctx context.Context, db *sql.DB) (domain.Post, error) {
 		return getPost(ctx, db, id, "")
 	})
+}
+
+// GetPostWithMedia returns the post and its media items in MediaIDs
+// order: the post by primary key, then, when it has media, the items by
+// primary key (two statements, each routed like GetPost and
+// GetMediaBatch). Measured against one LEFT JOIN of the two tables on
+// MariaDB: the join saves a third on a post with two images but costs
+// half as much again on a post without any, since the server sends and
+// the driver parses the metadata of all twenty columns every time.
+// Returns NotFound.
+func (s *Store) GetPostWithMedia(ctx context.Context, id string) (domain.Post, []domain.Media, error) {
+	p, err := s.GetPost(ctx, id)
+	if err != nil || len(p.MediaIDs) == 0 {
+		return p, nil, err
+	}
+	items, err := s.GetMediaBatch(ctx, p.MediaIDs)
+	if err != nil {
+		return domain.Post{}, nil, err
+	}
+	slices.SortFunc(items, func(a, b domain.Media) int {
+		return slices.Index(p.MediaIDs, a.ID) - slices.Index(p.MediaIDs, b.ID)
+	})
+	return p, items, nil
 }
 
 // GetPosts returns the posts that exist among ids, each once, in no

@@ -53,7 +53,7 @@ func TestStatementsPerAPICall(t *testing.T) {
 			en.mustCall("POST", "/v1/posts/"+postID+"/comments", map[string]any{"body": "nice"}, nil)
 		}
 		for _, b := range []budget{
-			// GetPost (media ids included) + GetMediaBatch.
+			// GetPostWithMedia: the post, then its media.
 			{name: "GET /v1/posts/{id}", max: 2, method: "GET", path: func() string { return "/v1/posts/" + postID }},
 			// ListPosts + one GetMediaBatch for the page.
 			{name: "GET /v1/posts?limit=20", max: 3, method: "GET", path: func() string { return "/v1/posts?limit=20" }},
@@ -145,6 +145,7 @@ func TestStatementsPerStoreCall(t *testing.T) {
 			run  func() error
 		}{
 			{"GetPost", 1, func() error { _, err := s.GetPost(ctx, p.ID); return err }},
+			{"GetPostWithMedia", 2, func() error { _, _, err := s.GetPostWithMedia(ctx, p.ID); return err }},
 			{"GetPosts", 1, func() error { _, err := s.GetPosts(ctx, []string{p.ID, porttest.NewID()}); return err }},
 			{"ListPosts(20)", 1, func() error { _, _, err := s.ListPosts(ctx, ports.PostQuery{Limit: 20}); return err }},
 			{"ListPosts(author, 20)", 1, func() error { _, _, err := s.ListPosts(ctx, ports.PostQuery{AuthorID: a.ID, Limit: 20}); return err }},

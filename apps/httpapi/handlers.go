@@ -371,11 +371,13 @@ func (a *api) getPost(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	post, err := a.Posts.Get(c.Request().Context(), id)
+	post, views, err := a.Posts.GetWithMedia(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	return a.writePost(c, http.StatusOK, post)
+	r := mediaResolver{views: views}
+	c.Response().Header().Set("ETag", etag(post.Version))
+	return c.JSON(http.StatusOK, r.post(post))
 }
 
 func (a *api) patchPost(c echo.Context) error {

@@ -345,6 +345,12 @@ func (s *Service) Views(ctx context.Context, ids []string) (map[string]View, err
 	if err != nil {
 		return nil, err
 	}
+	return s.ViewsOf(ctx, items)
+}
+
+// ViewsOf presents items already read, keyed by id (as Views does).
+func (s *Service) ViewsOf(ctx context.Context, items []domain.Media) (map[string]View, error) {
+	out := make(map[string]View, len(items))
 	for _, m := range items {
 		v, err := s.view(ctx, m)
 		if err != nil {

@@ -67,6 +67,20 @@ func (s *Service) Get(ctx context.Context, id string) (domain.Post, error) {
 	return s.store.GetPost(ctx, id)
 }
 
+// GetWithMedia returns the post and the views of its media (with download
+// URLs), keyed by media id, read together. Returns NotFound.
+func (s *Service) GetWithMedia(ctx context.Context, id string) (domain.Post, map[string]media.View, error) {
+	p, items, err := s.store.GetPostWithMedia(ctx, id)
+	if err != nil {
+		return domain.Post{}, nil, err
+	}
+	views, err := s.media.ViewsOf(ctx, items)
+	if err != nil {
+		return domain.Post{}, nil, err
+	}
+	return p, views, nil
+}
+
 // Update is a partial post change; nil fields stay as they are.
 type Update struct {
 	Body     *string

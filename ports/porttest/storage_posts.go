@@ -12,6 +12,7 @@ import (
 
 var storagePostCases = []storageCase{
 	{name: "CreateGet", run: storagePostCreateGet},
+	{name: "GetWithMedia", run: storagePostGetWithMedia},
 	{name: "CreateDuplicateID", run: storagePostCreateDuplicate},
 	{name: "CreateMediaRules", run: storagePostCreateMediaRules},
 	{name: "Update", run: storagePostUpdate},
@@ -64,6 +65,54 @@ func storagePostCreateGet(t *testing.T, f *storageFix) {
 
 	f.expectFeed(a.ID, curA, storageUpsert(domain.EntityPost, in.ID), storageUpsert(domain.EntityPost, plain.ID))
 	f.expectFeed(z.ID, curZ)
+}
+
+// storagePostGetWithMedia: the post comes with its items in display order,
+// following edits and deletions; an item detached or on another post is
+// not included.
+func storagePostGetWithMedia(t *testing.T, f *storageFix) {
+	a := f.profile()
+	m1, m2, m3 := f.media(a.ID, domain.PurposePost), f.media(a.ID, domain.PurposePost), f.media(a.ID, domain.PurposePost)
+	p := f.post(a.ID, m2.ID, m1.ID)
+	other := f.post(a.ID, m3.ID)
+	plain := f.post(a.ID)
+	check := func(what, id string, wantItems ...string) {
+		t.Helper()
+		post, items, err := f.s.GetPostWithMedia(f.ctx, id)
+		if err != nil {
+			t.Fatalf("%s: GetPostWithMedia: %v", what, err)
+		}
+		storageSame(t, what+": post", post, f.getPost(id))
+		if got := storageIDs(items, storageMediaID); !slices.Equal(got, wantItems) {
+			t.Errorf("%s: items %v, want %v (in display order)", what, got, wantItems)
+		}
+		for _, m := range items {
+			storageSame(t, what+": item "+m.ID, m, f.getMedia(m.ID))
+		}
+	}
+	check("two items", p.ID, m2.ID, m1.ID)
+	check("other post", other.ID, m3.ID)
+	check("no items", plain.ID)
+
+	if _, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error { q.MediaIDs = []string{m1.ID}; return nil }); err != nil {
+		t.Fatalf("UpdatePost: %v", err)
+	}
+	check("after detaching one", p.ID, m1.ID)
+	if _, err := f.s.UpdateMedia(f.ctx, m1.ID, func(m *domain.Media) error {
+		m.Status, m.Variants = domain.MediaReady, []string{"thumb", "small"}
+		return nil
+	}); err != nil {
+		t.Fatalf("UpdateMedia: %v", err)
+	}
+	check("after processing", p.ID, m1.ID)
+
+	_, _, err := f.s.GetPostWithMedia(f.ctx, NewID())
+	storageWantCode(t, err, domain.NotFound, "GetPostWithMedia(unknown)")
+	if _, _, err := f.s.DeletePost(f.ctx, other.ID, func(domain.Post) error { return nil }); err != nil {
+		t.Fatalf("DeletePost: %v", err)
+	}
+	_, _, err = f.s.GetPostWithMedia(f.ctx, other.ID)
+	storageWantCode(t, err, domain.NotFound, "GetPostWithMedia(deleted)")
 }
 
 func storagePostCreateDuplicate(t *testing.T, f *storageFix) {

@@ -90,6 +90,27 @@ func (s *Store) GetPost(ctx context.Context, id string) (domain.Post, error) {
 	return clonePost(p), nil
 }
 
+// GetPostWithMedia returns the post and its media items in MediaIDs
+// order, under one read lock. Returns NotFound.
+func (s *Store) GetPostWithMedia(ctx context.Context, id string) (domain.Post, []domain.Media, error) {
+	if err := checkCtx(ctx); err != nil {
+		return domain.Post{}, nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok := s.posts[id]
+	if !ok {
+		return domain.Post{}, nil, domain.Errorf(domain.NotFound, "post not found")
+	}
+	var items []domain.Media
+	for _, mid := range p.MediaIDs {
+		if m, ok := s.media[mid]; ok {
+			items = append(items, cloneMedia(m))
+		}
+	}
+	return clonePost(p), items, nil
+}
+
 // GetPosts returns the posts that exist among ids, each once, in the order
 // of ids.
 func (s *Store) GetPosts(ctx context.Context, ids []string) ([]domain.Post, error) {
