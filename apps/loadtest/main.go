@@ -240,6 +240,24 @@ func NewClient(conns int) *http.Client {
 // Measure runs conns workers sending t's requests for d and returns the
 // rate of requests answered with t.WantStatus. Any other answer is an error.
 func Measure(client *http.Client, t Target, conns int, d time.Duration) (float64, error) {
+	return rate(conns, d, func() error {
+		res, err := client.Do(t.New())
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != t.WantStatus {
+			return fmt.Errorf("status %d", res.StatusCode)
+		}
+		return nil
+	})
+}
+
+// rate runs op in a loop on conns goroutines for d and returns how many
+// calls completed per second; the first error stops its goroutine and is
+// returned.
+func rate(conns int, d time.Duration, op func() error) (float64, error) {
 	var n atomic.Int64
 	var firstErr atomic.Value
 	deadline := time.Now().Add(d)
@@ -248,15 +266,8 @@ func Measure(client *http.Client, t Target, conns int, d time.Duration) (float64
 	for range conns {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				res, err := client.Do(t.New())
-				if err != nil {
+				if err := op(); err != nil {
 					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != t.WantStatus {
-					firstErr.CompareAndSwap(nil, fmt.Errorf("status %d", res.StatusCode))
 					return
 				}
 				n.Add(1)

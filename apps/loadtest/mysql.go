@@ -15,8 +15,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -185,32 +183,14 @@ func postWithMedia(env *Env, db *sql.DB, n int) (string, error) {
 // selectLoop runs conns goroutines selecting the post row by primary key
 // for d and returns the rate of completed selects.
 func selectLoop(db *sql.DB, id string, conns int, d time.Duration) (float64, error) {
-	var n atomic.Int64
-	var firstErr atomic.Value
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range conns {
-		wg.Go(func() {
-			ctx := context.Background()
-			for time.Now().Before(deadline) {
-				var pid, author, body, mediaIDs string
-				var count, version int64
-				var created, updated sql.NullTime
-				if err := db.QueryRowContext(ctx, "SELECT id, author_id, body, media_ids, comment_count, created_at, updated_at, version FROM posts WHERE id = ?", id).
-					Scan(&pid, &author, &body, &mediaIDs, &count, &created, &updated, &version); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				n.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return 0, err
-	}
-	return float64(n.Load()) / time.Since(start).Seconds(), nil
+	ctx := context.Background()
+	return rate(conns, d, func() error {
+		var pid, author, body, mediaIDs string
+		var count, version int64
+		var created, updated sql.NullTime
+		return db.QueryRowContext(ctx, "SELECT id, author_id, body, media_ids, comment_count, created_at, updated_at, version FROM posts WHERE id = ?", id).
+			Scan(&pid, &author, &body, &mediaIDs, &count, &created, &updated, &version)
+	})
 }
 
 var (
