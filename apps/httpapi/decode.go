@@ -215,6 +215,17 @@ func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + 
 // maxIDLen bounds path ids; every id we issue is a 36-character UUID.
 const maxIDLen = 64
 
+// callerAndID returns the signed-in caller and the {id} path parameter
+// (see caller and pathID for the errors).
+func callerAndID(c echo.Context, what string) (domain.Principal, string, error) {
+	p, err := caller(c)
+	if err != nil {
+		return domain.Principal{}, "", err
+	}
+	id, err := pathID(c, what)
+	return p, id, err
+}
+
 // pathID returns the :id path parameter. Ids are letters, digits and '-';
 // anything else cannot exist, so it is NotFound without a storage call.
 func pathID(c echo.Context, what string) (string, error) {

@@ -294,39 +294,24 @@ func (a *api) createUpload(c echo.Context) error {
 }
 
 func (a *api) getMedia(c echo.Context) error {
-	p, err := caller(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "media")
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	m, err := a.Media.Get(ctx, p, id)
-	if err != nil {
-		return err
-	}
-	v, err := a.Media.View(ctx, m)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, toMedia(v))
+	return a.answerMedia(c, http.StatusOK, a.Media.Get)
 }
 
 // completeMedia accepts the client's "upload finished" signal (idempotent)
 // and answers with the item's current state.
 func (a *api) completeMedia(c echo.Context) error {
-	p, err := caller(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "media")
+	return a.answerMedia(c, http.StatusAccepted, a.Media.Complete)
+}
+
+// answerMedia runs act on the caller's media item {id} and answers with
+// the item's view.
+func (a *api) answerMedia(c echo.Context, status int, act func(context.Context, domain.Principal, string) (domain.Media, error)) error {
+	p, id, err := callerAndID(c, "media")
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	m, err := a.Media.Complete(ctx, p, id)
+	m, err := act(ctx, p, id)
 	if err != nil {
 		return err
 	}
@@ -334,7 +319,7 @@ func (a *api) completeMedia(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, toMedia(v))
+	return c.JSON(status, toMedia(v))
 }
 
 // --- posts ---
@@ -381,11 +366,7 @@ func (a *api) getPost(c echo.Context) error {
 }
 
 func (a *api) patchPost(c echo.Context) error {
-	p, err := caller(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "post")
+	p, id, err := callerAndID(c, "post")
 	if err != nil {
 		return err
 	}
@@ -411,16 +392,15 @@ func (a *api) patchPost(c echo.Context) error {
 	return a.writePost(c, http.StatusOK, post)
 }
 
-func (a *api) deletePost(c echo.Context) error {
-	p, err := caller(c)
+func (a *api) deletePost(c echo.Context) error { return deleteAs(c, "post", a.Posts.Delete) }
+
+// deleteAs deletes {id} with del on the caller's behalf and answers 204.
+func deleteAs(c echo.Context, what string, del func(context.Context, domain.Principal, string) error) error {
+	p, id, err := callerAndID(c, what)
 	if err != nil {
 		return err
 	}
-	id, err := pathID(c, "post")
-	if err != nil {
-		return err
-	}
-	if err := a.Posts.Delete(c.Request().Context(), p, id); err != nil {
+	if err := del(c.Request().Context(), p, id); err != nil {
 		return err
 	}
 	return noContent(c, http.StatusNoContent)
@@ -450,11 +430,7 @@ func (a *api) listPosts(c echo.Context) error {
 // --- comments ---
 
 func (a *api) createComment(c echo.Context) error {
-	p, err := caller(c)
-	if err != nil {
-		return err
-	}
-	postID, err := pathID(c, "post")
+	p, postID, err := callerAndID(c, "post")
 	if err != nil {
 		return err
 	}
@@ -486,20 +462,7 @@ func (a *api) listComments(c echo.Context) error {
 	return c.JSON(http.StatusOK, newPage(toComments(pg.Items), pg.NextCursor))
 }
 
-func (a *api) deleteComment(c echo.Context) error {
-	p, err := caller(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "comment")
-	if err != nil {
-		return err
-	}
-	if err := a.Comments.Delete(c.Request().Context(), p, id); err != nil {
-		return err
-	}
-	return noContent(c, http.StatusNoContent)
-}
+func (a *api) deleteComment(c echo.Context) error { return deleteAs(c, "comment", a.Comments.Delete) }
 
 // --- notifications ---
 
