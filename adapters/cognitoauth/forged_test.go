@@ -25,6 +25,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/cognitoauth"
 	"github.com/cloudpost/cloudpost/adapters/cognitoauth/cognitolocal"
 	"github.com/cloudpost/cloudpost/adapters/jwtauth"
+	"github.com/cloudpost/cloudpost/adapters/jwtauth/jwttest"
 	"github.com/cloudpost/cloudpost/adapters/memory/localauth"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/ports"
@@ -57,26 +58,6 @@ type forgedToken struct {
 	token string
 }
 
-func fb64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-func fb64JSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fb64(b)
-}
-
-func signWith(t *testing.T, method jwt.SigningMethod, key any, header, payload string) string {
-	t.Helper()
-	sig, err := method.Sign(header+"."+payload, key)
-	if err != nil {
-		t.Fatalf("sign: %v", err)
-	}
-	return header + "." + payload + "." + fb64(sig)
-}
-
 // claimsOf decodes the payload of a token.
 func claimsOf(t *testing.T, token string) map[string]any {
 	t.Helper()
@@ -90,21 +71,6 @@ func claimsOf(t *testing.T, token string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func withClaims(m map[string]any, changes map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	for k, v := range changes {
-		if v == nil {
-			delete(out, k)
-		} else {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // forgedTable builds the malicious and broken tokens for target.
@@ -125,9 +91,11 @@ func forgedTable(t *testing.T, tg *forgeTarget, attackerURL string) []forgedToke
 	now := time.Now()
 	kidHdr := map[string]any{"alg": "RS256", "kid": tg.kid}
 	otherSigned := func(header, c map[string]any) string {
-		return signWith(t, jwt.SigningMethodRS256, other, fb64JSON(t, header), fb64JSON(t, c))
+		return jwttest.SignRaw(t, jwt.SigningMethodRS256, other, jwttest.B64JSON(t, header), jwttest.B64JSON(t, c))
 	}
-	unsigned := func(header map[string]any, s string) string { return fb64JSON(t, header) + "." + payload + "." + s }
+	unsigned := func(header map[string]any, s string) string {
+		return jwttest.B64JSON(t, header) + "." + payload + "." + s
+	}
 	flip := []byte(sig)
 	if flip[len(flip)/2] == 'A' {
 		flip[len(flip)/2] = 'B'
@@ -139,20 +107,20 @@ func forgedTable(t *testing.T, tg *forgeTarget, attackerURL string) []forgedToke
 		{"alg none, no signature", unsigned(map[string]any{"alg": "none", "typ": "JWT"}, "")},
 		{"alg none keeping the real signature", unsigned(map[string]any{"alg": "none", "kid": tg.kid}, sig)},
 		{"alg None with the real kid", unsigned(map[string]any{"alg": "None", "kid": tg.kid}, "")},
-		{"HS256 keyed with the RSA public key PEM", signWith(t, jwt.SigningMethodHS256, pubPEM, fb64JSON(t, map[string]any{"alg": "HS256", "kid": tg.kid}), payload)},
-		{"HS256 keyed with the RSA public key DER", signWith(t, jwt.SigningMethodHS256, pubDER, fb64JSON(t, map[string]any{"alg": "HS256", "kid": tg.kid}), payload)},
-		{"HS256 keyed with the JWKS modulus", signWith(t, jwt.SigningMethodHS256, []byte(fb64(tg.pub.N.Bytes())), fb64JSON(t, map[string]any{"alg": "HS256", "kid": tg.kid}), payload)},
+		{"HS256 keyed with the RSA public key PEM", jwttest.SignRaw(t, jwt.SigningMethodHS256, pubPEM, jwttest.B64JSON(t, map[string]any{"alg": "HS256", "kid": tg.kid}), payload)},
+		{"HS256 keyed with the RSA public key DER", jwttest.SignRaw(t, jwt.SigningMethodHS256, pubDER, jwttest.B64JSON(t, map[string]any{"alg": "HS256", "kid": tg.kid}), payload)},
+		{"HS256 keyed with the JWKS modulus", jwttest.SignRaw(t, jwt.SigningMethodHS256, []byte(jwttest.B64(tg.pub.N.Bytes())), jwttest.B64JSON(t, map[string]any{"alg": "HS256", "kid": tg.kid}), payload)},
 		{"unknown kid", otherSigned(map[string]any{"alg": "RS256", "kid": "kid-unknown"}, claims)},
 		{"kid path traversal", otherSigned(map[string]any{"alg": "RS256", "kid": "../../../../keys/" + tg.kid + ".private"}, claims)},
 		{"kid absolute path", otherSigned(map[string]any{"alg": "RS256", "kid": "/dev/null"}, claims)},
 		{"kid URL of attacker keys", otherSigned(map[string]any{"alg": "RS256", "kid": attackerURL}, claims)},
 		{"jku header to attacker keys", otherSigned(map[string]any{"alg": "RS256", "kid": "evil", "jku": attackerURL}, claims)},
-		{"embedded jwk header", otherSigned(map[string]any{"alg": "RS256", "kid": "evil", "jwk": map[string]any{"kty": "RSA", "kid": "evil", "n": fb64(other.N.Bytes()), "e": "AQAB"}}, claims)},
+		{"embedded jwk header", otherSigned(map[string]any{"alg": "RS256", "kid": "evil", "jwk": map[string]any{"kty": "RSA", "kid": "evil", "n": jwttest.B64(other.N.Bytes()), "e": "AQAB"}}, claims)},
 		{"valid signature from another key under the real kid", otherSigned(kidHdr, claims)},
-		{"tampered payload: other sub", hdr + "." + fb64JSON(t, withClaims(claims, map[string]any{"sub": porttest.NewID()})) + "." + sig},
-		{"tampered payload: groups added", hdr + "." + fb64JSON(t, withClaims(claims, map[string]any{"cognito:groups": []string{"admins"}})) + "." + sig},
-		{"tampered payload: exp extended", hdr + "." + fb64JSON(t, withClaims(claims, map[string]any{"exp": now.Add(48 * time.Hour).Unix()})) + "." + sig},
-		{"tampered header", fb64JSON(t, map[string]any{"alg": "RS256", "kid": tg.kid, "typ": "JWT", "x": 1}) + "." + payload + "." + sig},
+		{"tampered payload: other sub", hdr + "." + jwttest.B64JSON(t, jwttest.With(claims, map[string]any{"sub": porttest.NewID()})) + "." + sig},
+		{"tampered payload: groups added", hdr + "." + jwttest.B64JSON(t, jwttest.With(claims, map[string]any{"cognito:groups": []string{"admins"}})) + "." + sig},
+		{"tampered payload: exp extended", hdr + "." + jwttest.B64JSON(t, jwttest.With(claims, map[string]any{"exp": now.Add(48 * time.Hour).Unix()})) + "." + sig},
+		{"tampered header", jwttest.B64JSON(t, map[string]any{"alg": "RS256", "kid": tg.kid, "typ": "JWT", "x": 1}) + "." + payload + "." + sig},
 		{"signature bit flipped", hdr + "." + payload + "." + string(flip)},
 		{"signature empty", hdr + "." + payload + "."},
 		{"id token used as access token", tg.idToken},
@@ -162,7 +130,7 @@ func forgedTable(t *testing.T, tg *forgeTarget, attackerURL string) []forgedToke
 		{"base64 with padding", tg.valid + "=="},
 		{"extra segments", tg.valid + "." + sig},
 		{"two segments", hdr + "." + payload},
-		{"JWE-shaped, 5 segments", fb64JSON(t, map[string]any{"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": tg.kid}) + "." + fb64([]byte("key")) + "." + fb64([]byte("iv-iv-iv-iv")) + "." + payload + "." + fb64([]byte("tag"))},
+		{"JWE-shaped, 5 segments", jwttest.B64JSON(t, map[string]any{"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": tg.kid}) + "." + jwttest.B64([]byte("key")) + "." + jwttest.B64([]byte("iv-iv-iv-iv")) + "." + payload + "." + jwttest.B64([]byte("tag"))},
 		{"garbage", "garbage"},
 	}
 	if tg.sign != nil {
@@ -170,26 +138,26 @@ func forgedTable(t *testing.T, tg *forgeTarget, attackerURL string) []forgedToke
 		table = append(table,
 			forgedToken{"RS512 signed with the real key", tg.sign(t, jwt.SigningMethodRS512, map[string]any{"alg": "RS512", "kid": tg.kid}, claims)},
 			forgedToken{"PS256 signed with the real key", tg.sign(t, jwt.SigningMethodPS256, map[string]any{"alg": "PS256", "kid": tg.kid}, claims)},
-			forgedToken{"expired", s(withClaims(claims, map[string]any{"exp": now.Add(-time.Hour).Unix(), "iat": now.Add(-2 * time.Hour).Unix()}))},
-			forgedToken{"expired beyond the leeway", s(withClaims(claims, map[string]any{"exp": now.Add(-jwtauth.DefaultLeeway - 2*time.Second).Unix()}))},
-			forgedToken{"nbf in the future", s(withClaims(claims, map[string]any{"nbf": now.Add(time.Hour).Unix()}))},
-			forgedToken{"iat in the future", s(withClaims(claims, map[string]any{"iat": now.Add(time.Hour).Unix()}))},
-			forgedToken{"exp missing", s(withClaims(claims, map[string]any{"exp": nil}))},
-			forgedToken{"sub missing", s(withClaims(claims, map[string]any{"sub": nil}))},
-			forgedToken{"sub empty", s(withClaims(claims, map[string]any{"sub": ""}))},
-			forgedToken{"wrong iss", s(withClaims(claims, map[string]any{"iss": "https://accounts.example.com"}))},
-			forgedToken{"iss with suffix", s(withClaims(claims, map[string]any{"iss": tg.issuer + "x"}))},
-			forgedToken{"iss with trailing slash", s(withClaims(claims, map[string]any{"iss": tg.issuer + "/"}))},
-			forgedToken{"iss as a prefix", s(withClaims(claims, map[string]any{"iss": tg.issuer[:len(tg.issuer)-1]}))},
-			forgedToken{"iss host prefix trick", s(withClaims(claims, map[string]any{"iss": hostTrick(tg.issuer)}))},
-			forgedToken{"iss upper case", s(withClaims(claims, map[string]any{"iss": strings.ToUpper(tg.issuer)}))},
-			forgedToken{"iss missing", s(withClaims(claims, map[string]any{"iss": nil}))},
-			forgedToken{"token_use id", s(withClaims(claims, map[string]any{"token_use": "id"}))},
-			forgedToken{"token_use missing", s(withClaims(claims, map[string]any{"token_use": nil}))},
-			forgedToken{"wrong client_id", s(withClaims(claims, map[string]any{"client_id": "someotherclient"}))},
-			forgedToken{"client_id with suffix", s(withClaims(claims, map[string]any{"client_id": tg.clientID + "x"}))},
-			forgedToken{"client only in aud", s(withClaims(claims, map[string]any{"client_id": nil, "aud": tg.clientID}))},
-			forgedToken{"over 16 KiB with a valid signature", s(withClaims(claims, map[string]any{"pad": strings.Repeat("a", jwtauth.MaxTokenSize)}))},
+			forgedToken{"expired", s(jwttest.With(claims, map[string]any{"exp": now.Add(-time.Hour).Unix(), "iat": now.Add(-2 * time.Hour).Unix()}))},
+			forgedToken{"expired beyond the leeway", s(jwttest.With(claims, map[string]any{"exp": now.Add(-jwtauth.DefaultLeeway - 2*time.Second).Unix()}))},
+			forgedToken{"nbf in the future", s(jwttest.With(claims, map[string]any{"nbf": now.Add(time.Hour).Unix()}))},
+			forgedToken{"iat in the future", s(jwttest.With(claims, map[string]any{"iat": now.Add(time.Hour).Unix()}))},
+			forgedToken{"exp missing", s(jwttest.With(claims, map[string]any{"exp": nil}))},
+			forgedToken{"sub missing", s(jwttest.With(claims, map[string]any{"sub": nil}))},
+			forgedToken{"sub empty", s(jwttest.With(claims, map[string]any{"sub": ""}))},
+			forgedToken{"wrong iss", s(jwttest.With(claims, map[string]any{"iss": "https://accounts.example.com"}))},
+			forgedToken{"iss with suffix", s(jwttest.With(claims, map[string]any{"iss": tg.issuer + "x"}))},
+			forgedToken{"iss with trailing slash", s(jwttest.With(claims, map[string]any{"iss": tg.issuer + "/"}))},
+			forgedToken{"iss as a prefix", s(jwttest.With(claims, map[string]any{"iss": tg.issuer[:len(tg.issuer)-1]}))},
+			forgedToken{"iss host prefix trick", s(jwttest.With(claims, map[string]any{"iss": hostTrick(tg.issuer)}))},
+			forgedToken{"iss upper case", s(jwttest.With(claims, map[string]any{"iss": strings.ToUpper(tg.issuer)}))},
+			forgedToken{"iss missing", s(jwttest.With(claims, map[string]any{"iss": nil}))},
+			forgedToken{"token_use id", s(jwttest.With(claims, map[string]any{"token_use": "id"}))},
+			forgedToken{"token_use missing", s(jwttest.With(claims, map[string]any{"token_use": nil}))},
+			forgedToken{"wrong client_id", s(jwttest.With(claims, map[string]any{"client_id": "someotherclient"}))},
+			forgedToken{"client_id with suffix", s(jwttest.With(claims, map[string]any{"client_id": tg.clientID + "x"}))},
+			forgedToken{"client only in aud", s(jwttest.With(claims, map[string]any{"client_id": nil, "aud": tg.clientID}))},
+			forgedToken{"over 16 KiB with a valid signature", s(jwttest.With(claims, map[string]any{"pad": strings.Repeat("a", jwtauth.MaxTokenSize)}))},
 		)
 	}
 	return append(table, tg.extra...)
@@ -381,7 +349,7 @@ func TestForgedTokensCognito(t *testing.T) {
 		kid:      cognitolocal.SigningKeyID,
 		pub:      &key.PublicKey,
 		sign: func(t *testing.T, m jwt.SigningMethod, header, claims map[string]any) string {
-			return signWith(t, m, key, fb64JSON(t, header), fb64JSON(t, claims))
+			return jwttest.SignRaw(t, m, key, jwttest.B64JSON(t, header), jwttest.B64JSON(t, claims))
 		},
 		extra: []forgedToken{
 			{"access token of another app client of the pool", otherClientTok.AccessToken},

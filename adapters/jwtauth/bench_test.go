@@ -3,6 +3,8 @@ package jwtauth
 import (
 	"fmt"
 	"testing"
+
+	"github.com/cloudpost/cloudpost/adapters/jwtauth/jwttest"
 )
 
 // BenchmarkVerifyCold measures a full verification (parse, key lookup,
@@ -31,7 +33,7 @@ func BenchmarkVerifyWarm(b *testing.B) {
 	now := f.clock.Now()
 	toks := make([]string, 256)
 	for i := range toks {
-		c := with(accessClaims(now), map[string]any{"jti": fmt.Sprint("jti-", i), "sub": fmt.Sprintf("%08d-1111-4c4c-9a9a-123456789abc", i)})
+		c := jwttest.With(accessClaims(now), map[string]any{"jti": fmt.Sprint("jti-", i), "sub": fmt.Sprintf("%08d-1111-4c4c-9a9a-123456789abc", i)})
 		toks[i] = signRS256(b, f.key, rsHeader(testKID), c)
 	}
 	ctx := b.Context()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/cloudpost/cloudpost/adapters/jwtauth/jwttest"
 	"github.com/cloudpost/cloudpost/core/domain"
 )
 
@@ -42,7 +43,7 @@ func TestForgedTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	octSecret := []byte("0123456789abcdef0123456789abcdef")
-	set["keys"] = append(set["keys"], map[string]any{"kty": "oct", "kid": "kid-oct", "alg": "HS256", "k": b64(octSecret)})
+	set["keys"] = append(set["keys"], map[string]any{"kty": "oct", "kid": "kid-oct", "alg": "HS256", "k": jwttest.B64(octSecret)})
 	doc, _ = json.Marshal(set)
 	f.src.set(doc, nil)
 
@@ -78,16 +79,16 @@ func TestForgedTokens(t *testing.T) {
 	}))
 	defer attacker.Close()
 
-	claims := func(changes map[string]any) map[string]any { return with(accessClaims(now), changes) }
+	claims := func(changes map[string]any) map[string]any { return jwttest.With(accessClaims(now), changes) }
 	rs := func(key *rsa.PrivateKey, header, c map[string]any) func(t *testing.T) string {
 		return func(t *testing.T) string { return signRS256(t, key, header, c) }
 	}
 	raw := func(s string) func(t *testing.T) string { return func(*testing.T) string { return s } }
 	signed := func(method jwt.SigningMethod, key any, header map[string]any) func(t *testing.T) string {
-		return func(t *testing.T) string { return signRaw(t, method, key, b64JSON(t, header), payload) }
+		return func(t *testing.T) string { return jwttest.SignRaw(t, method, key, jwttest.B64JSON(t, header), payload) }
 	}
 	unsigned := func(header map[string]any, sig string) func(t *testing.T) string {
-		return func(t *testing.T) string { return b64JSON(t, header) + "." + payload + "." + sig }
+		return func(t *testing.T) string { return jwttest.B64JSON(t, header) + "." + payload + "." + sig }
 	}
 	kidHeader := rsHeader(testKID)
 
@@ -99,7 +100,7 @@ func TestForgedTokens(t *testing.T) {
 		{name: "alg NONE", token: unsigned(map[string]any{"alg": "NONE", "kid": testKID}, "")},
 		{name: "HS256 keyed with the RSA public key PEM", token: signed(jwt.SigningMethodHS256, pubPEM, map[string]any{"alg": "HS256", "kid": testKID})},
 		{name: "HS256 keyed with the RSA public key DER", token: signed(jwt.SigningMethodHS256, pubDER, map[string]any{"alg": "HS256", "kid": testKID})},
-		{name: "HS256 keyed with the JWKS modulus", token: signed(jwt.SigningMethodHS256, []byte(b64(main.N.Bytes())), map[string]any{"alg": "HS256", "kid": testKID})},
+		{name: "HS256 keyed with the JWKS modulus", token: signed(jwt.SigningMethodHS256, []byte(jwttest.B64(main.N.Bytes())), map[string]any{"alg": "HS256", "kid": testKID})},
 		{name: "HS256 with a symmetric key published in the JWKS", token: signed(jwt.SigningMethodHS256, octSecret, map[string]any{"alg": "HS256", "kid": "kid-oct"})},
 		{name: "RS512 with the right key", token: signed(jwt.SigningMethodRS512, main, map[string]any{"alg": "RS512", "kid": testKID})},
 		{name: "PS256 with the right key", token: signed(jwt.SigningMethodPS256, main, map[string]any{"alg": "PS256", "kid": testKID})},
@@ -120,7 +121,7 @@ func TestForgedTokens(t *testing.T) {
 		{name: "jku header pointing to attacker keys", token: rs(other, map[string]any{"alg": "RS256", "kid": "evil", "jku": attacker.URL}, claims(nil))},
 		{name: "x5u header pointing to attacker", token: rs(other, map[string]any{"alg": "RS256", "kid": "evil", "x5u": attacker.URL}, claims(nil))},
 		{name: "embedded jwk header", token: rs(other, map[string]any{"alg": "RS256", "kid": "evil", "jwk": map[string]any{
-			"kty": "RSA", "kid": "evil", "n": b64(other.N.Bytes()), "e": "AQAB",
+			"kty": "RSA", "kid": "evil", "n": jwttest.B64(other.N.Bytes()), "e": "AQAB",
 		}}, claims(nil))},
 		{name: "valid signature from another key under the real kid", token: rs(other, kidHeader, claims(nil))},
 		{name: "1024-bit key published in the JWKS", token: rs(weak, rsHeader("kid-weak"), claims(nil))},
@@ -128,13 +129,13 @@ func TestForgedTokens(t *testing.T) {
 
 		// Tampering.
 		{name: "tampered payload", token: func(t *testing.T) string {
-			return hdr + "." + b64JSON(t, claims(map[string]any{"sub": "someone-else"})) + "." + sig
+			return hdr + "." + jwttest.B64JSON(t, claims(map[string]any{"sub": "someone-else"})) + "." + sig
 		}},
 		{name: "tampered payload, groups added", token: func(t *testing.T) string {
-			return hdr + "." + b64JSON(t, claims(map[string]any{"cognito:groups": []string{"admins", "root"}})) + "." + sig
+			return hdr + "." + jwttest.B64JSON(t, claims(map[string]any{"cognito:groups": []string{"admins", "root"}})) + "." + sig
 		}},
 		{name: "tampered header", token: func(t *testing.T) string {
-			return b64JSON(t, map[string]any{"alg": "RS256", "kid": testKID, "typ": "JWT"}) + "." + payload + "." + sig
+			return jwttest.B64JSON(t, map[string]any{"alg": "RS256", "kid": testKID, "typ": "JWT"}) + "." + payload + "." + sig
 		}},
 		{name: "signature of another token", token: func(t *testing.T) string {
 			otherSig := strings.Split(signRS256(t, main, kidHeader, claims(map[string]any{"jti": "other"})), ".")[2]
@@ -167,7 +168,7 @@ func TestForgedTokens(t *testing.T) {
 
 		// Token use and client.
 		{name: "id token used as access token", token: rs(main, kidHeader, idClaims(now))},
-		{name: "id token carrying a client_id", token: rs(main, kidHeader, with(idClaims(now), map[string]any{"client_id": testClient}))},
+		{name: "id token carrying a client_id", token: rs(main, kidHeader, jwttest.With(idClaims(now), map[string]any{"client_id": testClient}))},
 		{name: "token_use missing", token: rs(main, kidHeader, claims(map[string]any{"token_use": nil}))},
 		{name: "token_use Access", token: rs(main, kidHeader, claims(map[string]any{"token_use": "Access"}))},
 		{name: "token_use refresh", token: rs(main, kidHeader, claims(map[string]any{"token_use": "refresh"}))},
@@ -197,8 +198,8 @@ func TestForgedTokens(t *testing.T) {
 		{name: "trailing dot", token: raw(valid + ".")},
 		{name: "extra segments", token: raw(valid + "." + sig)},
 		{name: "JWE-shaped, 5 segments", token: func(t *testing.T) string {
-			h := b64JSON(t, map[string]any{"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": testKID})
-			return h + "." + b64([]byte("encrypted-key")) + "." + b64([]byte("iv")) + "." + payload + "." + b64([]byte("tag"))
+			h := jwttest.B64JSON(t, map[string]any{"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": testKID})
+			return h + "." + jwttest.B64([]byte("encrypted-key")) + "." + jwttest.B64([]byte("iv")) + "." + payload + "." + jwttest.B64([]byte("tag"))
 		}},
 		{name: "dots only", token: raw("..")},
 		{name: "non-base64 header", token: raw("!!!." + payload + "." + sig)},
@@ -206,16 +207,16 @@ func TestForgedTokens(t *testing.T) {
 		{name: "non-base64 signature", token: raw(hdr + "." + payload + ".***")},
 		{name: "standard base64 alphabet", token: raw(hdr + "." + payload + "." + strings.NewReplacer("-", "+", "_", "/").Replace(sig) + "+/")},
 		{name: "non-ASCII in header", token: raw("é" + hdr + "." + payload + "." + sig)},
-		{name: "header not JSON", token: raw(b64([]byte("not json")) + "." + payload + "." + sig)},
-		{name: "header JSON null", token: raw(b64([]byte("null")) + "." + payload + "." + sig)},
+		{name: "header not JSON", token: raw(jwttest.B64([]byte("not json")) + "." + payload + "." + sig)},
+		{name: "header JSON null", token: raw(jwttest.B64([]byte("null")) + "." + payload + "." + sig)},
 		{name: "payload JSON array", token: func(t *testing.T) string {
-			return signRaw(t, jwt.SigningMethodRS256, main, hdr, b64([]byte(`["sub"]`)))
+			return jwttest.SignRaw(t, jwt.SigningMethodRS256, main, hdr, jwttest.B64([]byte(`["sub"]`)))
 		}},
 		{name: "signed payload JSON null", token: func(t *testing.T) string {
-			return signRaw(t, jwt.SigningMethodRS256, main, hdr, b64([]byte("null")))
+			return jwttest.SignRaw(t, jwt.SigningMethodRS256, main, hdr, jwttest.B64([]byte("null")))
 		}},
 		{name: "signed payload empty object", token: func(t *testing.T) string {
-			return signRaw(t, jwt.SigningMethodRS256, main, hdr, b64([]byte("{}")))
+			return jwttest.SignRaw(t, jwt.SigningMethodRS256, main, hdr, jwttest.B64([]byte("{}")))
 		}},
 	}
 	if len(cases) < 25 {

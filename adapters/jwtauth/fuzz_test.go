@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudpost/cloudpost/adapters/jwtauth/jwttest"
 	"github.com/cloudpost/cloudpost/core/domain"
 )
 
@@ -22,8 +23,8 @@ func FuzzVerify(f *testing.F) {
 		valid,
 		idTok,
 		signRS256(f, other, rsHeader(testKID), accessClaims(now)),
-		signRS256(f, main, rsHeader(testKID), with(accessClaims(now), map[string]any{"exp": nil})),
-		b64JSON(f, map[string]any{"alg": "none"}) + "." + parts[1] + ".",
+		signRS256(f, main, rsHeader(testKID), jwttest.With(accessClaims(now), map[string]any{"exp": nil})),
+		jwttest.B64JSON(f, map[string]any{"alg": "none"}) + "." + parts[1] + ".",
 		parts[0] + "." + parts[1],
 		valid + "." + parts[2],
 		"",

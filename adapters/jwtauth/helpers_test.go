@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +16,7 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/cloudpost/cloudpost/adapters/jwtauth/jwttest"
 	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/core/domain"
 )
@@ -79,32 +78,10 @@ func jwksOf(t testing.TB, pubs map[string]*rsa.PublicKey) []byte {
 	return raw
 }
 
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-func b64JSON(t testing.TB, v any) string {
-	t.Helper()
-	raw, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b64(raw)
-}
-
-// signRaw builds a compact JWS from already encoded header and payload
-// segments, signed with method and key.
-func signRaw(t testing.TB, method jwt.SigningMethod, key any, header, payload string) string {
-	t.Helper()
-	sig, err := method.Sign(header+"."+payload, key)
-	if err != nil {
-		t.Fatalf("sign: %v", err)
-	}
-	return header + "." + payload + "." + b64(sig)
-}
-
 // signRS256 signs claims with key under the given header.
 func signRS256(t testing.TB, key *rsa.PrivateKey, header, claims map[string]any) string {
 	t.Helper()
-	return signRaw(t, jwt.SigningMethodRS256, key, b64JSON(t, header), b64JSON(t, claims))
+	return jwttest.SignRaw(t, jwt.SigningMethodRS256, key, jwttest.B64JSON(t, header), jwttest.B64JSON(t, claims))
 }
 
 func rsHeader(kid string) map[string]any { return map[string]any{"alg": "RS256", "kid": kid} }
@@ -140,22 +117,6 @@ func idClaims(now time.Time) map[string]any {
 		"exp":            now.Add(time.Hour).Unix(),
 		"jti":            "jti-id",
 	}
-}
-
-// with returns a copy of m with the changes applied (a nil value deletes).
-func with(m map[string]any, changes map[string]any) map[string]any {
-	out := make(map[string]any, len(m)+len(changes))
-	for k, v := range m {
-		out[k] = v
-	}
-	for k, v := range changes {
-		if v == nil {
-			delete(out, k)
-		} else {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // countingSource is a static JWKS source that counts its calls and can be

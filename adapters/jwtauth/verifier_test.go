@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudpost/cloudpost/adapters/jwtauth/jwttest"
 	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/core/domain"
 )
@@ -72,7 +73,7 @@ func TestVerifyValidAccessToken(t *testing.T) {
 		t.Fatalf("principal = %+v, want %+v", p, want)
 	}
 	// The second client of the config is accepted too, and email is passed on.
-	tok := signRS256(t, f.key, rsHeader(testKID), with(accessClaims(f.clock.Now()), map[string]any{
+	tok := signRS256(t, f.key, rsHeader(testKID), jwttest.With(accessClaims(f.clock.Now()), map[string]any{
 		"client_id": testClient2, "email": "ada@example.com", "cognito:groups": nil,
 	}))
 	p, err = f.v.Verify(t.Context(), tok)
@@ -111,7 +112,7 @@ func TestVerifyIDToken(t *testing.T) {
 		"aud list ok": {"aud": []string{"client-z", testClient2}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			tok := signRS256(t, f.key, rsHeader(testKID), with(idClaims(f.clock.Now()), c))
+			tok := signRS256(t, f.key, rsHeader(testKID), jwttest.With(idClaims(f.clock.Now()), c))
 			p, err := f.v.VerifyID(t.Context(), tok)
 			if name == "aud list ok" {
 				if err != nil || p.ClientID != testClient2 {
@@ -140,7 +141,7 @@ func TestVerifyLeewayAndExpiry(t *testing.T) {
 
 	// nbf and iat a little in the future (clock skew) are fine.
 	now := f.clock.Now()
-	skewed := signRS256(t, f.key, rsHeader(testKID), with(accessClaims(now), map[string]any{
+	skewed := signRS256(t, f.key, rsHeader(testKID), jwttest.With(accessClaims(now), map[string]any{
 		"nbf": now.Add(5 * time.Second).Unix(), "iat": now.Add(5 * time.Second).Unix(),
 	}))
 	if _, err := f.v.Verify(t.Context(), skewed); err != nil {
@@ -180,7 +181,7 @@ func TestCacheIsBounded(t *testing.T) {
 	now := f.clock.Now()
 	var first string
 	for i := range 20 {
-		tok := signRS256(t, f.key, rsHeader(testKID), with(accessClaims(now), map[string]any{"jti": fmt.Sprint("j", i)}))
+		tok := signRS256(t, f.key, rsHeader(testKID), jwttest.With(accessClaims(now), map[string]any{"jti": fmt.Sprint("j", i)}))
 		if i == 0 {
 			first = tok
 		}
