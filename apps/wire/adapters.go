@@ -26,25 +26,21 @@ import (
 
 // Adapters picks the adapter modules named by cfg (config.Load has already
 // refused choices this build does not have).
-func Adapters(cfg config.Config) fx.Option {
+func Adapters(cfg config.Config) fx.Option { return adapters(cfg, S3Blobs) }
+
+// adapters picks the adapters cfg names, with s3 as the S3 blob module.
+func adapters(cfg config.Config, s3 fx.Option) fx.Option {
 	storage, blobs, auth := MemoryStorage, MemoryBlobs, LocalAuth
 	if cfg.Storage == config.StorageMySQL {
 		storage = MySQLStorage
 	}
 	if cfg.Blob == config.BlobS3 {
-		blobs = S3Blobs
+		blobs = s3
 	}
 	if cfg.Auth == config.AuthCognito {
 		auth = CognitoAuth
 	}
-	return fx.Options(
-		System,
-		Imaging,
-		MemoryNotify,
-		storage,
-		blobs,
-		auth,
-	)
+	return fx.Options(System, Imaging, MemoryNotify, storage, blobs, auth)
 }
 
 // System provides the real clock and the UUIDv7 id generator.

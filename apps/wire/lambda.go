@@ -39,21 +39,8 @@ var LambdaAPI = fx.Provide(func(in echoIn) *echo.Echo {
 // request that presigns, reads or writes media), and the bucket is only
 // checked by the readiness probe and real requests. Building it in the
 // background at start instead was measured to slow the first invocation,
-// which it competes with for the function's CPU. Keep the choices in step
-// with Adapters.
-func LambdaAdapters(cfg config.Config) fx.Option {
-	storage, blobs, auth := MemoryStorage, MemoryBlobs, LocalAuth
-	if cfg.Storage == config.StorageMySQL {
-		storage = MySQLStorage
-	}
-	if cfg.Blob == config.BlobS3 {
-		blobs = lambdaS3Blobs
-	}
-	if cfg.Auth == config.AuthCognito {
-		auth = CognitoAuth
-	}
-	return fx.Options(System, Imaging, MemoryNotify, storage, blobs, auth)
-}
+// which it competes with for the function's CPU.
+func LambdaAdapters(cfg config.Config) fx.Option { return adapters(cfg, lambdaS3Blobs) }
 
 // lambdaS3Blobs is S3Blobs built concurrently, without the start-up check.
 var lambdaS3Blobs = fx.Module("s3",
