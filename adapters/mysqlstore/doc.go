@@ -67,10 +67,11 @@
 //
 // ChangesSince reads the writer (a replica applies transactions in commit
 // order too, but several replicas behind one endpoint may lag differently
-// between two calls). Snapshot reads everything in one REPEATABLE READ
-// transaction and reports the highest seq of the user's feed visible in
-// it, which by the argument above is a position no later change can slip
-// under. Writers of different feeds never wait for each other; the cost is
+// between two calls). Snapshot reads the highest seq of the user's feed
+// first and then the data, in one transaction: by the argument above every
+// change up to that seq had committed before it was read, so the data
+// (read at the same moment under REPEATABLE READ, or later under READ
+// COMMITTED) holds them all, and no later change can slip under it. Writers of different feeds never wait for each other; the cost is
 // that writes to one feed (one user's posts, comments and notifications)
 // commit one at a time, which is also what keeps comment counts exact.
 // TestFeedNeverMissesUnderLoad proves it against the server with delays

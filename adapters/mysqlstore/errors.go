@@ -36,6 +36,7 @@ const (
 	errQueryInterrupted = 1317
 	errMaxStatementTime = 3024 // MySQL: max_execution_time exceeded
 	errMariaDBStmtTime  = 1969 // MariaDB: max_statement_time exceeded
+	errIdleTimeout      = 4031 // MySQL 8.0.24+: the server closed an idle connection
 )
 
 // callbackError marks an error returned by a caller's callback so the
@@ -54,7 +55,9 @@ func call(fn func() error) error {
 }
 
 // retryable reports whether a transaction that failed with err may simply
-// run again: InnoDB rolled it back for a deadlock or a lock wait timeout.
+// run again: a deadlock (InnoDB rolled the transaction back) or a lock wait
+// timeout (only the statement was rolled back, unless
+// innodb_rollback_on_timeout; the runner rolls back the rest).
 func retryable(err error) bool {
 	var me *mysql.MySQLError
 	return errors.As(err, &me) && (me.Number == errDeadlock || me.Number == errLockWaitTimeout)
@@ -98,7 +101,7 @@ func translate(err error, conflictMsg string) error {
 		case errBadString:
 			return domain.Wrap(err, domain.Invalid, "a value is not valid text")
 		case errTooManyConns, errUserConns, errServerShutdown, errReadOnly, errReadOnlyTx, errReadOnlyMode,
-			errAccessDenied, errConnKilled, errQueryInterrupted, errMaxStatementTime, errMariaDBStmtTime:
+			errAccessDenied, errConnKilled, errQueryInterrupted, errMaxStatementTime, errMariaDBStmtTime, errIdleTimeout:
 			return unavailable("the database is unavailable")
 		}
 		return domain.Wrap(err, domain.Internal, "database error")

@@ -51,13 +51,13 @@ func (s *Store) ChangesSince(ctx context.Context, userID string, after int64, li
 	return page, more, nil
 }
 
-// Snapshot returns, read in one consistent (REPEATABLE READ, read-only)
-// writer transaction, the user's profile, posts (newest first), the
-// comments on those posts and by the user (oldest first), the user's
-// notifications (newest first) and the feed position: the highest Seq of
-// the user's feed visible to the snapshot (never below the horizon). Every
-// change of that feed with a higher Seq commits after the snapshot's read
-// view (see the package doc). Returns NotFound if the user has no profile.
+// Snapshot returns, read in one read-only writer transaction, the user's
+// profile, posts (newest first), the comments on those posts and by the
+// user (oldest first), the user's notifications (newest first) and the
+// feed position: the highest Seq of the user's feed visible when the
+// transaction started reading (never below the horizon). The data holds
+// every change up to that position (see the package doc), under
+// REPEATABLE READ and READ COMMITTED alike. Returns NotFound if the user has no profile.
 func (s *Store) Snapshot(ctx context.Context, userID string) (domain.Snapshot, error) {
 	if !validID(userID) {
 		return domain.Snapshot{}, domain.Errorf(domain.NotFound, "profile not found")
@@ -71,6 +71,19 @@ func (s *Store) Snapshot(ctx context.Context, userID string) (domain.Snapshot, e
 			return err
 		}
 		defer func() { _ = tx.Rollback() }() // read-only: nothing to keep
+		// The position is read first. Under REPEATABLE READ (the default of
+		// both servers) its read fixes the view every later read uses; under
+		// READ COMMITTED (a parameter group may set it) the later reads see
+		// at least as much. Either way the data holds every change up to the
+		// position, and a change after it that the data already shows is
+		// only sent again.
+		var last, horizon int64
+		if err := tx.QueryRowContext(ctx,
+			"SELECT (SELECT COALESCE(MAX(seq), 0) FROM feed_changes WHERE user_id = ?), (SELECT horizon FROM feed_meta WHERE id = 1)",
+			userID).Scan(&last, &horizon); err != nil {
+			return err
+		}
+		snap.Seq = max(last, horizon)
 		p, err := getProfile(ctx, tx, userID, "")
 		if err != nil {
 			return err
@@ -90,13 +103,6 @@ func (s *Store) Snapshot(ctx context.Context, userID string) (domain.Snapshot, e
 			"SELECT "+notificationCols+" FROM notifications WHERE user_id = ? ORDER BY id DESC", userID); err != nil {
 			return err
 		}
-		var last, horizon int64
-		if err := tx.QueryRowContext(ctx,
-			"SELECT (SELECT COALESCE(MAX(seq), 0) FROM feed_changes WHERE user_id = ?), (SELECT horizon FROM feed_meta WHERE id = 1)",
-			userID).Scan(&last, &horizon); err != nil {
-			return err
-		}
-		snap.Seq = max(last, horizon)
 		return nil
 	}()
 	if err != nil {

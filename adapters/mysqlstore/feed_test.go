@@ -174,7 +174,21 @@ func TestFeedLoadCatchesTheRace(t *testing.T) {
 // commit (with delayed commits) report a position such that every write is
 // either in the snapshot or among the changes after its Seq.
 func TestFeedSnapshotSeqCoversConcurrentWrites(t *testing.T) {
-	s := newTestStore(t, Options{})
+	t.Run("repeatable-read", func(t *testing.T) { snapshotSeqCoversConcurrentWrites(t, newTestStore(t, Options{})) })
+	// A server (parameter group) defaulting to READ COMMITTED: each read of
+	// the snapshot sees its own moment. MariaDB 10.11 names the variable
+	// tx_isolation.
+	t.Run("read-committed", func(t *testing.T) {
+		db := testOpenDB(t, testDatabase(t, false)+"?tx_isolation=%27READ-COMMITTED%27", DefaultConfig())
+		var level string
+		if err := db.QueryRowContext(t.Context(), "SELECT @@tx_isolation").Scan(&level); err != nil || level != "READ-COMMITTED" {
+			t.Fatalf("session isolation %q, %v", level, err)
+		}
+		snapshotSeqCoversConcurrentWrites(t, NewFromDB(db, nil, Options{}))
+	})
+}
+
+func snapshotSeqCoversConcurrentWrites(t *testing.T, s *Store) {
 	ctx := t.Context()
 	id := porttest.NewID()
 	owner, err := s.CreateProfile(ctx, domain.Profile{ID: id, Email: id + "@example.com"})

@@ -27,6 +27,22 @@ const (
 	MigrateStatus = "status"
 )
 
+// migrateConns is how many connections goose needs at once: one it runs
+// the migrations on, one for its lock and one for the lock's heartbeat.
+const migrateConns = 3
+
+// widenPool lets db open migrateConns connections until the returned
+// function restores its limit: with fewer (CLOUDPOST_MYSQL_MAX_OPEN_CONNS=1
+// is sane on Lambda) goose would wait for a connection it holds itself.
+func widenPool(db *sql.DB) (restore func()) {
+	n := db.Stats().MaxOpenConnections
+	if n == 0 || n >= migrateConns {
+		return func() {}
+	}
+	db.SetMaxOpenConns(migrateConns)
+	return func() { db.SetMaxOpenConns(n) }
+}
+
 // newProvider returns a goose provider over the embedded migrations that
 // uses no goose global state, and serialises concurrent runs (several
 // instances starting with CLOUDPOST_MIGRATE=auto) with goose's table lock:
@@ -54,6 +70,7 @@ func newProvider(db *sql.DB) (*goose.Provider, error) {
 // `cloudpost migrate up|down|status` calls it with the writer pool (see
 // OpenDB). Returns an error naming the failed migration.
 func Migrate(ctx context.Context, db *sql.DB, command string, out io.Writer) error {
+	defer widenPool(db)()
 	p, err := newProvider(db)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
@@ -105,6 +122,7 @@ func Migrate(ctx context.Context, db *sql.DB, command string, out io.Writer) err
 // MigrateUpIfPending applies pending migrations and reports how many it
 // applied; CLOUDPOST_MIGRATE=auto runs it at start-up.
 func MigrateUpIfPending(ctx context.Context, db *sql.DB) (int, error) {
+	defer widenPool(db)()
 	p, err := newProvider(db)
 	if err != nil {
 		return 0, fmt.Errorf("migrations: %w", err)

@@ -2,9 +2,12 @@ package mysqlstore
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -115,5 +118,27 @@ func TestUTF8RoundTrip(t *testing.T) {
 	dup := porttest.NewID()
 	if _, err := s.CreateProfile(ctx, domain.Profile{ID: dup, Email: strings.ToUpper(id) + "@EXAMPLE.COM"}); domain.ErrorCode(err) != domain.Conflict {
 		t.Errorf("an email differing only in case: %v, want Conflict", err)
+	}
+}
+
+// TestMigrateWithAOneConnectionPool: goose holds one connection and takes
+// its lock on another, so a pool of one (a sane Lambda setting) would wait
+// forever; the migration widens the pool while it runs.
+func TestMigrateWithAOneConnectionPool(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxOpenConns, c.MaxIdleConns = 1, 1
+	db := testOpenDB(t, testDatabase(t, true), c)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for _, cmd := range []string{MigrateUp, MigrateStatus, MigrateDown} {
+		if err := Migrate(ctx, db, cmd, io.Discard); err != nil {
+			t.Fatalf("migrate %s with one connection: %v", cmd, err)
+		}
+	}
+	if _, err := MigrateUpIfPending(ctx, db); err != nil {
+		t.Fatalf("MigrateUpIfPending with one connection: %v", err)
+	}
+	if n := db.Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("pool left at %d connections, want 1 again", n)
 	}
 }

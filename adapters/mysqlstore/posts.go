@@ -156,8 +156,9 @@ func attach(ctx context.Context, tx *sql.Tx, postID string, mediaIDs []string, d
 		_, err := tx.ExecContext(ctx, q, append(args, anys(mediaIDs)...)...)
 		return err
 	}
-	// Neither assignment reads the other column, so MySQL's left-to-right
-	// and MariaDB's simultaneous assignment give the same result.
+	// Neither assignment reads the other column, so the order of the
+	// assignments (left to right; simultaneous under MariaDB's
+	// SIMULTANEOUS_ASSIGNMENT mode) does not matter.
 	q := "UPDATE media SET post_pos = CASE id" + pos.String() + " ELSE NULL END, " +
 		"post_id = CASE WHEN id IN (" + in + ") THEN ? ELSE NULL END " +
 		"WHERE post_id = ? OR id IN (" + in + ")"
