@@ -51,32 +51,52 @@
 // transaction A takes seq 10, B takes seq 11 and commits first, a reader
 // can see 11, resume after it, and never see 10 when A commits.
 //
-// The adapter closes it per feed. Before inserting its changes, a write
-// locks the row of every feed it appends to in feed_heads (INSERT ... ON
-// DUPLICATE KEY UPDATE, in user-id order so that two writers never wait on
-// each other in a cycle), and InnoDB keeps those row locks until the
-// transaction commits or rolls back. So for one feed:
+// The adapter closes it per feed, in two steps. First, before inserting
+// its changes, a write locks the row of every feed it appends to in
+// feed_heads (INSERT ... ON DUPLICATE KEY UPDATE, in user-id order so that
+// two writers never wait on each other in a cycle), and InnoDB keeps those
+// row locks until the transaction commits or rolls back. So two writers of
+// the same feed run their "take seq ... commit" sections one after the
+// other: the second takes its sequence numbers only after the first
+// committed, and the counter only grows, so within a feed commit order is
+// sequence order.
 //
-//   - two writers of the same feed run their "take seq ... commit" sections
-//     one after the other: the second takes its sequence numbers only after
-//     the first committed, and the counter only grows, so within a feed
-//     commit order is sequence order;
-//   - a reader that sees seq s of a feed therefore sees every earlier change
-//     of that feed: a change with a lower seq was committed before s was
-//     even taken, so any read view that contains s contains it too.
+// That alone is not enough: InnoDB releases a committing transaction's
+// locks a moment before new read views see it as committed. When the
+// committing thread is descheduled in that moment (a busy server), the
+// next writer of the feed can commit and be seen first, and a reader
+// passes the earlier change. TestFeedNeverMissesUnderLoad caught this on
+// MariaDB 10.11 under CPU load (a comment and its notification missed in
+// about one run in a hundred). So, second, every change also carries its
+// position in its feed (feed_changes.pos: 1, 2, 3, ... per user, reserved
+// on the locked head row in the same transaction), and a reader never
+// passes a gap in positions:
+//
+//   - ChangesSince reads from the cursor's own change (its position is the
+//     anchor) and stops before the first change whose position is not the
+//     previous one plus one, answering "more": the missing change has
+//     committed and shows a moment later. A rolled-back write gives its
+//     positions back (the head row update rolls back too), so gaps close;
+//     one that lasts longer than hiddenGrace (30 s; it cannot happen) is
+//     passed, so a reader can never be held forever.
+//   - Snapshot reads the feed's latest changes first and takes as its
+//     position the highest seq below which no position is missing, then
+//     reads the data in the same transaction: every change up to the
+//     position is in the data (read at the same moment under REPEATABLE
+//     READ, or later under READ COMMITTED); changes after it that the data
+//     already shows are merely sent again.
 //
 // ChangesSince reads the writer (a replica applies transactions in commit
 // order too, but several replicas behind one endpoint may lag differently
-// between two calls). Snapshot reads the highest seq of the user's feed
-// first and then the data, in one transaction: by the argument above every
-// change up to that seq had committed before it was read, so the data
-// (read at the same moment under REPEATABLE READ, or later under READ
-// COMMITTED) holds them all, and no later change can slip under it. Writers of different feeds never wait for each other; the cost is
-// that writes to one feed (one user's posts, comments and notifications)
-// commit one at a time, which is also what keeps comment counts exact.
-// TestFeedNeverMissesUnderLoad proves it against the server with delays
-// injected between taking sequence numbers and committing, and shows that
-// the same test fails when the feed lock is left out.
+// between two calls). Writers of different feeds never wait for each
+// other; the cost is that writes to one feed (one user's posts, comments
+// and notifications) commit one at a time, which is also what keeps
+// comment counts exact. TestFeedNeverMissesUnderLoad runs 8 writers and 3
+// readers on one feed with delays injected between taking sequence
+// numbers and committing; TestFeedLoadCatchesTheRace shows it fails
+// without the feed lock; TestFeedStopsAtAGapInPositions checks the gap
+// rule itself. Changes written before migration 00002 have no position
+// and are not checked.
 //
 // Pruning deletes changes older than the retention (the core passes
 // CLOUDPOST_SYNC_RETENTION) in batches, after raising the horizon (highest

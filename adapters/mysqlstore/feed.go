@@ -13,11 +13,13 @@ const maxChangesPage = 5000
 
 // ChangesSince returns up to limit changes of the user with Seq > after, in
 // Seq order, and whether more follow: one statement on (user_id, seq),
-// always on the writer (see the package doc for why no committed change is
-// ever skipped). The entities it names are pinned to the writer for the
-// read-your-writes window, so the reads that build the sync answer see at
-// least the state the changes report. Returns Invalid for a limit outside
-// 1..5000.
+// always on the writer. It stops before a change whose position in the
+// feed is not the one after the previous change's (see the package doc:
+// a committed change the server does not show yet) and then reports more,
+// so the caller asks again instead of passing it. The entities it names
+// are pinned to the writer for the read-your-writes window, so the reads
+// that build the sync answer see at least the state the changes report.
+// Returns Invalid for a limit outside 1..5000.
 func (s *Store) ChangesSince(ctx context.Context, userID string, after int64, limit int) ([]domain.Change, bool, error) {
 	if limit < 1 || limit > maxChangesPage {
 		return nil, false, domain.Errorf(domain.Invalid, "limit must be between 1 and %d", maxChangesPage)
@@ -27,19 +29,36 @@ func (s *Store) ChangesSince(ctx context.Context, userID string, after int64, li
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	page, err := queryRows(ctx, s.writer, func(r *sql.Rows) (domain.Change, error) {
-		c := domain.Change{UserID: userID}
+	// The change at `after` itself (the cursor names one of this feed's
+	// changes) comes first when it still exists: its position anchors the
+	// check of the first new one.
+	rows, err := queryRows(ctx, s.writer, func(r *sql.Rows) (positioned, error) {
+		c := positioned{Change: domain.Change{UserID: userID}}
 		var entity string
-		err := r.Scan(&c.Seq, &entity, &c.ID, &c.Deleted, &c.At)
+		err := r.Scan(&c.Seq, &c.pos, &entity, &c.ID, &c.Deleted, &c.At)
 		c.Entity, c.At = domain.EntityType(entity), c.At.UTC()
 		return c, err
-	}, "SELECT seq, entity, entity_id, deleted, at FROM feed_changes WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?", userID, after, limit+1)
+	}, "SELECT seq, pos, entity, entity_id, deleted, at FROM feed_changes WHERE user_id = ? AND seq >= ? ORDER BY seq LIMIT ?", userID, after, limit+2)
 	if err != nil {
 		return nil, false, translate(err, "")
 	}
-	more := len(page) > limit
+	var prev sql.NullInt64
+	if len(rows) > 0 && rows[0].Seq == after {
+		prev, rows = rows[0].pos, rows[1:]
+	}
+	more := len(rows) > limit
 	if more {
-		page = page[:limit]
+		rows = rows[:limit]
+	}
+	now := s.now()
+	page := make([]domain.Change, 0, len(rows))
+	for _, c := range rows {
+		if hidden(prev, c, now) {
+			more = true
+			break
+		}
+		page = append(page, c.Change)
+		prev = c.pos
 	}
 	if s.pins != nil && len(page) > 0 {
 		keys := []string{userKey(userID)}
@@ -51,13 +70,34 @@ func (s *Store) ChangesSince(ctx context.Context, userID string, after int64, li
 	return page, more, nil
 }
 
+// positioned is a change with its position in the user's feed (NULL for
+// changes written before positions existed).
+type positioned struct {
+	domain.Change
+	pos sql.NullInt64
+}
+
+// hiddenGrace is how long a gap in a feed's positions holds readers back.
+// A real gap closes within milliseconds (the change committed; the server
+// shows it a moment later); one that lasts means a position was lost (it
+// cannot happen, but a reader must never wait for it forever).
+const hiddenGrace = 30 * time.Second
+
+// hidden reports whether c does not directly follow a change at position
+// prev: a change in between is committed but not visible yet, so c must
+// not be passed. Changes without positions are not checked.
+func hidden(prev sql.NullInt64, c positioned, now time.Time) bool {
+	return prev.Valid && c.pos.Valid && c.pos.Int64 != prev.Int64+1 && now.Sub(c.At) < hiddenGrace
+}
+
 // Snapshot returns, read in one read-only writer transaction, the user's
 // profile, posts (newest first), the comments on those posts and by the
 // user (oldest first), the user's notifications (newest first) and the
-// feed position: the highest Seq of the user's feed visible when the
-// transaction started reading (never below the horizon). The data holds
-// every change up to that position (see the package doc), under
-// REPEATABLE READ and READ COMMITTED alike. Returns NotFound if the user has no profile.
+// feed position: the Seq up to which the transaction sees every change of
+// the user's feed (snapshotPosition; never below the horizon). The data
+// holds every change up to that position (see the package doc), under
+// REPEATABLE READ and READ COMMITTED alike. Returns NotFound if the user
+// has no profile.
 func (s *Store) Snapshot(ctx context.Context, userID string) (domain.Snapshot, error) {
 	if !validID(userID) {
 		return domain.Snapshot{}, domain.Errorf(domain.NotFound, "profile not found")
@@ -77,13 +117,20 @@ func (s *Store) Snapshot(ctx context.Context, userID string) (domain.Snapshot, e
 		// at least as much. Either way the data holds every change up to the
 		// position, and a change after it that the data already shows is
 		// only sent again.
-		var last, horizon int64
-		if err := tx.QueryRowContext(ctx,
-			"SELECT (SELECT COALESCE(MAX(seq), 0) FROM feed_changes WHERE user_id = ?), (SELECT horizon FROM feed_meta WHERE id = 1)",
-			userID).Scan(&last, &horizon); err != nil {
+		recent, err := queryRows(ctx, tx, func(r *sql.Rows) (positioned, error) {
+			var c positioned
+			err := r.Scan(&c.Seq, &c.pos, &c.At)
+			c.At = c.At.UTC()
+			return c, err
+		}, "SELECT seq, pos, at FROM feed_changes WHERE user_id = ? ORDER BY seq DESC LIMIT ?", userID, snapshotWindow)
+		if err != nil {
 			return err
 		}
-		snap.Seq = max(last, horizon)
+		var horizon int64
+		if err := tx.QueryRowContext(ctx, "SELECT horizon FROM feed_meta WHERE id = 1").Scan(&horizon); err != nil {
+			return err
+		}
+		snap.Seq = max(snapshotPosition(recent, s.now()), horizon)
 		p, err := getProfile(ctx, tx, userID, "")
 		if err != nil {
 			return err
@@ -109,6 +156,26 @@ func (s *Store) Snapshot(ctx context.Context, userID string) (domain.Snapshot, e
 		return domain.Snapshot{}, translate(err, "")
 	}
 	return snap, nil
+}
+
+// snapshotWindow is how many of a feed's latest changes Snapshot checks
+// for gaps: a gap only ever involves the changes of the last moments.
+const snapshotWindow = 256
+
+// snapshotPosition returns the Seq up to which the feed shows every change:
+// the latest change's, or, when the latest ones (newest first) skip a
+// position, that of the change below the lowest gap. 0 without changes.
+func snapshotPosition(recent []positioned, now time.Time) int64 {
+	if len(recent) == 0 {
+		return 0
+	}
+	pos := recent[0].Seq
+	for i := 1; i < len(recent); i++ {
+		if hidden(recent[i].pos, recent[i-1], now) {
+			pos = recent[i].Seq
+		}
+	}
+	return pos
 }
 
 // FeedHorizon returns the highest Seq removed by PruneFeed (0 before any

@@ -1,6 +1,7 @@
 package mysqlstore
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ type feedLoadResult struct {
 	missed   []string // committed entities a reader never saw
 	disorder string   // a Seq that did not increase, if any
 	writes   int
+	pages    []string // what the readers read, for a failure's log
 }
 
 // runFeedLoad has writers commit posts, comments and notifications to one
@@ -74,6 +76,8 @@ func runFeedLoad(t *testing.T, s *Store, writers, perWriter, readers int) feedLo
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 
+	var pagesMu sync.Mutex
+	var pages []string
 	seen := make([]map[string]bool, readers)
 	disorder := make([]string, readers)
 	var rg sync.WaitGroup
@@ -86,6 +90,11 @@ func runFeedLoad(t *testing.T, s *Store, writers, perWriter, readers int) feedLo
 				if err != nil {
 					t.Errorf("reader %d: ChangesSince: %v", r, err)
 					return false, false
+				}
+				if len(page) > 0 {
+					pagesMu.Lock()
+					pages = append(pages, fmt.Sprintf("r%d:%d..%d", r, page[0].Seq, page[len(page)-1].Seq))
+					pagesMu.Unlock()
 				}
 				for _, c := range page {
 					if c.Seq <= last && disorder[r] == "" {
@@ -116,7 +125,7 @@ func runFeedLoad(t *testing.T, s *Store, writers, perWriter, readers int) feedLo
 	rg.Wait()
 	<-done
 
-	var res feedLoadResult
+	res := feedLoadResult{pages: pages}
 	for r := range readers {
 		if disorder[r] != "" {
 			res.disorder = disorder[r]
@@ -148,6 +157,13 @@ func TestFeedNeverMissesUnderLoad(t *testing.T) {
 	}
 	if len(res.missed) > 0 {
 		t.Errorf("readers never saw %d of %d committed entities: %v", len(res.missed), res.writes, res.missed)
+		for _, id := range res.missed {
+			var seq int64
+			var user string
+			err := s.writer.QueryRowContext(t.Context(), "SELECT seq, user_id FROM feed_changes WHERE entity_id = ? ORDER BY seq LIMIT 1", id).Scan(&seq, &user)
+			t.Logf("missed %s: first change seq %d (user %s), %v", id, seq, user, err)
+		}
+		t.Logf("reader pages (first seq..last seq of each page): %v", res.pages)
 	}
 }
 
@@ -257,5 +273,85 @@ func snapshotSeqCoversConcurrentWrites(t *testing.T, s *Store) {
 				t.Errorf("snapshot %d (Seq %d): post %s is neither in it nor in the changes after it", i, sn.seq, p)
 			}
 		}
+	}
+}
+
+// TestFeedStopsAtAGapInPositions: a change the server does not show yet
+// (here: inserted by a transaction still open) while a later one is
+// visible (the shape of a commit that became visible late) holds readers
+// and snapshots back until it shows; a gap that lasts past hiddenGrace no
+// longer does.
+func TestFeedStopsAtAGapInPositions(t *testing.T) {
+	s := newTestStore(t, Options{})
+	ctx := t.Context()
+	id := porttest.NewID()
+	owner, err := s.CreateProfile(ctx, domain.Profile{ID: id, Email: id + "@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.CreatePost(ctx, domain.Post{ID: porttest.NewID(), AuthorID: owner.ID, Body: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := s.ChangesSince(ctx, owner.ID, 0, 100)
+	if err != nil || len(all) == 0 {
+		t.Fatalf("ChangesSince = %v, %v", all, err)
+	}
+	cursor := all[len(all)-1].Seq
+	var head int64
+	if err := s.writer.QueryRowContext(ctx, "SELECT pos FROM feed_heads WHERE user_id = ?", owner.ID).Scan(&head); err != nil {
+		t.Fatal(err)
+	}
+
+	// X takes the next position in a transaction left open; Y, the one
+	// after, commits.
+	insert := "INSERT INTO feed_changes (user_id, entity, entity_id, deleted, at, pos) VALUES (?, 'post', ?, FALSE, ?, ?)"
+	hiddenTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = hiddenTx.Rollback() }()
+	x, y := porttest.NewID(), porttest.NewID()
+	if _, err := hiddenTx.ExecContext(ctx, insert, owner.ID, x, time.Now().UTC(), head+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.ExecContext(ctx, insert, owner.ID, y, time.Now().UTC(), head+2); err != nil {
+		t.Fatal(err)
+	}
+
+	page, more, err := s.ChangesSince(ctx, owner.ID, cursor, 100)
+	if err != nil || len(page) != 0 || !more {
+		t.Errorf("ChangesSince with X hidden = %v, more %v, %v; want nothing yet and more", page, more, err)
+	}
+	snap, err := s.Snapshot(ctx, owner.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Seq != cursor {
+		t.Errorf("Snapshot position with X hidden = %d, want %d (below the gap)", snap.Seq, cursor)
+	}
+	if len(snap.Posts) != 1 || snap.Posts[0].ID != first.ID {
+		t.Errorf("snapshot posts %v", snap.Posts)
+	}
+
+	if err := hiddenTx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	page, _, err = s.ChangesSince(ctx, owner.ID, cursor, 100)
+	if err != nil || len(page) != 2 || page[0].ID != x || page[1].ID != y {
+		t.Errorf("ChangesSince once X shows = %v, %v; want X then Y", page, err)
+	}
+	if snap, err := s.Snapshot(ctx, owner.ID); err != nil || snap.Seq != page[len(page)-1].Seq {
+		t.Errorf("Snapshot position once X shows = %d, %v; want Y's %d", snap.Seq, err, page[len(page)-1].Seq)
+	}
+
+	// A gap that outlives hiddenGrace (a lost position) is passed.
+	z := porttest.NewID()
+	if _, err := s.writer.ExecContext(ctx, insert, owner.ID, z, time.Now().UTC().Add(-2*hiddenGrace), head+5); err != nil {
+		t.Fatal(err)
+	}
+	page, more, err = s.ChangesSince(ctx, owner.ID, page[len(page)-1].Seq, 100)
+	if err != nil || len(page) != 1 || page[0].ID != z || more {
+		t.Errorf("ChangesSince past an old gap = %v, more %v, %v; want Z", page, more, err)
 	}
 }

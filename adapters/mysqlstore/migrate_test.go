@@ -47,12 +47,24 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if err := Migrate(ctx, db, MigrateStatus, &out); err != nil || !strings.Contains(out.String(), "applied") {
 		t.Errorf("status after up: %v\n%s", err, out.String())
 	}
+	// Down one step at a time: the latest migration only adds columns.
+	out.Reset()
+	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
+		t.Fatalf("down: %v\n%s", err, out.String())
+	}
+	if n, cols := tables(), testCount(t, db, "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = ? AND column_name = 'pos'", name); n != 8 || cols != 0 {
+		t.Errorf("after one down: %d tables, %d pos columns; want 8 and 0", n, cols)
+	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if n := tables(); n != 0 {
-		t.Errorf("after down: %d tables left", n)
+		t.Errorf("after down to nothing: %d tables left", n)
+	}
+	out.Reset()
+	if err := Migrate(ctx, db, MigrateDown, &out); err != nil || !strings.Contains(out.String(), "no migration to roll back") {
+		t.Errorf("down with nothing applied: %v\n%s", err, out.String())
 	}
 	if err := Migrate(ctx, db, "sideways", &out); err == nil {
 		t.Error("an unknown command was accepted")
@@ -74,8 +86,8 @@ func TestMigrateUpDownStatus(t *testing.T) {
 		}
 		total += applied[i]
 	}
-	if total != 1 || tables() != 8 {
-		t.Errorf("concurrent migrations applied %d migrations in total and left %d tables, want 1 and 8", total, tables())
+	if total != 2 || tables() != 8 {
+		t.Errorf("concurrent migrations applied %d migrations in total and left %d tables, want 2 and 8", total, tables())
 	}
 }
 

@@ -70,8 +70,8 @@ func TestStatementsPerAPICall(t *testing.T) {
 			{name: "GET /v1/notifications", max: 2, method: "GET", path: func() string { return "/v1/notifications?limit=20" }},
 			{name: "GET /v1/me", max: 2, method: "GET", path: func() string { return "/v1/me" }},
 			// Full sync: horizon-free first call = Ensure + snapshot
-			// transaction (BEGIN, 5 reads, ROLLBACK) + media of the posts.
-			{name: "GET /v1/sync (snapshot)", max: 9, method: "GET", path: func() string { return "/v1/sync" }},
+			// transaction (BEGIN, 6 reads, ROLLBACK) + media of the posts.
+			{name: "GET /v1/sync (snapshot)", max: 10, method: "GET", path: func() string { return "/v1/sync" }},
 		} {
 			path := b.path()
 			var body any
@@ -154,7 +154,8 @@ func TestStatementsPerStoreCall(t *testing.T) {
 			{"GetComments", 1, func() error { _, err := s.GetComments(ctx, commentIDs); return err }},
 			{"ListNotifications", 1, func() error { _, _, err := s.ListNotifications(ctx, a.ID, "", 20); return err }},
 			{"ChangesSince", 1, func() error { _, _, err := s.ChangesSince(ctx, a.ID, 0, 50); return err }},
-			{"Snapshot", 7, func() error { _, err := s.Snapshot(ctx, a.ID); return err }},
+			// BEGIN, feed position (latest changes), horizon, 4 reads, ROLLBACK.
+			{"Snapshot", 8, func() error { _, err := s.Snapshot(ctx, a.ID); return err }},
 			// BEGIN, lock media, insert post, attach, feed head, change, COMMIT.
 			{"CreatePost(2 media)", 7, func() error {
 				_, err := s.CreatePost(ctx, domain.Post{ID: porttest.NewID(), AuthorID: a.ID, Body: "x", MediaIDs: newMedia})

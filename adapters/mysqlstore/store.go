@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -326,38 +327,61 @@ func (b *feedBatch) pin(keys ...string) { b.pins = append(b.pins, keys...) }
 // feedChunk bounds the rows of one multi-row statement.
 const feedChunk = 500
 
-// writeFeed appends the batch to the feeds: first it locks the head row of
+// writeFeed appends the batch to the feeds. First it locks the head row of
 // every feed it touches (in user order, so two writers never wait on each
-// other in a cycle), then it inserts the changes, whose AUTO_INCREMENT
-// sequence numbers are therefore taken while the locks are held. The locks
-// last until the transaction ends (see the package doc: this is what keeps
-// a reader from passing a sequence number that commits later).
+// other in a cycle) and advances the feed's position counter by the number
+// of changes it adds; then it inserts the changes, numbered with the
+// positions just reserved (read back from the locked head row in the same
+// statement), whose AUTO_INCREMENT sequence numbers are therefore taken
+// while the locks are held. The locks last until the transaction ends (see
+// the package doc: this is what keeps a reader from passing a sequence
+// number that commits later, and the positions are how a reader notices a
+// committed change it cannot see yet).
 func (s *Store) writeFeed(ctx context.Context, tx *sql.Tx, b *feedBatch) error {
 	if len(b.keys) == 0 {
 		return nil
 	}
-	users := make([]string, 0, len(b.keys))
+	count := map[string]int64{}
 	for _, k := range b.keys {
-		users = append(users, k.user)
+		count[k.user]++
 	}
-	slices.Sort(users)
-	users = slices.Compact(users)
+	users := slices.Sorted(maps.Keys(count))
 	if !s.noFeedLock {
 		for chunk := range slices.Chunk(users, feedChunk) {
-			q := "INSERT INTO feed_heads (user_id, changes) VALUES " + repeatJoin("(?, 1)", len(chunk)) +
-				" ON DUPLICATE KEY UPDATE changes = changes + 1"
-			if _, err := tx.ExecContext(ctx, q, anys(chunk)...); err != nil {
+			args := make([]any, 0, 4*len(chunk))
+			for _, u := range chunk {
+				args = append(args, u, count[u])
+			}
+			var add strings.Builder
+			for _, u := range chunk {
+				add.WriteString(" WHEN ? THEN ?")
+				args = append(args, u, count[u])
+			}
+			q := "INSERT INTO feed_heads (user_id, changes, pos) VALUES " + repeatJoin("(?, 1, ?)", len(chunk)) +
+				" ON DUPLICATE KEY UPDATE changes = changes + 1, pos = pos + CASE user_id" + add.String() + " END"
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
 		}
 	}
+	// The k-th of a user's n changes (from 0) gets the head's new position
+	// minus n-1-k: the user's changes are numbered in insertion order.
+	value := "(?, ?, ?, ?, ?, (SELECT h.pos - ? FROM feed_heads h WHERE h.user_id = ?))"
+	if s.noFeedLock {
+		value = "(?, ?, ?, ?, ?, NULL)"
+	}
 	at := s.now()
+	left := maps.Clone(count)
 	for chunk := range slices.Chunk(b.keys, feedChunk) {
-		args := make([]any, 0, 5*len(chunk))
+		args := make([]any, 0, 7*len(chunk))
 		for _, k := range chunk {
+			left[k.user]--
 			args = append(args, k.user, string(k.entity), k.id, k.deleted, at)
+			if !s.noFeedLock {
+				args = append(args, left[k.user], k.user)
+			}
 		}
-		q := "INSERT INTO feed_changes (user_id, entity, entity_id, deleted, at) VALUES " + repeatJoin("(?, ?, ?, ?, ?)", len(chunk))
+		q := "INSERT INTO feed_changes (user_id, entity, entity_id, deleted, at, pos) VALUES " + repeatJoin(value, len(chunk))
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
