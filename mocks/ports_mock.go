@@ -2973,6 +2973,44 @@ func (c *MockIdentityRefreshCall) DoAndReturn(f func(context.Context, string) (d
 	return c
 }
 
+// ResendConfirmation mocks base method.
+func (m *MockIdentity) ResendConfirmation(ctx context.Context, email string) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ResendConfirmation", ctx, email)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// ResendConfirmation indicates an expected call of ResendConfirmation.
+func (mr *MockIdentityMockRecorder) ResendConfirmation(ctx, email any) *MockIdentityResendConfirmationCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ResendConfirmation", reflect.TypeOf((*MockIdentity)(nil).ResendConfirmation), ctx, email)
+	return &MockIdentityResendConfirmationCall{Call: call}
+}
+
+// MockIdentityResendConfirmationCall wrap *gomock.Call
+type MockIdentityResendConfirmationCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockIdentityResendConfirmationCall) Return(arg0 error) *MockIdentityResendConfirmationCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockIdentityResendConfirmationCall) Do(f func(context.Context, string) error) *MockIdentityResendConfirmationCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockIdentityResendConfirmationCall) DoAndReturn(f func(context.Context, string) error) *MockIdentityResendConfirmationCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // SignIn mocks base method.
 func (m *MockIdentity) SignIn(ctx context.Context, email, password string) (domain.Tokens, error) {
 	m.ctrl.T.Helper()

@@ -17,6 +17,11 @@ type Identity interface {
 	// Invalid for a wrong or expired code (also for an unknown email, so
 	// accounts cannot be enumerated), TooManyRequests when throttled.
 	ConfirmSignUp(ctx context.Context, email, code string) error
+	// ResendConfirmation mails a new confirmation code to an unconfirmed
+	// account (the code mailed before may stop working). It returns nil for
+	// unknown and already confirmed emails (no enumeration). Returns
+	// TooManyRequests when throttled.
+	ResendConfirmation(ctx context.Context, email string) error
 	// SignIn checks the password and issues tokens. Returns Unauthenticated
 	// for an unknown email or a wrong password (the same answer for both),
 	// UserNotConfirmed for an unconfirmed account, TooManyRequests after

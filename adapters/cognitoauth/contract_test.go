@@ -10,7 +10,9 @@ import (
 // emulatorCaps are cognito-local's gaps, each a behaviour Cognito has: no
 // GlobalSignOut or AdminUserGlobalSignOut (so no global revocation, and a
 // password reset keeps the refresh tokens), no password policy, no
-// throttling of failed sign-ins. Its other gap, a wrong password answered
+// throttling of failed sign-ins, no ResendConfirmationCode (the adapter's
+// call is checked against a scripted server in TestResendConfirmation).
+// Its other gap, a wrong password answered
 // with InvalidPasswordException, needs no flag: SignIn reports any refused
 // password as bad credentials, the same answer as for an unknown email.
 var emulatorCaps = porttest.AuthCaps{
@@ -18,6 +20,7 @@ var emulatorCaps = porttest.AuthCaps{
 	PasswordPolicy:                 false,
 	WrongPasswordIsUnauthenticated: true,
 	Throttling:                     false,
+	ResendConfirmation:             false,
 }
 
 // newEmulatorProvider returns a provider over a new pool of the emulator.

@@ -102,6 +102,7 @@ func TestErrorTranslation(t *testing.T) {
 		"SignIn":                func() error { _, err := p.SignIn(ctx, email, pw); return err },
 		"Refresh":               func() error { _, err := p.Refresh(ctx, "refresh-token"); return err },
 		"ForgotPassword":        func() error { return p.ForgotPassword(ctx, email) },
+		"ResendConfirmation":    func() error { return p.ResendConfirmation(ctx, email) },
 		"ConfirmForgotPassword": func() error { return p.ConfirmForgotPassword(ctx, email, "123456", pw) },
 		"SignOut":               func() error { return p.SignOut(ctx, "access-token", "") },
 		"GetIdentity":           func() error { _, err := p.GetIdentity(ctx, "0f6c2d1e-1111-4c4c-9a9a-123456789abc"); return err },
@@ -139,6 +140,11 @@ func TestErrorTranslation(t *testing.T) {
 		{op: "Refresh", exception: "NotAuthorizedException", message: "Refresh Token has been revoked", want: domain.Unauthenticated, httpStatus: 401},
 		{op: "Refresh", exception: "InvalidParameterException", want: domain.Unauthenticated, httpStatus: 401},
 		{op: "Refresh", exception: "TooManyRequestsException", want: domain.TooManyRequests, httpStatus: 429, retryAfter: "1"},
+		{op: "ResendConfirmation", exception: "UserNotFoundException", want: ""},
+		{op: "ResendConfirmation", exception: "InvalidParameterException", message: "User is already confirmed.", want: ""},
+		{op: "ResendConfirmation", exception: "LimitExceededException", want: domain.TooManyRequests, httpStatus: 429, retryAfter: "60"},
+		{op: "ResendConfirmation", exception: "CodeDeliveryFailureException", want: domain.Unavailable, httpStatus: 503, retryAfter: "1"},
+		{op: "ResendConfirmation", exception: "InternalErrorException", status: 500, want: domain.Unavailable, httpStatus: 503, retryAfter: "1"},
 		{op: "ForgotPassword", exception: "UserNotFoundException", want: ""},
 		{op: "ForgotPassword", exception: "InvalidParameterException", message: "Cannot reset password for the user as there is no registered/verified email", want: ""},
 		{op: "ForgotPassword", exception: "LimitExceededException", want: domain.TooManyRequests, httpStatus: 429, retryAfter: "60"},
@@ -220,5 +226,24 @@ func TestErrorTranslation(t *testing.T) {
 	defer cancel()
 	if _, err := pd.SignIn(cctx, email, pw); domain.ErrorCode(err) != domain.Unavailable {
 		t.Fatalf("unreachable Cognito: %v, want Unavailable", err)
+	}
+}
+
+// TestResendConfirmation checks the ResendConfirmationCode call the adapter
+// makes (cognito-local does not implement it): client id, the email as user
+// name and the SECRET_HASH when the client has a secret.
+func TestResendConfirmation(t *testing.T) {
+	f := newFakeCognito(t)
+	p := fakeProvider(t, f, "s3cr3t")
+	if err := p.ResendConfirmation(context.Background(), "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.recorded()
+	if len(calls) != 1 || calls[0].op != "ResendConfirmationCode" {
+		t.Fatalf("calls %+v", calls)
+	}
+	b := calls[0].body
+	if b["ClientId"] != "fakeclient1" || b["Username"] != "ada@example.com" || b["SecretHash"] != cognitoauth.SecretHash("ada@example.com", "fakeclient1", "s3cr3t") {
+		t.Errorf("request %v", b)
 	}
 }

@@ -323,6 +323,32 @@ func unverifiedExp(token string) (time.Time, bool) {
 	return time.Unix(c.Exp, 0), true
 }
 
+// ResendConfirmation lets Cognito mail a new confirmation code
+// (ResendConfirmationCode). Returns nil for an unknown or already
+// confirmed email (no enumeration); TooManyRequests when throttled,
+// Unavailable.
+func (p *Provider) ResendConfirmation(ctx context.Context, email string) error {
+	c, err := p.client.get(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = c.ResendConfirmationCode(ctx, &cip.ResendConfirmationCodeInput{
+		ClientId:   aws.String(p.cfg.ClientID),
+		Username:   aws.String(email),
+		SecretHash: p.secretHash(email),
+	})
+	switch apiCode(err) {
+	case excUserNotFound, excInvalidParameter, excNotAuthorized:
+		// Unknown, or confirmed already ("User is already confirmed."): the
+		// same silence.
+		if terr := translate(err); isThrottleOrOutage(terr) {
+			return terr
+		}
+		return nil
+	}
+	return translate(err)
+}
+
 // ForgotPassword lets Cognito mail a reset code. Returns nil for an unknown
 // email or one that cannot receive codes (no enumeration); TooManyRequests
 // when throttled, Unavailable.

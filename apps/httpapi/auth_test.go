@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudpost/cloudpost/adapters/memory/localauth"
 	"github.com/cloudpost/cloudpost/apps/httpapi"
 	"github.com/cloudpost/cloudpost/core/domain"
 )
@@ -181,4 +182,41 @@ func TestAuthHeaderForms(t *testing.T) {
 	// An expired token is refused.
 	en.clock.Advance(2 * time.Hour)
 	en.do(req{method: "GET", path: "/v1/me", token: u.token}).problem(t, http.StatusUnauthorized, domain.Unauthenticated)
+}
+
+// TestResendConfirmation: a lost or expired sign-up code can be replaced;
+// the answer never says whether the account exists or is confirmed, and
+// the mails are throttled.
+func TestResendConfirmation(t *testing.T) {
+	en := newEnv(t)
+	en.do(req{method: "POST", path: "/v1/auth/signup", body: map[string]any{"email": "dee@example.com", "password": "secret123", "displayName": "Dee"}}).
+		want(t, http.StatusCreated)
+	first := en.lastCode("dee@example.com")
+	en.clock.Advance(48 * time.Hour) // the first code has expired
+	en.do(req{method: "POST", path: "/v1/auth/confirm", body: map[string]any{"email": "dee@example.com", "code": first}}).
+		problem(t, http.StatusBadRequest, domain.Invalid)
+
+	en.do(req{method: "POST", path: "/v1/auth/resend", body: map[string]any{"email": "DEE@example.com"}}).want(t, http.StatusAccepted)
+	second := en.lastCode("dee@example.com")
+	en.do(req{method: "POST", path: "/v1/auth/confirm", body: map[string]any{"email": "dee@example.com", "code": second}}).
+		want(t, http.StatusNoContent)
+	en.signIn(&user{email: "dee@example.com", password: "secret123"})
+
+	// Confirmed and unknown accounts: the same 202, and nothing is mailed.
+	en.clock.Advance(time.Minute)
+	en.do(req{method: "POST", path: "/v1/auth/resend", body: map[string]any{"email": "dee@example.com"}}).want(t, http.StatusAccepted)
+	if got := en.lastCode("dee@example.com"); got != second {
+		t.Errorf("a confirmed account was mailed a new code")
+	}
+	en.do(req{method: "POST", path: "/v1/auth/resend", body: map[string]any{"email": "nobody@example.com"}}).want(t, http.StatusAccepted)
+	en.do(req{method: "POST", path: "/v1/auth/resend", body: `{"email":"not an email"}`}).problem(t, http.StatusBadRequest, domain.Invalid)
+
+	// Throttled per account.
+	en.do(req{method: "POST", path: "/v1/auth/signup", body: map[string]any{"email": "eve@example.com", "password": "secret123", "displayName": "Eve"}}).
+		want(t, http.StatusCreated)
+	for range localauth.MaxResetMailsPerHour {
+		en.do(req{method: "POST", path: "/v1/auth/resend", body: map[string]any{"email": "eve@example.com"}}).want(t, http.StatusAccepted)
+	}
+	en.do(req{method: "POST", path: "/v1/auth/resend", body: map[string]any{"email": "eve@example.com"}}).
+		problem(t, http.StatusTooManyRequests, domain.TooManyRequests)
 }

@@ -48,7 +48,7 @@ type refreshRequest struct {
 	RefreshToken string `json:"refreshToken"`
 }
 
-type forgotRequest struct {
+type emailRequest struct {
 	Email string `json:"email"`
 }
 

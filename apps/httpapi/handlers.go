@@ -154,12 +154,18 @@ func (a *api) refresh(c echo.Context) error {
 	return c.JSON(http.StatusOK, toTokens(t, true))
 }
 
-func (a *api) forgot(c echo.Context) error {
-	var req forgotRequest
+func (a *api) forgot(c echo.Context) error { return a.mailCode(c, a.Accounts.Forgot) }
+
+func (a *api) resend(c echo.Context) error { return a.mailCode(c, a.Accounts.ResendConfirmation) }
+
+// mailCode asks send to mail a code to the request's email and answers 202
+// whether or not the account exists.
+func (a *api) mailCode(c echo.Context, send func(ctx context.Context, email string) error) error {
+	var req emailRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := a.Accounts.Forgot(c.Request().Context(), req.Email); err != nil {
+	if err := send(c.Request().Context(), req.Email); err != nil {
 		return err
 	}
 	return noContent(c, http.StatusAccepted)

@@ -187,6 +187,7 @@ func (a *api) routes(e *echo.Echo) {
 
 	e.POST("/v1/auth/signup", a.signUp)
 	e.POST("/v1/auth/confirm", a.confirm)
+	e.POST("/v1/auth/resend", a.resend)
 	e.POST("/v1/auth/signin", a.signIn)
 	e.POST("/v1/auth/refresh", a.refresh)
 	e.POST("/v1/auth/forgot", a.forgot)

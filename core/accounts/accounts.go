@@ -75,6 +75,17 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (domain.Toke
 	return s.identity.Refresh(ctx, refreshToken)
 }
 
+// ResendConfirmation mails a new sign-up confirmation code. Unknown and
+// confirmed emails get the same answer. Returns Invalid for a malformed
+// email, TooManyRequests.
+func (s *Service) ResendConfirmation(ctx context.Context, email string) error {
+	email, err := domain.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	return s.identity.ResendConfirmation(ctx, email)
+}
+
 // Forgot mails a password reset code. Unknown emails get the same answer.
 // Returns Invalid for a malformed email, TooManyRequests.
 func (s *Service) Forgot(ctx context.Context, email string) error {

@@ -45,6 +45,8 @@ type AuthCaps struct {
 	// Throttling: repeated failed sign-ins of one account end in
 	// TooManyRequests with a RetryAfter hint.
 	Throttling bool
+	// ResendConfirmation: ResendConfirmation mails a new sign-up code.
+	ResendConfirmation bool
 }
 
 // authPassword and authNewPassword satisfy domain.ValidatePassword.
@@ -249,6 +251,35 @@ func RunAuth(t *testing.T, newHarness func(t *testing.T) AuthHarness) {
 		if _, err := h.Identity.Refresh(ctx, again.RefreshToken); err != nil {
 			t.Fatalf("Refresh after a new sign-in: %v", err)
 		}
+	})
+
+	t.Run("ResendConfirmation", func(t *testing.T) {
+		if !h.Caps.ResendConfirmation {
+			t.Skip("the provider cannot resend confirmation codes")
+		}
+		ctx := t.Context()
+		if err := h.Identity.ResendConfirmation(ctx, authEmail()); err != nil {
+			t.Fatalf("ResendConfirmation for an unknown email: %v, want nil", err)
+		}
+		email := authEmail()
+		if _, err := h.Identity.SignUp(ctx, email, authPassword, "Resend"); err != nil {
+			t.Fatalf("SignUp: %v", err)
+		}
+		first := h.Code(t, email, AuthCodeSignUp)
+		if err := h.Identity.ResendConfirmation(ctx, email); err != nil {
+			t.Fatalf("ResendConfirmation: %v", err)
+		}
+		code := h.Code(t, email, AuthCodeSignUp)
+		if code == first {
+			t.Logf("the new code equals the first one (possible, unlikely)")
+		}
+		if err := h.Identity.ConfirmSignUp(ctx, email, code); err != nil {
+			t.Fatalf("ConfirmSignUp with the resent code: %v", err)
+		}
+		if err := h.Identity.ResendConfirmation(ctx, email); err != nil {
+			t.Fatalf("ResendConfirmation for a confirmed account: %v, want nil", err)
+		}
+		authSignIn(t, h, email, authPassword)
 	})
 
 	t.Run("ForgotPassword", func(t *testing.T) {

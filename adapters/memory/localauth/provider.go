@@ -42,7 +42,8 @@ const (
 	MaxFailures = 5
 	BaseLockout = time.Minute
 	MaxLockout  = time.Hour
-	// MaxResetMailsPerHour limits ForgotPassword per account.
+	// MaxResetMailsPerHour limits ForgotPassword per account, and
+	// ResendConfirmation too (counted apart).
 	MaxResetMailsPerHour = 5
 	// MaxMailsPerAddress is how many messages the outbox keeps per address.
 	MaxMailsPerAddress = 20
@@ -118,6 +119,7 @@ type account struct {
 	signUpCode pendingCode
 	resetCode  pendingCode
 	resetMails []time.Time // ForgotPassword times within the last hour
+	codeMails  []time.Time // ResendConfirmation times within the last hour
 
 	signIns   throttle // failed sign-ins
 	codeTries throttle // wrong confirmation or reset codes
@@ -345,6 +347,46 @@ func (p *Provider) Refresh(_ context.Context, refreshToken string) (domain.Token
 	return p.signer.issue(claims, now, p.cfg.AccessTTL, p.cfg.IDs)
 }
 
+// ResendConfirmation mails a new confirmation code (valid SignUpCodeTTL,
+// replacing the previous one) to an unconfirmed account. It returns nil and
+// mails nothing for unknown or confirmed emails. Returns Invalid for a
+// malformed email and TooManyRequests after MaxResetMailsPerHour requests
+// within an hour.
+func (p *Provider) ResendConfirmation(_ context.Context, email string) error {
+	email, err := domain.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	code, err := newCode()
+	if err != nil {
+		return err
+	}
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.accounts[email]
+	if a == nil || a.confirmed {
+		return nil
+	}
+	if err := limitMails(&a.codeMails, now); err != nil {
+		return err
+	}
+	a.signUpCode = pendingCode{code: code, expires: now.Add(SignUpCodeTTL)}
+	p.mailLocked(email, SubjectSignUp, code, now)
+	return nil
+}
+
+// limitMails records a mail sent at now in sent (the times of the last
+// hour), or returns TooManyRequests when MaxResetMailsPerHour were sent.
+func limitMails(sent *[]time.Time, now time.Time) error {
+	*sent = slices.DeleteFunc(*sent, func(t time.Time) bool { return !now.Before(t.Add(time.Hour)) })
+	if len(*sent) >= MaxResetMailsPerHour {
+		return throttled((*sent)[0].Add(time.Hour).Sub(now))
+	}
+	*sent = append(*sent, now)
+	return nil
+}
+
 // ForgotPassword mails a reset code (valid ResetCodeTTL) to a confirmed
 // account. It returns nil and mails nothing for unknown or unconfirmed
 // emails. Returns Invalid for a malformed email and TooManyRequests after
@@ -365,11 +407,9 @@ func (p *Provider) ForgotPassword(_ context.Context, email string) error {
 	if a == nil || !a.confirmed {
 		return nil
 	}
-	a.resetMails = slices.DeleteFunc(a.resetMails, func(t time.Time) bool { return !now.Before(t.Add(time.Hour)) })
-	if len(a.resetMails) >= MaxResetMailsPerHour {
-		return throttled(a.resetMails[0].Add(time.Hour).Sub(now))
+	if err := limitMails(&a.resetMails, now); err != nil {
+		return err
 	}
-	a.resetMails = append(a.resetMails, now)
 	a.resetCode = pendingCode{code: code, expires: now.Add(ResetCodeTTL)}
 	p.mailLocked(email, SubjectReset, code, now)
 	return nil

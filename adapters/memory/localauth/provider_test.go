@@ -62,6 +62,7 @@ func TestContract(t *testing.T) {
 				PasswordPolicy:                 true,
 				WrongPasswordIsUnauthenticated: true,
 				Throttling:                     true,
+				ResendConfirmation:             true,
 			},
 		}
 	})
