@@ -96,7 +96,13 @@
 // numbers and committing; TestFeedLoadCatchesTheRace shows it fails
 // without the feed lock; TestFeedStopsAtAGapInPositions checks the gap
 // rule itself. Changes written before migration 00002 have no position
-// and are not checked.
+// and are not checked. One case stays outside the rule: a feed whose
+// earlier changes were all pruned. A reader whose cursor is then the
+// horizon has no anchor and checks positions from its second change on,
+// and a snapshot can only check between the changes it sees; a change
+// hidden at exactly that moment could be passed. It takes a user inactive
+// for longer than the retention, two of their changes committing at once,
+// and the server's visibility lag in between.
 //
 // Pruning deletes changes older than the retention (the core passes
 // CLOUDPOST_SYNC_RETENTION) in batches, after raising the horizon (highest
