@@ -5,8 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/cloudpost/cloudpost/adapters/mysqlstore/mysqltest/scratch"
 )
 
 // BenchmarkHTTP measures each target over real loopback connections with
@@ -83,5 +87,20 @@ func TestLoadSmoke(t *testing.T) {
 		if rps, err := Measure(client, target, 2, 100*time.Millisecond); err != nil || rps <= 0 {
 			t.Errorf("%s: %v rps, %v", target.Name, rps, err)
 		}
+	}
+}
+
+// TestLoadMySQLSmoke runs one short round of `make load-mysql` (the MySQL
+// server of scripts/ci/mariadb.sh, wrk of scripts/ci/wrk.sh) so the
+// measurement keeps working.
+func TestLoadMySQLSmoke(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("wrk is not installed: run scripts/ci/wrk.sh")
+		}
+		t.Skip("wrk is not installed: run scripts/ci/wrk.sh")
+	}
+	if err := runMySQL(scratch.ServerDSN(t), 1, time.Second, 4); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -85,6 +85,15 @@ func Server(t testing.TB) *sql.DB {
 	return srv.db
 }
 
+// ServerDSN returns the DSN (no database) of the test server; see Server
+// for a missing server.
+func ServerDSN(t testing.TB) string {
+	t.Helper()
+	Server(t)
+	srv, _ := admin()
+	return srv.dsn
+}
+
 // NewDatabase creates an empty utf8mb4 database named cpt_<random>, drops
 // it when the test ends and returns its DSN. See Server for a missing
 // server.
