@@ -325,46 +325,40 @@ func unverifiedExp(token string) (time.Time, bool) {
 
 // ResendConfirmation lets Cognito mail a new confirmation code
 // (ResendConfirmationCode). Returns nil for an unknown or already
-// confirmed email (no enumeration); TooManyRequests when throttled,
-// Unavailable.
+// confirmed email ("User is already confirmed."; no enumeration);
+// TooManyRequests when throttled, Unavailable.
 func (p *Provider) ResendConfirmation(ctx context.Context, email string) error {
-	c, err := p.client.get(ctx)
-	if err != nil {
+	return p.mailCode(ctx, func(c *cip.Client) error {
+		_, err := c.ResendConfirmationCode(ctx, &cip.ResendConfirmationCodeInput{
+			ClientId: aws.String(p.cfg.ClientID), Username: aws.String(email), SecretHash: p.secretHash(email),
+		})
 		return err
-	}
-	_, err = c.ResendConfirmationCode(ctx, &cip.ResendConfirmationCodeInput{
-		ClientId:   aws.String(p.cfg.ClientID),
-		Username:   aws.String(email),
-		SecretHash: p.secretHash(email),
 	})
-	switch apiCode(err) {
-	case excUserNotFound, excInvalidParameter, excNotAuthorized:
-		// Unknown, or confirmed already ("User is already confirmed."): the
-		// same silence.
-		if terr := translate(err); isThrottleOrOutage(terr) {
-			return terr
-		}
-		return nil
-	}
-	return translate(err)
 }
 
 // ForgotPassword lets Cognito mail a reset code. Returns nil for an unknown
 // email or one that cannot receive codes (no enumeration); TooManyRequests
 // when throttled, Unavailable.
 func (p *Provider) ForgotPassword(ctx context.Context, email string) error {
+	return p.mailCode(ctx, func(c *cip.Client) error {
+		_, err := c.ForgotPassword(ctx, &cip.ForgotPasswordInput{
+			ClientId: aws.String(p.cfg.ClientID), Username: aws.String(email), SecretHash: p.secretHash(email),
+		})
+		return err
+	})
+}
+
+// mailCode runs a call that has Cognito mail a code and keeps quiet about
+// why nothing was sent: an unknown user, or one that cannot get this code,
+// answers nil like a sent code. Throttling and outages are returned.
+func (p *Provider) mailCode(ctx context.Context, send func(c *cip.Client) error) error {
 	c, err := p.client.get(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = c.ForgotPassword(ctx, &cip.ForgotPasswordInput{
-		ClientId:   aws.String(p.cfg.ClientID),
-		Username:   aws.String(email),
-		SecretHash: p.secretHash(email),
-	})
+	err = send(c)
 	switch apiCode(err) {
 	case excUserNotFound, excInvalidParameter, excNotAuthorized:
-		// Unknown, or no verified email to send to: the same silence.
 		if terr := translate(err); isThrottleOrOutage(terr) {
 			return terr
 		}

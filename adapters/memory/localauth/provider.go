@@ -353,6 +353,33 @@ func (p *Provider) Refresh(_ context.Context, refreshToken string) (domain.Token
 // malformed email and TooManyRequests after MaxResetMailsPerHour requests
 // within an hour.
 func (p *Provider) ResendConfirmation(_ context.Context, email string) error {
+	return p.mailCode(email, codeMail{confirmed: false, subject: SubjectSignUp, ttl: SignUpCodeTTL,
+		slot: func(a *account) (*pendingCode, *[]time.Time) { return &a.signUpCode, &a.codeMails }})
+}
+
+// ForgotPassword mails a reset code (valid ResetCodeTTL) to a confirmed
+// account. It returns nil and mails nothing for unknown or unconfirmed
+// emails. Returns Invalid for a malformed email and TooManyRequests after
+// MaxResetMailsPerHour requests within an hour.
+func (p *Provider) ForgotPassword(_ context.Context, email string) error {
+	return p.mailCode(email, codeMail{confirmed: true, subject: SubjectReset, ttl: ResetCodeTTL,
+		slot: func(a *account) (*pendingCode, *[]time.Time) { return &a.resetCode, &a.resetMails }})
+}
+
+// codeMail is a kind of mailed code: for confirmed accounts or not, its
+// subject and lifetime, and where an account keeps it and its mail times.
+type codeMail struct {
+	confirmed bool
+	subject   string
+	ttl       time.Duration
+	slot      func(a *account) (*pendingCode, *[]time.Time)
+}
+
+// mailCode mails a new code of kind k to the account of email, replacing
+// the previous one, when the account exists and its confirmation matches;
+// else it returns nil and mails nothing. Returns Invalid for a malformed
+// email and TooManyRequests past the hourly limit.
+func (p *Provider) mailCode(email string, k codeMail) error {
 	email, err := domain.NormalizeEmail(email)
 	if err != nil {
 		return err
@@ -365,14 +392,15 @@ func (p *Provider) ResendConfirmation(_ context.Context, email string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	a := p.accounts[email]
-	if a == nil || a.confirmed {
+	if a == nil || a.confirmed != k.confirmed {
 		return nil
 	}
-	if err := limitMails(&a.codeMails, now); err != nil {
+	pending, sent := k.slot(a)
+	if err := limitMails(sent, now); err != nil {
 		return err
 	}
-	a.signUpCode = pendingCode{code: code, expires: now.Add(SignUpCodeTTL)}
-	p.mailLocked(email, SubjectSignUp, code, now)
+	*pending = pendingCode{code: code, expires: now.Add(k.ttl)}
+	p.mailLocked(email, k.subject, code, now)
 	return nil
 }
 
@@ -384,34 +412,6 @@ func limitMails(sent *[]time.Time, now time.Time) error {
 		return throttled((*sent)[0].Add(time.Hour).Sub(now))
 	}
 	*sent = append(*sent, now)
-	return nil
-}
-
-// ForgotPassword mails a reset code (valid ResetCodeTTL) to a confirmed
-// account. It returns nil and mails nothing for unknown or unconfirmed
-// emails. Returns Invalid for a malformed email and TooManyRequests after
-// MaxResetMailsPerHour requests within an hour.
-func (p *Provider) ForgotPassword(_ context.Context, email string) error {
-	email, err := domain.NormalizeEmail(email)
-	if err != nil {
-		return err
-	}
-	code, err := newCode()
-	if err != nil {
-		return err
-	}
-	now := p.cfg.Clock.Now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	a := p.accounts[email]
-	if a == nil || !a.confirmed {
-		return nil
-	}
-	if err := limitMails(&a.resetMails, now); err != nil {
-		return err
-	}
-	a.resetCode = pendingCode{code: code, expires: now.Add(ResetCodeTTL)}
-	p.mailLocked(email, SubjectReset, code, now)
 	return nil
 }
 
