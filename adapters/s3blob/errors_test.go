@@ -3,7 +3,6 @@ package s3blob_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,38 +16,8 @@ import (
 
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
 	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/internal/testlog"
 )
-
-// logRecorder collects JSON log lines.
-type logRecorder struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logRecorder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logRecorder) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-func (l *logRecorder) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.Lines(l.buf.String()) {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // fakeS3 answers every request with the status and S3 error code of the
 // test case and counts the requests.
@@ -112,8 +81,8 @@ func TestErrorTranslation(t *testing.T) {
 		t.Run(c.code, func(t *testing.T) {
 			t.Parallel()
 			f := newFakeS3(t, func(w http.ResponseWriter, r *http.Request) { writeS3Error(w, r, c.status, c.code) })
-			var rec logRecorder
-			s := fakeStore(t, f.srv.URL, rec.logger())
+			var rec testlog.Buffer
+			s := fakeStore(t, f.srv.URL, rec.Logger())
 			ops := map[string]func() error{
 				"Stat": func() error { _, err := s.Stat(t.Context(), key); return err },
 				"Open": func() error { _, _, err := s.Open(t.Context(), key); return err },
@@ -145,7 +114,7 @@ func TestErrorTranslation(t *testing.T) {
 					t.Errorf("%s: client-visible message %q", name, msg)
 				}
 			}
-			lines := rec.lines(t)
+			lines := rec.Lines(t)
 			if c.logLevel == "" {
 				if len(lines) != 0 {
 					t.Errorf("log lines for %s: %v", c.code, lines)
@@ -177,8 +146,8 @@ func TestHeadErrors(t *testing.T) {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			t.Parallel()
 			f := newFakeS3(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) })
-			var rec logRecorder
-			s := fakeStore(t, f.srv.URL, rec.logger())
+			var rec testlog.Buffer
+			s := fakeStore(t, f.srv.URL, rec.Logger())
 			_, err := s.Stat(t.Context(), "variants/m/thumb")
 			if !domain.IsCode(err, want) {
 				t.Errorf("Stat: got %v, want %s", err, want)
@@ -187,7 +156,7 @@ func TestHeadErrors(t *testing.T) {
 				t.Errorf("ReadHead(0): got %v, want %s", err, want)
 			}
 			if status == 403 {
-				l := rec.lines(t)
+				l := rec.Lines(t)
 				if len(l) == 0 || l[0]["key"] != "variants/m/thumb" || l[0]["bucket"] != "media-bucket" || l[0]["msg"] != "s3blob: S3 access denied" {
 					t.Errorf("log lines %v, want an access denied line naming bucket and key", l)
 				}
@@ -201,8 +170,8 @@ func TestConnectionErrors(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL
 		srv.Close() // nothing listens there any more
-		var rec logRecorder
-		s := fakeStore(t, url, rec.logger())
+		var rec testlog.Buffer
+		s := fakeStore(t, url, rec.Logger())
 		if _, err := s.Stat(t.Context(), "k/1"); !domain.IsCode(err, domain.Unavailable) {
 			t.Errorf("Stat: got %v, want Unavailable", err)
 		}
@@ -217,14 +186,14 @@ func TestConnectionErrors(t *testing.T) {
 			case <-time.After(5 * time.Second):
 			}
 		})
-		var rec logRecorder
-		s := fakeStore(t, f.srv.URL, rec.logger())
+		var rec testlog.Buffer
+		s := fakeStore(t, f.srv.URL, rec.Logger())
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
 		if _, err := s.Stat(ctx, "k/1"); !domain.IsCode(err, domain.Unavailable) {
 			t.Errorf("Stat: got %v, want Unavailable", err)
 		}
-		if l := rec.lines(t); len(l) != 0 {
+		if l := rec.Lines(t); len(l) != 0 {
 			t.Errorf("a caller's own deadline is not logged: %v", l)
 		}
 	})
@@ -252,8 +221,8 @@ func TestDeletePerKeyErrors(t *testing.T) {
 		}
 		io.WriteString(w, `<Error><Key>uploads/u/gone</Key><Code>NoSuchKey</Code><Message>gone</Message></Error></DeleteResult>`)
 	})
-	var rec logRecorder
-	s := fakeStore(t, f.srv.URL, rec.logger())
+	var rec testlog.Buffer
+	s := fakeStore(t, f.srv.URL, rec.Logger())
 
 	keys := []string{"uploads/u/gone"}
 	for i := range 2100 {
@@ -268,7 +237,7 @@ func TestDeletePerKeyErrors(t *testing.T) {
 	if err := s.Delete(t.Context(), "", "a//b", "uploads/u/denied"); !domain.IsCode(err, domain.Internal) {
 		t.Errorf("Delete(denied key): got %v, want Internal", err)
 	}
-	if l := rec.lines(t); len(l) != 1 || l[0]["key"] != "uploads/u/denied" || l[0]["level"] != "ERROR" {
+	if l := rec.Lines(t); len(l) != 1 || l[0]["key"] != "uploads/u/denied" || l[0]["level"] != "ERROR" {
 		t.Errorf("log lines %v, want one error naming the denied key", l)
 	}
 	if err := s.Delete(t.Context()); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
 	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/internal/testlog"
 	"github.com/cloudpost/cloudpost/ports"
 	"github.com/cloudpost/cloudpost/ports/porttest"
 )
@@ -93,12 +94,12 @@ func TestModuleStart(t *testing.T) {
 	})
 	t.Run("WrongSecret", func(t *testing.T) {
 		setAWSEnv(t, vgwAccess, "wrong-secret")
-		var rec logRecorder
-		_, err := startModule(t, cfg, rec.logger())
+		var rec testlog.Buffer
+		_, err := startModule(t, cfg, rec.Logger())
 		if err == nil || !strings.Contains(err.Error(), cfg.Bucket) {
 			t.Errorf("start with a wrong secret: %v, want an error naming the bucket", err)
 		}
-		if l := rec.lines(t); len(l) == 0 || l[0]["msg"] != "s3blob: S3 access denied" || l[0]["bucket"] != cfg.Bucket {
+		if l := rec.Lines(t); len(l) == 0 || l[0]["msg"] != "s3blob: S3 access denied" || l[0]["bucket"] != cfg.Bucket {
 			t.Errorf("log lines %v, want an access denied line naming the bucket", l)
 		}
 	})
@@ -108,11 +109,11 @@ func TestModuleStart(t *testing.T) {
 		srv.Close()
 		c := cfg
 		c.Endpoint = srv.URL
-		var rec logRecorder
-		if _, err := startModule(t, c, rec.logger()); err != nil {
+		var rec testlog.Buffer
+		if _, err := startModule(t, c, rec.Logger()); err != nil {
 			t.Errorf("start with S3 unreachable: %v, want a warning only", err)
 		}
-		if l := rec.lines(t); len(l) == 0 || l[len(l)-1]["msg"] != "s3blob: S3 not reachable at start; continuing" {
+		if l := rec.Lines(t); len(l) == 0 || l[len(l)-1]["msg"] != "s3blob: S3 not reachable at start; continuing" {
 			t.Errorf("log lines %v, want the start warning", l)
 		}
 	})
@@ -122,8 +123,8 @@ func TestModuleStart(t *testing.T) {
 // signature; that is Internal, logged with bucket and key.
 func TestAccessDeniedOnRealServer(t *testing.T) {
 	requireServer(t)
-	var rec logRecorder
-	s, err := s3blob.NewWithAWS(testConfig(), testAWSConfig(vgwAccess, "wrong-secret"), rec.logger())
+	var rec testlog.Buffer
+	s, err := s3blob.NewWithAWS(testConfig(), testAWSConfig(vgwAccess, "wrong-secret"), rec.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestAccessDeniedOnRealServer(t *testing.T) {
 	if !domain.IsCode(err, domain.Internal) {
 		t.Fatalf("Open with a wrong secret: %v, want Internal", err)
 	}
-	l := rec.lines(t)
+	l := rec.Lines(t)
 	if len(l) != 1 || l[0]["level"] != "ERROR" || l[0]["bucket"] != vgw.bucket || l[0]["key"] != "uploads/u1/secret" || l[0]["code"] != "SignatureDoesNotMatch" {
 		t.Errorf("log lines %v, want one error naming bucket, key and SignatureDoesNotMatch", l)
 	}

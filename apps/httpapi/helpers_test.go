@@ -36,6 +36,7 @@ import (
 	"github.com/cloudpost/cloudpost/core/notifications"
 	"github.com/cloudpost/cloudpost/core/posts"
 	"github.com/cloudpost/cloudpost/core/profiles"
+	"github.com/cloudpost/cloudpost/internal/testlog"
 	"github.com/cloudpost/cloudpost/ports"
 )
 
@@ -56,7 +57,7 @@ type env struct {
 	notifier *memnotify.Notifier
 	media    *media.Service
 	deps     httpapi.Deps
-	logs     *syncBuffer
+	logs     *testlog.Buffer
 }
 
 type envOption func(*httpapi.Deps)
@@ -69,7 +70,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	clock := system.NewFakeClock(time.Now())
 	ids := system.IDs{}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	en := &env{t: t, clock: clock, logs: logs}
 
@@ -128,24 +129,6 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Cleanup(en.srv.Close)
 	en.client = &http.Client{Transport: v.Transport(t, en.srv.Client().Transport)}
 	return en
-}
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // resp is a finished exchange.

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cloudpost/cloudpost/internal/testlog"
 )
 
 // These tests run the real bootstrap binary (built for this machine with
@@ -111,29 +113,11 @@ func findRIE(t testing.TB) string {
 	return ""
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // emulator is a running aws-lambda-rie with one function.
 type emulator struct {
 	url  string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testlog.Buffer
 	done chan struct{}
 }
 
@@ -164,7 +148,7 @@ func startEmulator(t testing.TB, bin string, env ...string) *emulator {
 	t.Helper()
 	rie := findRIE(t)
 	addr, apiAddr := freePort(t), freePort(t)
-	e := &emulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations", out: &syncBuffer{}, done: make(chan struct{})}
+	e := &emulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations", out: &testlog.Buffer{}, done: make(chan struct{})}
 	e.cmd = exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bin)
 	e.cmd.Dir = buildDir
 	e.cmd.Env = append(append(append([]string(nil), os.Environ()...), testEnv...), env...)

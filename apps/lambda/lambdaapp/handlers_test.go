@@ -20,6 +20,7 @@ import (
 	"github.com/cloudpost/cloudpost/apps/lambda/lambdaapp"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/media"
+	"github.com/cloudpost/cloudpost/internal/testlog"
 	"github.com/cloudpost/cloudpost/ports"
 )
 
@@ -54,35 +55,8 @@ func (b *recordingBlobs) putKeys() []string {
 	return append([]string(nil), b.puts...)
 }
 
-// logBuffer collects the app's JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.Lines(l.buf.String()) {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 // withLogs sends the app's logs (at info) to a buffer.
-func withLogs(cfg config.Config, logs *logBuffer) fx.Option {
+func withLogs(cfg config.Config, logs *testlog.Buffer) fx.Option {
 	cfg.LogLevel = slog.LevelInfo
 	return fx.Decorate(func(*slog.Logger) *slog.Logger { return lambdaapp.NewLogger(cfg, logs) })
 }
@@ -92,11 +66,11 @@ type mediaFixture struct {
 	blobs *recordingBlobs
 	media *media.Service
 	store ports.Storage
-	logs  *logBuffer
+	logs  *testlog.Buffer
 }
 
 func newMediaFixture(t *testing.T) *mediaFixture {
-	f := &mediaFixture{logs: &logBuffer{}}
+	f := &mediaFixture{logs: &testlog.Buffer{}}
 	cfg := testConfig(t)
 	f.app = startApp(t, cfg, lambdaapp.HandlerMedia, withLogs(cfg, f.logs),
 		fx.Decorate(func(b ports.Blobs) ports.Blobs { f.blobs = &recordingBlobs{Blobs: b}; return f.blobs }),
@@ -176,7 +150,7 @@ func TestMediaHandlerProcessesUploads(t *testing.T) {
 	}
 	// Every log line of the invocation carries the Lambda request id.
 	var handled []string
-	for _, l := range f.logs.lines(t) {
+	for _, l := range f.logs.Lines(t) {
 		if l["message"] == "media event handled" {
 			handled = append(handled, fmt.Sprint(l["awsRequestId"]))
 			if l["mediaId"] != id || l["level"] != "INFO" || l["timestamp"] == nil {
@@ -256,7 +230,7 @@ func TestMediaHandlerIgnoresOtherEvents(t *testing.T) {
 		t.Errorf("unknown media: %v", err)
 	}
 	var skipped int
-	for _, l := range f.logs.lines(t) {
+	for _, l := range f.logs.Lines(t) {
 		if strings.HasPrefix(fmt.Sprint(l["message"]), "media event skipped") {
 			skipped++
 		}
@@ -270,11 +244,11 @@ type cognitoFixture struct {
 	app   *lambdaapp.App
 	auth  *localauth.Provider
 	store ports.Storage
-	logs  *logBuffer
+	logs  *testlog.Buffer
 }
 
 func newCognitoFixture(t *testing.T) *cognitoFixture {
-	f := &cognitoFixture{logs: &logBuffer{}}
+	f := &cognitoFixture{logs: &testlog.Buffer{}}
 	cfg := testConfig(t)
 	f.app = startApp(t, cfg, lambdaapp.HandlerCognito, withLogs(cfg, f.logs), fx.Populate(&f.auth, &f.store))
 	return f
@@ -347,7 +321,7 @@ func TestCognitoTriggerNeverFailsTheConfirmation(t *testing.T) {
 		t.Errorf("profile after forgot-password confirmation: %v", err)
 	}
 	var failures int
-	for _, l := range f.logs.lines(t) {
+	for _, l := range f.logs.Lines(t) {
 		if l["message"] == "cognito trigger: profile not created" {
 			failures++
 			if l["level"] != "ERROR" || l["awsRequestId"] != "c" {
@@ -375,7 +349,7 @@ func TestJanitorPrunesTheFeed(t *testing.T) {
 		t.Fatalf("janitor: %s %v", out, err)
 	}
 	down := domain.Errorf(domain.Unavailable, "database unavailable")
-	cfg, logs := testConfig(t), &logBuffer{}
+	cfg, logs := testConfig(t), &testlog.Buffer{}
 	app = startApp(t, cfg, lambdaapp.HandlerJanitor, withLogs(cfg, logs),
 		fx.Decorate(func(s ports.Storage) ports.Storage { return failingPrune{s, down} }))
 	if _, err := app.Handler.Invoke(lambdaCtx("j"), nil); domain.ErrorCode(err) != domain.Unavailable {
@@ -418,12 +392,12 @@ func TestLoadConfig(t *testing.T) {
 
 func TestAPILogsCarryBothRequestIDs(t *testing.T) {
 	t.Parallel()
-	cfg, logs := testConfig(t), &logBuffer{}
+	cfg, logs := testConfig(t), &testlog.Buffer{}
 	app := startApp(t, cfg, lambdaapp.HandlerAPI, withLogs(cfg, logs))
 	invokeV2(t, app, jsonReq("GET", "/healthz", nil, "X-Request-Id", "client-rid-1"))
 	invokeV1(t, app, jsonReq("GET", "/v1/nope", nil))
 	var got []string
-	for _, l := range logs.lines(t) {
+	for _, l := range logs.Lines(t) {
 		if l["message"] == "request" {
 			got = append(got, fmt.Sprintf("%v %v %v %v", l["path"], l["awsRequestId"], l["apiRequestId"], l["requestId"] != nil))
 		}
