@@ -192,13 +192,11 @@ func TestNoHangOnSilentServer(t *testing.T) {
 	}
 }
 
-// TestDatabaseOutageAndRecovery stops the database (cuts every connection
-// through a proxy) while writers create posts and comments: calls fail
-// fast with Unavailable, the store recovers by itself when the database
-// returns, and nothing half-written is ever visible: every comment has its
-// post and notification, every count matches, every change in the feed
-// names a row that exists.
-func TestDatabaseOutageAndRecovery(t *testing.T) {
+// newProxiedStore returns a store over a fresh database reached through a
+// fault proxy (1 s query timeout), closed at cleanup, and the database's
+// direct DSN.
+func newProxiedStore(t *testing.T) (*Store, *faultProxy, string) {
+	t.Helper()
 	dsn := testDatabase(t, false)
 	mc, _ := mysql.ParseDSN(dsn)
 	proxy := newFaultProxy(t, mc.Addr)
@@ -209,7 +207,18 @@ func TestDatabaseOutageAndRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s, proxy, dsn
+}
+
+// TestDatabaseOutageAndRecovery stops the database (cuts every connection
+// through a proxy) while writers create posts and comments: calls fail
+// fast with Unavailable, the store recovers by itself when the database
+// returns, and nothing half-written is ever visible: every comment has its
+// post and notification, every count matches, every change in the feed
+// names a row that exists.
+func TestDatabaseOutageAndRecovery(t *testing.T) {
+	s, proxy, dsn := newProxiedStore(t)
 	ctx := t.Context()
 	id := porttest.NewID()
 	owner, err := s.CreateProfile(ctx, domain.Profile{ID: id, Email: id + "@example.com"})
@@ -393,17 +402,7 @@ func TestTranslate(t *testing.T) {
 // database outage is a fast 503 with Retry-After, and the API works again
 // once the database is back, without a restart.
 func TestAPIAnswers503WhileTheDatabaseIsDown(t *testing.T) {
-	dsn := testDatabase(t, false)
-	mc, _ := mysql.ParseDSN(dsn)
-	proxy := newFaultProxy(t, mc.Addr)
-	c := DefaultConfig()
-	c.DSN = proxiedDSN(t, dsn, proxy.addr())
-	c.QueryTimeout = time.Second
-	s, err := Open(c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, proxy, _ := newProxiedStore(t)
 	en := newAPIEnv(t, s)
 	var post struct{ ID string }
 	en.mustCall("POST", "/v1/posts", map[string]any{"body": "hello", "mediaIds": []string{}}, &post)
