@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
+	"github.com/cloudpost/cloudpost/adapters/mysqlstore/mysqltest/scratch"
 	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/core/domain"
 )
@@ -110,31 +109,28 @@ func runMySQL(serverDSN string, rounds int, d time.Duration, conns int) error {
 	return nil
 }
 
-// scratchDatabase creates a migrated database with a random name on the
-// server and returns its DSN and a function that drops it.
+// scratchDatabase creates a migrated database on the server and returns
+// its DSN and a function that drops it.
 func scratchDatabase(serverDSN string) (string, func(), error) {
 	mc, err := mysql.ParseDSN(serverDSN)
 	if err != nil {
 		return "", nil, fmt.Errorf("-mysql: %w", err)
 	}
+	mc.DBName = ""
 	admin, err := sql.Open("mysql", mc.FormatDSN())
 	if err != nil {
 		return "", nil, err
 	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "cpload_" + hex.EncodeToString(b[:])
 	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+	dsn, dropDB, err := scratch.Create(ctx, admin, mc.FormatDSN())
+	if err != nil {
 		admin.Close()
-		return "", nil, fmt.Errorf("create database: %w", err)
+		return "", nil, err
 	}
 	drop := func() {
-		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE "+name)
+		_ = dropDB(context.Background())
 		admin.Close()
 	}
-	mc.DBName = name
-	dsn := mc.FormatDSN()
 	db, err := mysqlstore.OpenDB(mysqlstore.DefaultConfig(), dsn, true)
 	if err == nil {
 		_, err = mysqlstore.MigrateUpIfPending(ctx, db)

@@ -1,4 +1,4 @@
-// Package scratch gives tests empty databases of their own on the MySQL or
+// Package scratch gives tests (and the load tool) empty databases of their own on the MySQL or
 // MariaDB server scripts/ci/mariadb.sh runs (or CLOUDPOST_TEST_MYSQL_DSN).
 // It does not import the adapter, so the adapter's own tests can use it;
 // package mysqltest adds the migrations on top.
@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -101,23 +102,40 @@ func NewDatabase(t testing.TB) string {
 	t.Helper()
 	db := Server(t)
 	srv, _ := admin()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "cpt_" + hex.EncodeToString(b[:])
-	if _, err := db.ExecContext(context.Background(), "CREATE DATABASE "+name+" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
-		t.Fatalf("scratch: create database: %v", err)
+	dsn, drop, err := Create(context.Background(), db, srv.dsn)
+	if err != nil {
+		t.Fatalf("scratch: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP DATABASE "+name); err != nil {
-			t.Errorf("scratch: drop database %s: %v", name, err)
+		if err := drop(ctx); err != nil {
+			t.Errorf("scratch: %v", err)
 		}
 	})
-	mc, err := mysql.ParseDSN(srv.dsn)
+	return dsn
+}
+
+// Create creates an empty utf8mb4 database named cpt_<random> through db,
+// a pool on serverDSN without a database, and returns the new database's
+// DSN and a function that drops it.
+func Create(ctx context.Context, db *sql.DB, serverDSN string) (dsn string, drop func(context.Context) error, err error) {
+	mc, err := mysql.ParseDSN(serverDSN)
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "cpt_" + hex.EncodeToString(b[:])
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+		return "", nil, fmt.Errorf("create database: %w", err)
+	}
+	drop = func(ctx context.Context) error {
+		if _, err := db.ExecContext(ctx, "DROP DATABASE "+name); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
 	}
 	mc.DBName = name
-	return mc.FormatDSN()
+	return mc.FormatDSN(), drop, nil
 }
