@@ -1,7 +1,8 @@
-// Package scratch gives tests (and the load tool) empty databases of their own on the MySQL or
-// MariaDB server scripts/ci/mariadb.sh runs (or CLOUDPOST_TEST_MYSQL_DSN).
-// It does not import the adapter, so the adapter's own tests can use it;
-// package mysqltest adds the migrations on top.
+// Package scratch gives tests (and the load tool) empty databases of their
+// own on the MySQL or MariaDB server scripts/ci/mariadb.sh runs (or
+// CLOUDPOST_TEST_MYSQL_DSN). It does not import the adapter, so the
+// adapter's own tests can use it; package mysqltest adds the migrations on
+// top.
 package scratch
 
 import (
