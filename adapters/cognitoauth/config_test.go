@@ -84,6 +84,16 @@ func TestConfigValidateNamesTheVariable(t *testing.T) {
 			c.Domain, c.RedirectURLs, c.StateTTL = "https://auth.example.com", []string{"https://a.example/cb"}, time.Hour*2
 		},
 	}
+	// Client ids are at most 128 characters.
+	long := good
+	long.ClientID = strings.Repeat("c", 128)
+	if err := long.Validate(); err != nil {
+		t.Errorf("a 128-character client id: %v", err)
+	}
+	long.ClientID += "c"
+	if err := long.Validate(); err == nil || !strings.Contains(err.Error(), "CLOUDPOST_COGNITO_CLIENT_ID") {
+		t.Errorf("a 129-character client id: %v", err)
+	}
 	for name, mut := range cases {
 		c := good
 		mut(&c)

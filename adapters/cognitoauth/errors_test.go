@@ -247,3 +247,18 @@ func TestResendConfirmation(t *testing.T) {
 		t.Errorf("request %v", b)
 	}
 }
+
+// TestGetIdentityRefusesImpossibleIDs: an id that cannot be a `sub` (too
+// long, other characters) is NotFound without a call to Cognito.
+func TestGetIdentityRefusesImpossibleIDs(t *testing.T) {
+	f := newFakeCognito(t)
+	p := fakeProvider(t, f, "")
+	for _, id := range []string{strings.Repeat("a", 65), "a b", "x\" or 1=1"} {
+		if _, err := p.GetIdentity(context.Background(), id); domain.ErrorCode(err) != domain.NotFound {
+			t.Errorf("GetIdentity(%q) = %v, want NotFound", id, err)
+		}
+	}
+	if calls := f.recorded(); len(calls) != 0 {
+		t.Errorf("Cognito was called: %+v", calls)
+	}
+}

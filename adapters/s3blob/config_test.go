@@ -58,6 +58,8 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *s3blob.Config) { c.Bucket = "Media_Bucket" }, "CLOUDPOST_S3_BUCKET"},
 		{func(c *s3blob.Config) { c.Bucket = "ab" }, "CLOUDPOST_S3_BUCKET"},
 		{func(c *s3blob.Config) { c.Bucket = "a..b" }, "CLOUDPOST_S3_BUCKET"},
+		{func(c *s3blob.Config) { c.Bucket = strings.Repeat("b", 63) }, ""},
+		{func(c *s3blob.Config) { c.Bucket = strings.Repeat("b", 64) }, "CLOUDPOST_S3_BUCKET"},
 		{func(c *s3blob.Config) { c.Region = "" }, "CLOUDPOST_S3_REGION"},
 		{func(c *s3blob.Config) { c.Endpoint = "127.0.0.1:7070" }, "CLOUDPOST_S3_ENDPOINT"},
 		{func(c *s3blob.Config) { c.Endpoint = "ftp://x" }, "CLOUDPOST_S3_ENDPOINT"},
