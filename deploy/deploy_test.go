@@ -333,9 +333,11 @@ func orDefault(v any, def string) any {
 	return v
 }
 
-// knownVariables are the variables apps/config and lambdaapp read.
+// knownVariables are the variables apps/config and lambdaapp read, and
+// GOMEMLIMIT, which the Go runtime reads (and the image pipeline's budget
+// follows).
 var knownVariables = func() map[string]bool {
-	out := map[string]bool{}
+	out := map[string]bool{"GOMEMLIMIT": true}
 	var walk func(reflect.Type)
 	walk = func(t reflect.Type) {
 		for f := range t.Fields() {
@@ -350,6 +352,22 @@ var knownVariables = func() map[string]bool {
 	walk(reflect.TypeFor[lambdaapp.Config]())
 	return out
 }()
+
+// TestTemplateImageFunctionsHaveRoomForTheWorstImage: the functions that
+// run the image pipeline have the memory its worst allowed input needs
+// (about 670 MiB at 40 MP, adapters/imaging TestPeakMemoryTable) and a
+// GOMEMLIMIT below it.
+func TestTemplateImageFunctionsHaveRoomForTheWorstImage(t *testing.T) {
+	tpl, generic := parse(t, scenarios[0])
+	fns := functions(t, tpl, generic)
+	for _, h := range []string{lambdaapp.HandlerMedia, lambdaapp.HandlerJanitor} {
+		f := fns[h]
+		mem := fmt.Sprint(dig(generic, "Resources", f.name, "Properties", "MemorySize"))
+		if mem != "1024" || f.env["GOMEMLIMIT"] != "800MiB" {
+			t.Errorf("%s: MemorySize %s, GOMEMLIMIT %q; want 1024 and 800MiB", f.name, mem, f.env["GOMEMLIMIT"])
+		}
+	}
+}
 
 func TestTemplateMediaEventsAndBucket(t *testing.T) {
 	tpl, generic := parse(t, scenarios[0])
@@ -402,8 +420,9 @@ func TestTemplateMediaEventsAndBucket(t *testing.T) {
 	}
 	rule := b.CorsConfiguration.CorsRules[0]
 	if !slices.Equal(rule.AllowedOrigins, []string{"https://app.example.com", "https://admin.example.com"}) ||
-		!slices.Equal(rule.AllowedMethods, []string{"PUT", "GET", "HEAD"}) || !slices.Contains(rule.AllowedHeaders, "Content-Type") {
-		t.Errorf("bucket CORS rule %+v (presigned PUTs sign Content-Type)", rule)
+		!slices.Equal(rule.AllowedMethods, []string{"PUT", "GET", "HEAD"}) ||
+		!slices.Contains(rule.AllowedHeaders, "Content-Type") || !slices.Contains(rule.AllowedHeaders, "If-None-Match") {
+		t.Errorf("bucket CORS rule %+v (presigned PUTs sign Content-Type and If-None-Match)", rule)
 	}
 }
 
@@ -625,6 +644,14 @@ func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
 			iam := s.params["DBAuth"] == "iam"
+			// The image pipeline: read uploads, write variants, replace a
+			// failed upload's bytes by an empty object, delete variants.
+			pipeline := []grant{
+				{"s3:GetObject", objects + "/uploads/*"},
+				{"s3:PutObject", objects + "/uploads/*"}, {"s3:PutObject", objects + "/variants/*"},
+				{"s3:DeleteObject", objects + "/uploads/*"}, {"s3:DeleteObject", objects + "/variants/*"},
+				{"s3:ListBucket", objects},
+			}
 			want := map[string][]grant{
 				lambdaapp.HandlerAPI: {
 					{"s3:PutObject", objects + "/uploads/*"},
@@ -634,11 +661,9 @@ func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
 					{"cognito-idp:AdminGetUser", pool}, {"cognito-idp:ListUsers", pool},
 					{"cognito-idp:AdminDeleteUser", pool}, {"cognito-idp:AdminUserGlobalSignOut", pool},
 				},
-				lambdaapp.HandlerMedia: {
-					{"s3:GetObject", objects + "/uploads/*"}, {"s3:PutObject", objects + "/variants/*"}, {"s3:ListBucket", objects},
-				},
+				lambdaapp.HandlerMedia:   pipeline,
 				lambdaapp.HandlerCognito: {{"cognito-idp:AdminGetUser", pool}, {"cognito-idp:ListUsers", pool}},
-				lambdaapp.HandlerJanitor: nil,
+				lambdaapp.HandlerJanitor: pipeline,
 				lambdaapp.HandlerMigrate: nil,
 			}
 			tpl, generic := parse(t, s)
@@ -721,7 +746,7 @@ func TestTemplateSchedulesAndOutputs(t *testing.T) {
 			schedules = append(schedules, ev.Properties.ScheduleEvent.Schedule)
 		}
 	}
-	if !slices.Equal(schedules, []string{"rate(1 hour)"}) {
+	if !slices.Equal(schedules, []string{"rate(5 minutes)"}) {
 		t.Errorf("janitor schedules %q", schedules)
 	}
 	if n := len(fns[lambdaapp.HandlerMigrate].fn.Events); n != 0 {

@@ -745,18 +745,18 @@ func (m *MockMediaStore) EXPECT() *MockMediaStoreMockRecorder {
 }
 
 // CreateMedia mocks base method.
-func (m_2 *MockMediaStore) CreateMedia(ctx context.Context, m domain.Media) (domain.Media, error) {
+func (m_2 *MockMediaStore) CreateMedia(ctx context.Context, m domain.Media, admit func(int, time.Time) error) (domain.Media, error) {
 	m_2.ctrl.T.Helper()
-	ret := m_2.ctrl.Call(m_2, "CreateMedia", ctx, m)
+	ret := m_2.ctrl.Call(m_2, "CreateMedia", ctx, m, admit)
 	ret0, _ := ret[0].(domain.Media)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // CreateMedia indicates an expected call of CreateMedia.
-func (mr *MockMediaStoreMockRecorder) CreateMedia(ctx, m any) *MockMediaStoreCreateMediaCall {
+func (mr *MockMediaStoreMockRecorder) CreateMedia(ctx, m, admit any) *MockMediaStoreCreateMediaCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateMedia", reflect.TypeOf((*MockMediaStore)(nil).CreateMedia), ctx, m)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateMedia", reflect.TypeOf((*MockMediaStore)(nil).CreateMedia), ctx, m, admit)
 	return &MockMediaStoreCreateMediaCall{Call: call}
 }
 
@@ -772,13 +772,13 @@ func (c *MockMediaStoreCreateMediaCall) Return(arg0 domain.Media, arg1 error) *M
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockMediaStoreCreateMediaCall) Do(f func(context.Context, domain.Media) (domain.Media, error)) *MockMediaStoreCreateMediaCall {
+func (c *MockMediaStoreCreateMediaCall) Do(f func(context.Context, domain.Media, func(int, time.Time) error) (domain.Media, error)) *MockMediaStoreCreateMediaCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMediaStoreCreateMediaCall) DoAndReturn(f func(context.Context, domain.Media) (domain.Media, error)) *MockMediaStoreCreateMediaCall {
+func (c *MockMediaStoreCreateMediaCall) DoAndReturn(f func(context.Context, domain.Media, func(int, time.Time) error) (domain.Media, error)) *MockMediaStoreCreateMediaCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -896,6 +896,46 @@ func (c *MockMediaStoreGetMediaBatchCall) Do(f func(context.Context, []string) (
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockMediaStoreGetMediaBatchCall) DoAndReturn(f func(context.Context, []string) ([]domain.Media, error)) *MockMediaStoreGetMediaBatchCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ListStaleMedia mocks base method.
+func (m *MockMediaStore) ListStaleMedia(ctx context.Context, before time.Time, after string, limit int) ([]domain.Media, bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListStaleMedia", ctx, before, after, limit)
+	ret0, _ := ret[0].([]domain.Media)
+	ret1, _ := ret[1].(bool)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// ListStaleMedia indicates an expected call of ListStaleMedia.
+func (mr *MockMediaStoreMockRecorder) ListStaleMedia(ctx, before, after, limit any) *MockMediaStoreListStaleMediaCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListStaleMedia", reflect.TypeOf((*MockMediaStore)(nil).ListStaleMedia), ctx, before, after, limit)
+	return &MockMediaStoreListStaleMediaCall{Call: call}
+}
+
+// MockMediaStoreListStaleMediaCall wrap *gomock.Call
+type MockMediaStoreListStaleMediaCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockMediaStoreListStaleMediaCall) Return(arg0 []domain.Media, arg1 bool, arg2 error) *MockMediaStoreListStaleMediaCall {
+	c.Call = c.Call.Return(arg0, arg1, arg2)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockMediaStoreListStaleMediaCall) Do(f func(context.Context, time.Time, string, int) ([]domain.Media, bool, error)) *MockMediaStoreListStaleMediaCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockMediaStoreListStaleMediaCall) DoAndReturn(f func(context.Context, time.Time, string, int) ([]domain.Media, bool, error)) *MockMediaStoreListStaleMediaCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -1364,18 +1404,18 @@ func (c_2 *MockStorageCreateCommentCall) DoAndReturn(f func(context.Context, dom
 }
 
 // CreateMedia mocks base method.
-func (m_2 *MockStorage) CreateMedia(ctx context.Context, m domain.Media) (domain.Media, error) {
+func (m_2 *MockStorage) CreateMedia(ctx context.Context, m domain.Media, admit func(int, time.Time) error) (domain.Media, error) {
 	m_2.ctrl.T.Helper()
-	ret := m_2.ctrl.Call(m_2, "CreateMedia", ctx, m)
+	ret := m_2.ctrl.Call(m_2, "CreateMedia", ctx, m, admit)
 	ret0, _ := ret[0].(domain.Media)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // CreateMedia indicates an expected call of CreateMedia.
-func (mr *MockStorageMockRecorder) CreateMedia(ctx, m any) *MockStorageCreateMediaCall {
+func (mr *MockStorageMockRecorder) CreateMedia(ctx, m, admit any) *MockStorageCreateMediaCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateMedia", reflect.TypeOf((*MockStorage)(nil).CreateMedia), ctx, m)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateMedia", reflect.TypeOf((*MockStorage)(nil).CreateMedia), ctx, m, admit)
 	return &MockStorageCreateMediaCall{Call: call}
 }
 
@@ -1391,13 +1431,13 @@ func (c *MockStorageCreateMediaCall) Return(arg0 domain.Media, arg1 error) *Mock
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockStorageCreateMediaCall) Do(f func(context.Context, domain.Media) (domain.Media, error)) *MockStorageCreateMediaCall {
+func (c *MockStorageCreateMediaCall) Do(f func(context.Context, domain.Media, func(int, time.Time) error) (domain.Media, error)) *MockStorageCreateMediaCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockStorageCreateMediaCall) DoAndReturn(f func(context.Context, domain.Media) (domain.Media, error)) *MockStorageCreateMediaCall {
+func (c *MockStorageCreateMediaCall) DoAndReturn(f func(context.Context, domain.Media, func(int, time.Time) error) (domain.Media, error)) *MockStorageCreateMediaCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -2148,6 +2188,46 @@ func (c *MockStorageListPostsCall) DoAndReturn(f func(context.Context, ports.Pos
 	return c
 }
 
+// ListStaleMedia mocks base method.
+func (m *MockStorage) ListStaleMedia(ctx context.Context, before time.Time, after string, limit int) ([]domain.Media, bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListStaleMedia", ctx, before, after, limit)
+	ret0, _ := ret[0].([]domain.Media)
+	ret1, _ := ret[1].(bool)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
+}
+
+// ListStaleMedia indicates an expected call of ListStaleMedia.
+func (mr *MockStorageMockRecorder) ListStaleMedia(ctx, before, after, limit any) *MockStorageListStaleMediaCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListStaleMedia", reflect.TypeOf((*MockStorage)(nil).ListStaleMedia), ctx, before, after, limit)
+	return &MockStorageListStaleMediaCall{Call: call}
+}
+
+// MockStorageListStaleMediaCall wrap *gomock.Call
+type MockStorageListStaleMediaCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockStorageListStaleMediaCall) Return(arg0 []domain.Media, arg1 bool, arg2 error) *MockStorageListStaleMediaCall {
+	c.Call = c.Call.Return(arg0, arg1, arg2)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockStorageListStaleMediaCall) Do(f func(context.Context, time.Time, string, int) ([]domain.Media, bool, error)) *MockStorageListStaleMediaCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockStorageListStaleMediaCall) DoAndReturn(f func(context.Context, time.Time, string, int) ([]domain.Media, bool, error)) *MockStorageListStaleMediaCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // MarkNotificationsRead mocks base method.
 func (m *MockStorage) MarkNotificationsRead(ctx context.Context, userID string, ids []string, all bool, at time.Time) error {
 	m.ctrl.T.Helper()
@@ -2526,18 +2606,18 @@ func (c *MockBlobsOpenCall) DoAndReturn(f func(context.Context, string) (io.Read
 }
 
 // PresignDownload mocks base method.
-func (m *MockBlobs) PresignDownload(ctx context.Context, key string, expires time.Duration) (string, error) {
+func (m *MockBlobs) PresignDownload(ctx context.Context, p ports.DownloadPolicy) (string, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "PresignDownload", ctx, key, expires)
+	ret := m.ctrl.Call(m, "PresignDownload", ctx, p)
 	ret0, _ := ret[0].(string)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // PresignDownload indicates an expected call of PresignDownload.
-func (mr *MockBlobsMockRecorder) PresignDownload(ctx, key, expires any) *MockBlobsPresignDownloadCall {
+func (mr *MockBlobsMockRecorder) PresignDownload(ctx, p any) *MockBlobsPresignDownloadCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PresignDownload", reflect.TypeOf((*MockBlobs)(nil).PresignDownload), ctx, key, expires)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "PresignDownload", reflect.TypeOf((*MockBlobs)(nil).PresignDownload), ctx, p)
 	return &MockBlobsPresignDownloadCall{Call: call}
 }
 
@@ -2553,13 +2633,13 @@ func (c *MockBlobsPresignDownloadCall) Return(arg0 string, arg1 error) *MockBlob
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockBlobsPresignDownloadCall) Do(f func(context.Context, string, time.Duration) (string, error)) *MockBlobsPresignDownloadCall {
+func (c *MockBlobsPresignDownloadCall) Do(f func(context.Context, ports.DownloadPolicy) (string, error)) *MockBlobsPresignDownloadCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockBlobsPresignDownloadCall) DoAndReturn(f func(context.Context, string, time.Duration) (string, error)) *MockBlobsPresignDownloadCall {
+func (c *MockBlobsPresignDownloadCall) DoAndReturn(f func(context.Context, ports.DownloadPolicy) (string, error)) *MockBlobsPresignDownloadCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -2604,17 +2684,17 @@ func (c *MockBlobsPresignUploadCall) DoAndReturn(f func(context.Context, ports.U
 }
 
 // Put mocks base method.
-func (m *MockBlobs) Put(ctx context.Context, key, contentType string, body io.Reader, size int64) error {
+func (m *MockBlobs) Put(ctx context.Context, o ports.Object, body io.Reader) error {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Put", ctx, key, contentType, body, size)
+	ret := m.ctrl.Call(m, "Put", ctx, o, body)
 	ret0, _ := ret[0].(error)
 	return ret0
 }
 
 // Put indicates an expected call of Put.
-func (mr *MockBlobsMockRecorder) Put(ctx, key, contentType, body, size any) *MockBlobsPutCall {
+func (mr *MockBlobsMockRecorder) Put(ctx, o, body any) *MockBlobsPutCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Put", reflect.TypeOf((*MockBlobs)(nil).Put), ctx, key, contentType, body, size)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Put", reflect.TypeOf((*MockBlobs)(nil).Put), ctx, o, body)
 	return &MockBlobsPutCall{Call: call}
 }
 
@@ -2630,13 +2710,13 @@ func (c *MockBlobsPutCall) Return(arg0 error) *MockBlobsPutCall {
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockBlobsPutCall) Do(f func(context.Context, string, string, io.Reader, int64) error) *MockBlobsPutCall {
+func (c *MockBlobsPutCall) Do(f func(context.Context, ports.Object, io.Reader) error) *MockBlobsPutCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockBlobsPutCall) DoAndReturn(f func(context.Context, string, string, io.Reader, int64) error) *MockBlobsPutCall {
+func (c *MockBlobsPutCall) DoAndReturn(f func(context.Context, ports.Object, io.Reader) error) *MockBlobsPutCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

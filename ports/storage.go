@@ -129,8 +129,15 @@ type Comments interface {
 
 // MediaStore stores media item records (the bytes live in Blobs).
 type MediaStore interface {
-	// CreateMedia inserts m. Returns Conflict for a duplicate id.
-	CreateMedia(ctx context.Context, m domain.Media) (domain.Media, error)
+	// CreateMedia inserts m once admit (may be nil) allows it. admit is
+	// called with how many of m.OwnerID's items are pending or processing
+	// and when the oldest of them was created (zero when none), counted so
+	// that concurrent creations for one owner are serialised: a cap that
+	// admit enforces holds under any concurrency (admit may be called again
+	// when the adapter retries its transaction). An error from admit is
+	// returned unchanged and nothing is inserted. Returns Conflict for a
+	// duplicate id.
+	CreateMedia(ctx context.Context, m domain.Media, admit func(inFlight int, oldest time.Time) error) (domain.Media, error)
 	// GetMedia returns the item. Returns NotFound.
 	GetMedia(ctx context.Context, id string) (domain.Media, error)
 	// GetMediaBatch returns the items that exist among ids.
@@ -145,6 +152,11 @@ type MediaStore interface {
 	// nil) allows it. Returns NotFound, Conflict while the item is attached
 	// to a post or is a profile's avatar.
 	DeleteMedia(ctx context.Context, id string, fn func(m domain.Media) error) (domain.Media, error)
+	// ListStaleMedia returns up to limit items that are pending or
+	// processing and were last updated before before, ordered by id, with
+	// ID > after (empty: from the first), and whether more follow: what the
+	// media sweep visits.
+	ListStaleMedia(ctx context.Context, before time.Time, after string, limit int) ([]domain.Media, bool, error)
 }
 
 // Notifications stores notifications (written by CreateComment).

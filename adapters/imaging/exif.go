@@ -21,8 +21,7 @@ const (
 // orientation returns the EXIF orientation (1 to 8) of the image in data, 1
 // when it has none or it cannot be read. JPEG keeps EXIF in an APP1 segment,
 // PNG in an eXIf chunk and WebP in an EXIF chunk; each parser only follows
-// lengths that stay inside data, so a hostile file cannot make it loop or
-// read out of bounds.
+// lengths that stay inside data (see container.go).
 func orientation(f *format, data []byte) int {
 	var tiff []byte
 	switch f.contentType {
@@ -40,69 +39,41 @@ var exifHeader = []byte("Exif\x00\x00")
 
 // jpegEXIF returns the TIFF block of the first EXIF APP1 segment before the
 // image data, nil when there is none.
-func jpegEXIF(b []byte) []byte {
-	for i := 2; i+4 <= len(b); {
-		if b[i] != 0xFF {
-			return nil
+func jpegEXIF(b []byte) (tiff []byte) {
+	jpegWalk(b, func(m byte, seg []byte) bool {
+		if m == 0xE1 && bytes.HasPrefix(seg, exifHeader) {
+			tiff = seg[len(exifHeader):]
+			return false
 		}
-		m := b[i+1]
-		switch {
-		case m == 0xFF: // fill byte
-			i++
-			continue
-		case m == 0x01 || m == 0xD8 || m >= 0xD0 && m <= 0xD7: // markers without a length
-			i += 2
-			continue
-		case m == 0xDA || m == 0xD9: // start of scan, end of image: no EXIF before the pixels
-			return nil
-		}
-		n := int(binary.BigEndian.Uint16(b[i+2:]))
-		if n < 2 || i+2+n > len(b) {
-			return nil
-		}
-		if seg := b[i+4 : i+2+n]; m == 0xE1 && bytes.HasPrefix(seg, exifHeader) {
-			return seg[len(exifHeader):]
-		}
-		i += 2 + n
-	}
-	return nil
+		return true
+	})
+	return tiff
 }
 
 // pngEXIF returns the data of the eXIf chunk, nil when there is none.
-func pngEXIF(b []byte) []byte {
-	for i := 8; i+12 <= len(b); {
-		n := binary.BigEndian.Uint32(b[i:])
-		typ := string(b[i+4 : i+8])
-		if n > uint32(len(b)-i-12) {
-			return nil
+func pngEXIF(b []byte) (tiff []byte) {
+	pngWalk(b, func(typ string, data []byte, _ func() bool) bool {
+		if typ == "eXIf" {
+			tiff = data
+			return false
 		}
-		switch typ {
-		case "eXIf":
-			return b[i+8 : i+8+int(n)]
-		case "IEND":
-			return nil
-		}
-		i += 12 + int(n)
-	}
-	return nil
+		return true
+	})
+	return tiff
 }
 
 // webpEXIF returns the data of the EXIF chunk of an extended WebP file, nil
 // when there is none. Some writers keep the "Exif\0\0" prefix of JPEG; it is
 // dropped.
-func webpEXIF(b []byte) []byte {
-	for i := 12; i+8 <= len(b); {
-		n := binary.LittleEndian.Uint32(b[i+4:])
-		if n > uint32(len(b)-i-8) {
-			return nil
+func webpEXIF(b []byte) (tiff []byte) {
+	webpWalk(b, func(fourCC string, data []byte) bool {
+		if fourCC == "EXIF" {
+			tiff = bytes.TrimPrefix(data, exifHeader)
+			return false
 		}
-		if string(b[i:i+4]) == "EXIF" {
-			d := b[i+8 : i+8+int(n)]
-			return bytes.TrimPrefix(d, exifHeader)
-		}
-		i += 8 + int(n) + int(n&1) // chunks are padded to an even size
-	}
-	return nil
+		return true
+	})
+	return tiff
 }
 
 // tiffOrientation reads the Orientation tag of IFD0 of a TIFF block, 1 when

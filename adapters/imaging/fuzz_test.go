@@ -14,7 +14,8 @@ var fuzzTypes = []string{"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 // FuzzMakeVariants feeds arbitrary bytes to the decoder entry point. It must
 // never panic or hang, must fail only with Invalid or TooLarge, and whatever it
-// accepts must yield three decodable variants no larger than the input.
+// accepts must yield four decodable variants no larger than the input, with
+// no ICC profile but a well-formed one of the input.
 // typ picks the declared type; values past the list declare the sniffed type
 // so that mutations reach the decoders rather than the magic-byte check.
 // CI runs it briefly:
@@ -47,6 +48,18 @@ func FuzzMakeVariants(f *testing.F) {
 		lossy,
 		webpExtended(150, 100, lossy[12:], append([]byte{0}, make([]byte, 150*100)...), porttest.ImagesEXIF(3)),
 		porttest.ImagesPNGBomb(50000, 50000),
+		// colour profiles: several APP2 chunks, iCCP, ICCP
+		porttest.ImagesJPEGWithICC(encodeJPEG(f, small, 70), withPrivateTag(porttest.ImagesDisplayP3Profile(), 70_000)),
+		porttest.ImagesPNGWithICC(encodePNG(f, alpha), porttest.ImagesDisplayP3Profile()),
+		webpExtendedICC(40, 30, porttest.ImagesLosslessWebP(small)[12:], porttest.ImagesDisplayP3Profile()),
+		// every metadata block
+		jpegWithEverything(encodeJPEG(f, small, 60), porttest.ImagesSRGBProfile()),
+		pngWithEverything(encodePNG(f, small), nil),
+		webpWithEverything(alpha, porttest.ImagesDisplayP3Profile()),
+		// layouts the standard encoder does not write
+		testJPEG(f, 24, 16, jpegCMYK),
+		testJPEG(f, 24, 16, jpegProgressive444),
+		rawPNG(f, 13, 11, 6, 16, true),
 		// broken ones
 		encodePNG(f, small)[:100],
 		encodeJPEG(f, small, 80)[:300],
@@ -86,10 +99,20 @@ func FuzzMakeVariants(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted a file image.DecodeConfig rejects: %v", err)
 		}
-		if len(vs) != 3 {
+		if len(vs) != len(domain.VariantNames) {
 			t.Fatalf("%d variants", len(vs))
 		}
+		var src *format
+		for _, g := range formats {
+			if g.contentType == ct {
+				src = g
+			}
+		}
+		profile := iccProfile(src, data)
 		for i, v := range vs {
+			if p := porttest.ImagesICCProfile(v.Data); p != nil && !bytes.Equal(p, profile) {
+				t.Fatalf("%s carries a profile of %d bytes that is not the input's", v.Name, len(p))
+			}
 			if v.Name != domain.VariantNames[i] || len(v.Data) == 0 || v.Width < 1 || v.Height < 1 {
 				t.Fatalf("variant %d: %s %dx%d, %d bytes", i, v.Name, v.Width, v.Height, len(v.Data))
 			}

@@ -102,14 +102,11 @@ type pyramid struct {
 	// hs, vs: how many luma pixels one sample of level 0 spans (2, 2 for the
 	// chroma of a 4:2:0 JPEG).
 	hs, vs int
-}
-
-// level returns level k (level 0 halved k times).
-func (p *pyramid) level(k int) plane {
-	for len(p.levels) <= k {
-		p.levels = append(p.levels, halve(p.levels[len(p.levels)-1]))
-	}
-	return p.levels[k]
+	// full and half, when set, make level 0, or level 1 straight from the
+	// decoded image: a source whose level 0 would be much larger than the
+	// decoded image (an expanded palette, 4 times) leaves levels empty, and
+	// level 0 is only made when a target reads it.
+	full, half func() plane
 }
 
 // kind says how a source's planes are to be read.
@@ -128,6 +125,9 @@ type source struct {
 	planes []*pyramid
 	// alpha is true when some pixel is not fully opaque (kindRGBA only).
 	alpha bool
+	// fromCMYK is true when the pixels were converted from CMYK: no profile
+	// of the source describes them.
+	fromCMYK bool
 }
 
 // newSource takes over the decoded m (its pixels may be converted in place) as
@@ -156,9 +156,11 @@ func newSource(m image.Image, w, h int) *source {
 	case *image.NRGBA64:
 		return rgbaSource(premultiply(narrow16(m.Pix, m.Stride, w, h, 4)))
 	case *image.CMYK:
-		return rgbaSource(cmykToRGBA(plane{pix: m.Pix, w: w, h: h, stride: m.Stride, ch: 4}))
+		s := rgbaSource(cmykToRGBA(plane{pix: m.Pix, w: w, h: h, stride: m.Stride, ch: 4}))
+		s.fromCMYK = true
+		return s
 	case *image.Paletted:
-		return rgbaSource(expandPalette(m))
+		return paletteSource(m)
 	case *image.NYCbCrA:
 		if opaque(m.A, m.AStride, w, h) {
 			if s := ycbcrSource(&m.YCbCr); s != nil {
@@ -167,6 +169,19 @@ func newSource(m image.Image, w, h int) *source {
 		}
 	}
 	return rgbaSource(canvas(m, w, h))
+}
+
+// colourSpace is the ICC data colour space of the source's pixels, and so of
+// its variants: "GRAY" for a gray source (gray JPEG variants), "RGB " for the
+// others, "" for pixels converted from CMYK (described by no profile).
+func (s *source) colourSpace() string {
+	switch {
+	case s.fromCMYK:
+		return ""
+	case s.kind == kindGray:
+		return "GRAY"
+	}
+	return "RGB "
 }
 
 func graySource(p plane) *source {
@@ -257,14 +272,40 @@ func cmykToRGBA(p plane) plane {
 	return p
 }
 
-// expandPalette returns the premultiplied RGBA pixels of a paletted image; an
-// index outside the palette is transparent.
-func expandPalette(m *image.Paletted) plane {
-	var lut [256][4]byte
-	for i, c := range m.Palette {
+// paletteSource is a source of the paletted m, whose level 0 (RGBA, 4
+// bytes a pixel) is made only if a target reads it: a large image's
+// variants are all made from level 1 or coarser, which is made straight from
+// m.
+func paletteSource(m *image.Paletted) *source {
+	lut := paletteLUT(m.Palette)
+	var translucent [256]bool // indices of colours that are not fully opaque
+	for i := range lut {
+		translucent[i] = lut[i][3] != 255
+	}
+	alpha := false
+	for y := 0; y < m.Rect.Dy() && !alpha; y++ {
+		for _, idx := range m.Pix[y*m.Stride : y*m.Stride+m.Rect.Dx()] {
+			alpha = alpha || translucent[idx]
+		}
+	}
+	return &source{kind: kindRGBA, w: m.Rect.Dx(), h: m.Rect.Dy(), alpha: alpha, planes: []*pyramid{{hs: 1, vs: 1,
+		full: func() plane { return expandPalette(m, &lut) },
+		half: func() plane { return halvePalette(m, &lut) },
+	}}}
+}
+
+// paletteLUT returns the premultiplied RGBA colour of each index; an index
+// outside the palette is transparent.
+func paletteLUT(p color.Palette) (lut [256][4]byte) {
+	for i, c := range p[:min(len(p), 256)] {
 		r, g, b, a := c.RGBA()
 		lut[i] = [4]byte{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), uint8(a >> 8)}
 	}
+	return lut
+}
+
+// expandPalette returns the premultiplied RGBA pixels of a paletted image.
+func expandPalette(m *image.Paletted, lut *[256][4]byte) plane {
 	w, h := m.Rect.Dx(), m.Rect.Dy()
 	p := newPlane(w, h, 4)
 	for y := range h {
@@ -275,6 +316,38 @@ func expandPalette(m *image.Paletted) plane {
 		}
 	}
 	return p
+}
+
+// halvePalette returns halve(expandPalette(m, lut)) without making the
+// full-size RGBA plane: each sample the same rounded mean of a 2x2 block.
+func halvePalette(m *image.Paletted, lut *[256][4]byte) plane {
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	d := newPlane((w+1)/2, (h+1)/2, 4)
+	for y := range d.h {
+		r0 := m.Pix[2*y*m.Stride : 2*y*m.Stride+w]
+		r1 := r0
+		if 2*y+1 < h {
+			r1 = m.Pix[(2*y+1)*m.Stride : (2*y+1)*m.Stride+w]
+		}
+		out := d.row(y)
+		for x := range w / 2 {
+			a, b := &lut[r0[2*x]], &lut[r0[2*x+1]]
+			c, e := &lut[r1[2*x]], &lut[r1[2*x+1]]
+			r := 1 + uint(x&1) // as halveRow4
+			o := out[4*x : 4*x+4 : 4*x+4]
+			for k := range 4 {
+				o[k] = uint8((uint(a[k]) + uint(b[k]) + uint(c[k]) + uint(e[k]) + r) >> 2)
+			}
+		}
+		if w&1 == 1 { // the last column pairs with itself
+			a, c := &lut[r0[w-1]], &lut[r1[w-1]]
+			o := out[4*(w/2) : 4*(w/2)+4]
+			for k := range 4 {
+				o[k] = uint8((uint(a[k]) + uint(c[k]) + 1) >> 1)
+			}
+		}
+	}
+	return d
 }
 
 // canvas draws m onto a transparent w x h RGBA canvas: the general path for

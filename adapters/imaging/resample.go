@@ -1,6 +1,10 @@
 package imaging
 
-import "math"
+import (
+	"math"
+	"runtime"
+	"sync"
+)
 
 // Fixed-point filter weights: 1.0 is 1<<weightBits. Samples are 8-bit, so a
 // sum of at most 64 taps fits an int32 with room to spare.
@@ -102,39 +106,60 @@ func (ws weights) span() (lo, hi int) {
 }
 
 // resample returns the window (x0, y0, sw, sh) of src, in src sample
-// coordinates, resampled to dw x dh with the Catmull-Rom filter: a vertical
-// pass over the columns the window needs, then a horizontal pass. Sums are
-// rounded to 8 bits between the passes.
+// coordinates, resampled to dw x dh with the Catmull-Rom filter: for each
+// output row, a vertical pass over the columns the window needs, then a
+// horizontal pass. Sums are rounded to 8 bits between the passes. A large
+// output is made in bands of rows on all cores (an RGBA image is a single
+// plane, and the luma plane of a photo is two thirds of its work).
 func resample(src plane, x0, y0, sw, sh float64, dw, dh int) plane {
 	xw := makeWeights(src.w, x0, sw, dw)
 	yw := makeWeights(src.h, y0, sh, dh)
+	dst := newPlane(dw, dh, src.ch)
+	xlo, xhi := xw.span()
+	// Multiply-adds of both passes; below about a millisecond of work a
+	// goroutine is not worth it.
+	work := dh * src.ch * ((xhi-xlo)*yw.n + dw*xw.n)
+	bands := min(runtime.GOMAXPROCS(0), max(work>>21, 1), dh)
+	if bands == 1 {
+		resampleRows(dst, src, xw, yw, 0, dh)
+		return dst
+	}
+	var wg sync.WaitGroup
+	for b := range bands {
+		wg.Go(func() { resampleRows(dst, src, xw, yw, dh*b/bands, dh*(b+1)/bands) })
+	}
+	wg.Wait()
+	return dst
+}
+
+// resampleRows makes rows [y0, y1) of dst from src with the weights xw and
+// yw, through a single intermediate row.
+func resampleRows(dst, src plane, xw, yw weights, y0, y1 int) {
 	xlo, xhi := xw.span()
 	ch := src.ch
-	tmp := newPlane(xhi-xlo, dh, ch)
+	tmp := make([]byte, (xhi-xlo)*ch)
 	rows := make([][]byte, yw.n)
 	var acc []int32
 	if yw.n != taps8 {
-		acc = make([]int32, tmp.w*ch)
+		acc = make([]int32, len(tmp))
 	}
-	for y := range dh {
+	for y := y0; y < y1; y++ {
 		for t := range rows {
 			rows[t] = src.row(yw.start[y] + t)[xlo*ch : xhi*ch]
 		}
-		vertical(tmp.row(y), rows, yw.w[y*yw.n:(y+1)*yw.n], acc)
-	}
-	dst := newPlane(dw, dh, ch)
-	for y := range dh {
-		in, out := tmp.row(y), dst.row(y)
+		vertical(tmp, rows, yw.w[y*yw.n:(y+1)*yw.n], acc)
+		out := dst.row(y)
 		switch {
 		case ch == 1 && xw.n == taps8:
-			horizontal8(out, in, xw, xlo)
+			horizontal8(out, tmp, xw, xlo)
 		case ch == 1:
-			horizontal1(out, in, xw, xlo)
+			horizontal1(out, tmp, xw, xlo)
+		case xw.n == taps8:
+			horizontal4x8(out, tmp, xw, xlo)
 		default:
-			horizontal4(out, in, xw, xlo)
+			horizontal4(out, tmp, xw, xlo)
 		}
 	}
-	return dst
 }
 
 // vertical writes to out the weighted sum of rows (one weight per row); acc
@@ -195,6 +220,26 @@ func horizontal1(out, in []byte, xw weights, xlo int) {
 			a += int32(v) * ws[t]
 		}
 		out[x] = clamp8(a)
+	}
+}
+
+// horizontal4x8 filters a premultiplied RGBA row in into out with 8-tap
+// weights: horizontal4 unrolled.
+func horizontal4x8(out, in []byte, xw weights, xlo int) {
+	for x := range len(out) / 4 {
+		s := (xw.start[x] - xlo) * 4
+		t := (*[4 * taps8]byte)(in[s : s+4*taps8])
+		w := (*[taps8]int32)(xw.w[x*taps8 : x*taps8+taps8])
+		o := (*[4]byte)(out[4*x : 4*x+4])
+		var px [4]int32
+		for c := range 4 {
+			px[c] = int32(t[c])*w[0] + int32(t[4+c])*w[1] + int32(t[8+c])*w[2] + int32(t[12+c])*w[3] +
+				int32(t[16+c])*w[4] + int32(t[20+c])*w[5] + int32(t[24+c])*w[6] + int32(t[28+c])*w[7]
+		}
+		o[3] = clamp8(px[3])
+		o[0] = min(clamp8(px[0]), o[3]) // see horizontal4
+		o[1] = min(clamp8(px[1]), o[3])
+		o[2] = min(clamp8(px[2]), o[3])
 	}
 }
 

@@ -252,3 +252,71 @@ func TestOpaque4(t *testing.T) {
 		}
 	}
 }
+
+// The unrolled 8-tap RGBA filter is the general one, and rows made in bands
+// are the rows made at once.
+func TestResampleVariantsAgree(t *testing.T) {
+	src := newPlane(700, 500, 4)
+	for i := range src.pix {
+		src.pix[i] = uint8(i*151 + i*i*7)
+	}
+	premultiply(src)
+	for _, size := range [][2]int{{500, 400}, {400, 300}, {371, 269}} {
+		xw := makeWeights(src.w, 0, 700, size[0])
+		yw := makeWeights(src.h, 0, 500, size[1])
+		if xw.n != taps8 {
+			t.Fatalf("%v: %d taps", size, xw.n)
+		}
+		xlo, _ := xw.span()
+		once := newPlane(size[0], size[1], 4)
+		resampleRows(once, src, xw, yw, 0, size[1])
+		banded := newPlane(size[0], size[1], 4)
+		for _, cut := range [][2]int{{0, 7}, {7, size[1] / 2}, {size[1] / 2, size[1]}} {
+			resampleRows(banded, src, xw, yw, cut[0], cut[1])
+		}
+		if !bytes.Equal(once.pix, banded.pix) {
+			t.Errorf("%v: banded rows differ", size)
+		}
+		in := src.row(3)[xlo*4:]
+		a, b := make([]byte, 4*size[0]), make([]byte, 4*size[0])
+		horizontal4(a, in, xw, xlo)
+		horizontal4x8(b, in, xw, xlo)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%v: horizontal4x8 differs from horizontal4", size)
+		}
+	}
+}
+
+func BenchmarkResampleLargeRGBA(b *testing.B) {
+	p := newPlane(2720, 2040, 4)
+	for i := range p.pix {
+		p.pix[i] = uint8(i * 7)
+	}
+	for b.Loop() {
+		resample(p, 0, 0, 2720, 2040, 2048, 1536)
+	}
+}
+
+// Level 1 made straight from a paletted image is level 0 halved.
+func TestHalvePaletteMatchesHalve(t *testing.T) {
+	pal := color.Palette{color.RGBA{255, 0, 0, 255}, color.NRGBA{0, 200, 100, 128}, color.Transparent, color.RGBA{10, 20, 30, 255}}
+	for _, size := range [][2]int{{1, 1}, {1, 5}, {2, 2}, {7, 3}, {8, 8}, {33, 17}} {
+		m := image.NewPaletted(image.Rect(0, 0, size[0], size[1]), pal)
+		for i := range m.Pix {
+			m.Pix[i] = uint8(i*7+i*i) % 6 // indices 4 and 5 are outside the palette: transparent
+		}
+		lut := paletteLUT(m.Palette)
+		want := halve(expandPalette(m, &lut))
+		got := halvePalette(m, &lut)
+		if got.w != want.w || got.h != want.h || !bytes.Equal(got.pix, want.pix) {
+			t.Errorf("%v: halvePalette differs from halve(expandPalette)", size)
+		}
+		if s := paletteSource(m); s.alpha != !opaque4(expandPalette(m, &lut)) {
+			t.Errorf("%v: alpha %v", size, s.alpha)
+		}
+	}
+	opaque := image.NewPaletted(image.Rect(0, 0, 4, 4), pal)
+	if paletteSource(opaque).alpha {
+		t.Error("an opaque paletted image has alpha")
+	}
+}

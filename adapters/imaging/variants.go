@@ -6,6 +6,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -20,9 +21,9 @@ type target struct {
 	dw, dh int
 }
 
-// targets returns the thumb, small and medium targets of a w x h image whose
-// EXIF orientation is orient. Sizes are decided on the displayed (oriented)
-// image, then mapped back to the stored one.
+// targets returns the thumb, small, medium and large targets of a w x h
+// image whose EXIF orientation is orient. Sizes are decided on the displayed
+// (oriented) image, then mapped back to the stored one.
 func targets(w, h, orient int) []target {
 	transposed := orient >= orientTranspose
 	dispW, dispH := w, h
@@ -39,16 +40,30 @@ func targets(w, h, orient int) []target {
 		ww: float64(side), wh: float64(side),
 		dw: t, dh: t,
 	}}
+	whole := func(name string, ow, oh int) {
+		if transposed {
+			ow, oh = oh, ow
+		}
+		out = append(out, target{name: name, ww: float64(w), wh: float64(h), dw: ow, dh: oh})
+	}
+	// scaled is the other side when one side of the displayed image becomes n.
+	scaled := func(other, side, n int) int {
+		return max(1, int(math.Round(float64(other)*float64(n)/float64(side))))
+	}
 	for _, v := range []struct {
 		name  string
 		width int
 	}{{domain.VariantSmall, SmallWidth}, {domain.VariantMedium, MediumWidth}} {
 		ow := min(v.width, dispW)
-		oh := max(1, int(math.Round(float64(dispH)*float64(ow)/float64(dispW))))
-		if transposed {
-			ow, oh = oh, ow
-		}
-		out = append(out, target{name: v.name, ww: float64(w), wh: float64(h), dw: ow, dh: oh})
+		whole(v.name, ow, scaled(dispH, dispW, ow))
+	}
+	// Large: the longer side capped at LargeSide.
+	if dispW >= dispH {
+		ow := min(LargeSide, dispW)
+		whole(domain.VariantLarge, ow, scaled(dispH, dispW, ow))
+	} else {
+		oh := min(LargeSide, dispH)
+		whole(domain.VariantLarge, scaled(dispW, dispH, oh), oh)
 	}
 	return out
 }
@@ -63,40 +78,62 @@ type output struct {
 	planes []plane
 }
 
-// makeVariants scales the source to every target and orients the results.
-// The planes of a YCbCr source are independent, so they are scaled
-// concurrently: with 4:2:0 chroma, Y is two thirds of the work.
+// makeVariants scales the source to every target and returns the results,
+// oriented, in target order.
 func (s *source) makeVariants(orient int) []output {
-	ts := targets(s.w, s.h, orient)
-	scaled := make([][]plane, len(s.planes)) // [plane][target]
-	var wg sync.WaitGroup
-	for j := range s.planes {
-		wg.Go(func() { scaled[j] = s.scalePlane(j, ts, orient) })
-	}
-	wg.Wait()
-	s.planes = nil
-
-	outs := make([]output, len(ts))
-	for i, t := range ts {
-		o := output{name: t.name, kind: s.kind, alpha: s.alpha, w: t.dw, h: t.dh}
-		if orient >= orientTranspose {
-			o.w, o.h = o.h, o.w
-		}
-		for j := range scaled {
-			o.planes = append(o.planes, scaled[j][i])
-		}
-		outs[i] = o
-	}
+	outs := make([]output, len(targets(s.w, s.h, orient)))
+	s.eachVariant(orient, func(i int, o output) { outs[i] = o }) // each index once
 	return outs
 }
 
-// scalePlane makes plane j of every target, oriented.
-func (s *source) scalePlane(j int, ts []target, orient int) []plane {
+// eachVariant scales the source to every target and calls emit with the
+// index and the output of each, oriented, as soon as all its planes are
+// made, so that encoding one variant (the large one first, usually) overlaps
+// scaling the others. emit is called from several goroutines at once; when
+// eachVariant returns, it has been called for every target. The planes of a
+// YCbCr source are independent, so they are scaled concurrently: with 4:2:0
+// chroma, Y is two thirds of the work.
+func (s *source) eachVariant(orient int, emit func(i int, o output)) {
+	ts := targets(s.w, s.h, orient)
+	outs := make([]output, len(ts))
+	missing := make([]int, len(ts)) // planes still to make, per target
+	for i, t := range ts {
+		outs[i] = output{name: t.name, kind: s.kind, alpha: s.alpha, w: t.dw, h: t.dh, planes: make([]plane, len(s.planes))}
+		if orient >= orientTranspose {
+			outs[i].w, outs[i].h = t.dh, t.dw
+		}
+		missing[i] = len(s.planes)
+	}
+	var mu sync.Mutex
+	done := func(i, j int, p plane) {
+		mu.Lock()
+		outs[i].planes[j] = p
+		missing[i]--
+		ready := missing[i] == 0
+		mu.Unlock()
+		if ready {
+			emit(i, outs[i])
+		}
+	}
+	var wg sync.WaitGroup
+	for j := range s.planes {
+		wg.Go(func() { s.scalePlane(j, ts, orient, func(i int, p plane) { done(i, j, p) }) })
+	}
+	wg.Wait()
+	s.planes = nil
+}
+
+// scalePlane makes plane j of every target, oriented, and hands each to done
+// (target index, plane) as soon as it is made. Targets are made from
+// the finest pyramid level they need to the coarsest, and each level is
+// dropped as soon as the next one is built and no target still needs it, so
+// that the full-size plane (most of the memory, for a photo) can be collected
+// while the smaller variants are made.
+func (s *source) scalePlane(j int, ts []target, orient int, done func(i int, p plane)) {
 	p := s.planes[j]
 	type window struct{ x0, y0, sw, sh float64 }
 	wins := make([]window, len(ts))
 	levels := make([]int, len(ts))
-	lowest := math.MaxInt
 	for i, t := range ts {
 		pw, ph, ohs, ovs := s.outPlaneSize(j, t)
 		// The window in level-0 samples of this plane. An output chroma
@@ -110,21 +147,31 @@ func (s *source) scalePlane(j int, ts []target, orient int) []plane {
 		levels[i] = pyramidLevel(w.sw, w.sh, pw, ph)
 		f := math.Ldexp(1, levels[i]) // level-0 samples per sample of that level
 		wins[i] = window{w.x0 / f, w.y0 / f, w.sw / f, w.sh / f}
-		p.level(levels[i])
-		lowest = min(lowest, levels[i])
 	}
-	// Drop the levels no target reads (the full-size plane, for a photo)
-	// before filtering, so the garbage collector may take them.
-	for k := range lowest {
-		p.levels[k] = plane{}
+	order := make([]int, len(ts))
+	for i := range order {
+		order[i] = i
 	}
-	out := make([]plane, len(ts))
-	for i, t := range ts {
-		pw, ph, _, _ := s.outPlaneSize(j, t)
+	slices.SortStableFunc(order, func(a, b int) int { return levels[a] - levels[b] })
+	if len(p.levels) == 0 { // level 0 is made on demand (see pyramid)
+		if levels[order[0]] >= 1 && p.half != nil {
+			p.levels = []plane{{}, p.half()}
+		} else {
+			p.levels = []plane{p.full()}
+		}
+		p.full, p.half = nil, nil
+	}
+	for _, i := range order {
+		for len(p.levels) <= levels[i] {
+			k := len(p.levels) - 1
+			p.levels = append(p.levels, halve(p.levels[k]))
+			p.levels[k] = plane{} // every target left needs level k+1 or a coarser one
+		}
+		pw, ph, _, _ := s.outPlaneSize(j, ts[i])
 		w := wins[i]
-		out[i] = orientPlane(resample(p.level(levels[i]), w.x0, w.y0, w.sw, w.sh, pw, ph), orient)
+		done(i, orientPlane(resample(p.levels[levels[i]], w.x0, w.y0, w.sw, w.sh, pw, ph), orient))
 	}
-	return out
+	p.levels = nil
 }
 
 // outPlaneSize is the size of output plane j of target t, and how many output
@@ -207,32 +254,53 @@ func orientPlane(p plane, o int) plane {
 	return d
 }
 
-// encode encodes o: JPEG at quality q unless it has transparency, then PNG.
-func (o output) encode(q int) (domain.Variant, error) {
-	var (
-		m  image.Image
-		ct = "image/jpeg"
-	)
+// contentType is the type o is encoded as (see variantType).
+func (o output) contentType() string { return variantType(o.kind, o.alpha) }
+
+// contentType is the type the variants of s are encoded as (see
+// variantType).
+func (s *source) contentType() string { return variantType(s.kind, s.alpha) }
+
+// variantType is the type variants are encoded as: PNG when they have
+// transparency, else JPEG.
+func variantType(k kind, alpha bool) string {
+	if k == kindRGBA && alpha {
+		return "image/png"
+	}
+	return "image/jpeg"
+}
+
+// encode encodes o (JPEG at quality q, or PNG: see contentType) with the
+// metadata m and nothing else.
+func (o output) encode(q int, m metadata) (domain.Variant, error) {
+	var img image.Image
+	ct := o.contentType()
 	r := image.Rect(0, 0, o.w, o.h)
 	switch {
 	case o.kind == kindYCbCr:
 		y, cb, cr := o.planes[0], o.planes[1], o.planes[2]
-		m = &image.YCbCr{Y: y.pix, Cb: cb.pix, Cr: cr.pix, YStride: y.stride, CStride: cb.stride,
+		img = &image.YCbCr{Y: y.pix, Cb: cb.pix, Cr: cr.pix, YStride: y.stride, CStride: cb.stride,
 			SubsampleRatio: image.YCbCrSubsampleRatio420, Rect: r}
 	case o.kind == kindGray:
-		m = &image.Gray{Pix: o.planes[0].pix, Stride: o.planes[0].stride, Rect: r}
-	case !o.alpha:
-		m = &image.RGBA{Pix: o.planes[0].pix, Stride: o.planes[0].stride, Rect: r}
+		img = &image.Gray{Pix: o.planes[0].pix, Stride: o.planes[0].stride, Rect: r}
+	case ct == "image/jpeg":
+		img = &image.RGBA{Pix: o.planes[0].pix, Stride: o.planes[0].stride, Rect: r}
 	default:
-		m = &image.NRGBA{Pix: unpremultiply(o.planes[0]).pix, Stride: o.planes[0].stride, Rect: r}
-		ct = "image/png"
+		img = &image.NRGBA{Pix: unpremultiply(o.planes[0]).pix, Stride: o.planes[0].stride, Rect: r}
 	}
 	var buf bytes.Buffer
+	// The metadata goes right after the JPEG SOI marker, or right after the
+	// PNG IHDR chunk (where iCCP must be, before PLTE and IDAT).
+	w := &spliceWriter{w: &buf, at: 2, extra: m.jpeg}
 	var err error
 	if ct == "image/png" {
-		err = (&png.Encoder{CompressionLevel: png.DefaultCompression}).Encode(&buf, m)
+		w.at, w.extra = pngSignatureAndIHDR, m.png
+		err = (&png.Encoder{CompressionLevel: png.DefaultCompression}).Encode(w, img)
 	} else {
-		err = jpeg.Encode(&buf, m, &jpeg.Options{Quality: q})
+		err = jpeg.Encode(w, img, &jpeg.Options{Quality: q})
+	}
+	if err == nil && w.extra != nil {
+		err = errShortEncoding
 	}
 	if err != nil {
 		return domain.Variant{}, err

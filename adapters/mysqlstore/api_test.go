@@ -148,7 +148,7 @@ func (en *apiEnv) readyMedia(n int) []string {
 		m, err := en.store.CreateMedia(en.t.Context(), domain.Media{
 			ID: system.IDs{}.NewID(), OwnerID: en.userID, Purpose: domain.PurposePost, ContentType: "image/jpeg",
 			Size: 1000, Status: domain.MediaReady, Variants: domain.VariantNames, CreatedAt: now, UpdatedAt: now,
-		})
+		}, nil)
 		if err != nil {
 			en.t.Fatal(err)
 		}

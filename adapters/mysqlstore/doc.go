@@ -43,6 +43,52 @@
 // statement for a post without media and two with (GetPostWithMedia),
 // and a page of posts two (the page, then the media of all its posts).
 //
+// # Media admission: a cap on uploads in flight
+//
+// CreateMedia with an admit function lets the core cap how many items an
+// owner has pending or processing. Counting and inserting must be
+// serialised per owner, or two creations both count 19 and both insert
+// under a cap of 20. Its transaction:
+//
+//  1. locks the owner's row in media_admission with INSERT ... ON
+//     DUPLICATE KEY UPDATE (one row per owner, made on first use, removed
+//     by DeleteUser). The upsert takes an exclusive record lock whether it
+//     inserts the row or finds it, and record locks work the same under
+//     REPEATABLE READ and READ COMMITTED, so the owner's creations queue
+//     here one at a time until each commits or rolls back;
+//  2. inserts the item;
+//  3. counts the owner's other pending and processing items and their
+//     oldest created_at with a locking read (LOCK IN SHARE MODE) covered
+//     by the index (owner_id, status, created_at), calls admit, and
+//     commits, or rolls back when admit refuses.
+//
+// Why not lock the owner's profile row: the port does not require a
+// profile, and SELECT ... FOR UPDATE of a row that does not exist locks
+// nothing under READ COMMITTED and only a gap under REPEATABLE READ; gap
+// locks do not exclude each other, so two creations would both pass. An
+// upsert always leaves a record to lock. A row of its own also keeps
+// uploads from queueing behind profile updates.
+//
+// Why a locking count: it must include the previous holder's insert, and
+// a plain read uses a snapshot, which can miss a transaction that has
+// released its locks but is not yet visible to new snapshots (the moment
+// the sync feed section below describes). A locking read reads the latest
+// committed rows under either isolation level, waiting for a writer still
+// in progress.
+//
+// Why insert before counting: under REPEATABLE READ the count takes
+// next-key locks, which also cover the gaps at the ends of the owner's
+// range; an insert after it could wait for the count of another owner
+// whose range shares that gap while that owner's insert waits for ours
+// (two new users uploading at once: both ranges are the end of the
+// index). Inserting first, a creation's insert waits only for counts of
+// transactions that have already inserted, and a count waits only for
+// entries above it in the index, so the waits cannot form a cycle. Under
+// READ COMMITTED there are no gap locks at all.
+//
+// Cost: five statements (BEGIN, upsert, INSERT, count, COMMIT or
+// ROLLBACK); without an admit function, one INSERT and no transaction.
+//
 // # The sync feed: never missing a committed change
 //
 // Every write appends its changes to feed_changes, in its own transaction,

@@ -4,11 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"time"
 
 	"github.com/cloudpost/cloudpost/core/domain"
 )
 
-const mediaCols = "id, owner_id, purpose, content_type, size, status, failure_reason, variants, post_id, claimed_at, created_at, updated_at"
+const mediaCols = "id, owner_id, purpose, content_type, size, status, failure_reason, variants, post_id, etag, checksum, claimed_at, created_at, updated_at"
 
 func scanMediaRow(r rowScanner) (domain.Media, error) {
 	var m domain.Media
@@ -16,7 +17,7 @@ func scanMediaRow(r rowScanner) (domain.Media, error) {
 	var post sql.NullString
 	var claimed, created, updated sql.NullTime
 	if err := r.Scan(&m.ID, &m.OwnerID, &purpose, &m.ContentType, &m.Size, &status, &m.FailureReason, &variants,
-		&post, &claimed, &created, &updated); err != nil {
+		&post, &m.ETag, &m.Checksum, &claimed, &created, &updated); err != nil {
 		return domain.Media{}, err
 	}
 	m.Purpose, m.Status, m.PostID = domain.MediaPurpose(purpose), domain.MediaStatus(status), post.String
@@ -52,28 +53,100 @@ func normMedia(m domain.Media) domain.Media {
 	return m
 }
 
-// CreateMedia inserts m. Returns Conflict for a duplicate id, Invalid when
-// m.PostID is set (media are attached through CreatePost and UpdatePost) or
-// the id cannot be stored.
-func (s *Store) CreateMedia(ctx context.Context, m domain.Media) (domain.Media, error) {
+// admissionCountQuery counts an owner's pending and processing items other
+// than the one being created (arguments: owner, new id) and finds the
+// oldest created_at among them: a locking read covered by the index
+// (owner_id, status, created_at), so its shared locks stay on that index.
+const admissionCountQuery = "SELECT COUNT(*), MIN(created_at) FROM media FORCE INDEX (media_owner_status)" +
+	" WHERE owner_id = ? AND status IN ('" + string(domain.MediaPending) + "', '" + string(domain.MediaProcessing) + "')" +
+	" AND id <> ? LOCK IN SHARE MODE"
+
+// staleQuery selects a page of ListStaleMedia (arguments: after, before,
+// limit+1, after, before, limit+1, limit+1): one ordered range of the
+// (status, id) index per status, each stopping after limit+1 rows, then
+// merged (a sort of at most 2(limit+1) rows). A page costs O(limit)
+// however many items wait, where "status IN (...) ORDER BY id" would sort
+// every waiting item.
+var staleQuery = staleBranch(domain.MediaPending) + " UNION ALL " + staleBranch(domain.MediaProcessing) + " ORDER BY id LIMIT ?"
+
+func staleBranch(status domain.MediaStatus) string {
+	return "(SELECT " + mediaCols + " FROM media FORCE INDEX (media_status) WHERE status = '" + string(status) +
+		"' AND id > ? AND (updated_at IS NULL OR updated_at < ?) ORDER BY id LIMIT ?)"
+}
+
+// CreateMedia inserts m once admit (may be nil) allows it. admit is called
+// with how many of m.OwnerID's items are pending or processing and the
+// earliest created_at among them (zero when none), counted with the
+// owner's admission row locked, so a cap that admit enforces holds under
+// any concurrency and either isolation level (see the package doc,
+// admission). An error from admit is returned unchanged and nothing is
+// inserted; admit may be called again when a deadlock reruns the
+// transaction. Returns Conflict for a duplicate id (without asking admit),
+// Invalid when m.PostID is set (media are attached through CreatePost and
+// UpdatePost), the id cannot be stored, or a value is too long or not
+// ASCII where it must be (ETag, Checksum).
+//
+// Cost: without admit one INSERT and no transaction; with admit five
+// statements: BEGIN, lock the admission row, INSERT, count, COMMIT (or
+// ROLLBACK when admit refuses).
+func (s *Store) CreateMedia(ctx context.Context, m domain.Media, admit func(inFlight int, oldest time.Time) error) (domain.Media, error) {
 	if m.PostID != "" {
 		return domain.Media{}, domain.Errorf(domain.Invalid, "a new media item cannot be attached to a post")
 	}
 	if err := checkNewID("media", m.ID); err != nil {
 		return domain.Media{}, err
 	}
-	m = normMedia(m)
-	// One statement, no transaction: a new item is in no feed.
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	_, err := s.writer.ExecContext(ctx, "INSERT INTO media ("+mediaCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
-		m.ID, m.OwnerID, string(m.Purpose), m.ContentType, m.Size, string(m.Status), m.FailureReason, variantsJSON(m.Variants),
-		nullTime(m.ClaimedAt), nullTime(m.CreatedAt), nullTime(m.UpdatedAt))
-	if err != nil {
-		return domain.Media{}, translate(err, "media item already exists")
+	if admit != nil && !validID(m.OwnerID) {
+		return domain.Media{}, domain.Errorf(domain.Invalid, "media owner id must be 1 to 64 printable ASCII characters")
 	}
-	if s.pins != nil {
-		s.pins.pin(entityKey(m.ID))
+	m = normMedia(m)
+	const insert = "INSERT INTO media (" + mediaCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)"
+	args := []any{m.ID, m.OwnerID, string(m.Purpose), m.ContentType, m.Size, string(m.Status), m.FailureReason, variantsJSON(m.Variants),
+		m.ETag, m.Checksum, nullTime(m.ClaimedAt), nullTime(m.CreatedAt), nullTime(m.UpdatedAt)}
+	if admit == nil {
+		// One statement, no transaction: a new item is in no feed.
+		ctx, cancel := s.opCtx(ctx)
+		defer cancel()
+		if _, err := s.writer.ExecContext(ctx, insert, args...); err != nil {
+			return domain.Media{}, translate(err, "media item already exists")
+		}
+		if s.pins != nil {
+			s.pins.pin(entityKey(m.ID))
+		}
+		return m, nil
+	}
+	err := s.tx(ctx, "media item already exists", func(tx *sql.Tx, b *feedBatch) error {
+		// 1. Serialise the owner's creations on its admission row: the
+		// upsert takes an exclusive record lock, held until the
+		// transaction ends, whether it inserts the row or finds it.
+		if _, err := tx.ExecContext(ctx, "INSERT INTO media_admission (owner_id) VALUES (?) ON DUPLICATE KEY UPDATE owner_id = owner_id", m.OwnerID); err != nil {
+			return err
+		}
+		// 2. Insert before counting, so this transaction takes no insert
+		// intention lock after its count's (shared, next-key under
+		// REPEATABLE READ) locks: two owners whose index ranges share a
+		// gap could otherwise deadlock.
+		if _, err := tx.ExecContext(ctx, insert, args...); err != nil {
+			return err
+		}
+		// 3. Count with a locking read: it reads the latest committed
+		// rows, not a snapshot, so it sees the previous holder's insert
+		// even in the moment between that transaction releasing its locks
+		// and becoming visible to new snapshots. The index covers the
+		// query, so the shared locks stay on media_owner_status entries.
+		var n int
+		var oldest sql.NullTime
+		if err := tx.QueryRowContext(ctx, admissionCountQuery, m.OwnerID, m.ID).Scan(&n, &oldest); err != nil {
+			return err
+		}
+		if err := call(func() error { return admit(n, fromNull(oldest)) }); err != nil {
+			return err
+		}
+		b.pin(entityKey(m.ID))
+		return nil
+	})
+	if err != nil {
+		return domain.Media{}, err
 	}
 	return m, nil
 }
@@ -118,9 +191,9 @@ func (s *Store) UpdateMedia(ctx context.Context, id string, fn func(m *domain.Me
 		}
 		m := normMedia(scratch)
 		m.ID, m.OwnerID, m.PostID, m.CreatedAt = cur.ID, cur.OwnerID, cur.PostID, cur.CreatedAt
-		if _, err := tx.ExecContext(ctx, "UPDATE media SET purpose = ?, content_type = ?, size = ?, status = ?, failure_reason = ?, variants = ?, claimed_at = ?, updated_at = ? WHERE id = ?",
+		if _, err := tx.ExecContext(ctx, "UPDATE media SET purpose = ?, content_type = ?, size = ?, status = ?, failure_reason = ?, variants = ?, etag = ?, checksum = ?, claimed_at = ?, updated_at = ? WHERE id = ?",
 			string(m.Purpose), m.ContentType, m.Size, string(m.Status), m.FailureReason, variantsJSON(m.Variants),
-			nullTime(m.ClaimedAt), nullTime(m.UpdatedAt), id); err != nil {
+			m.ETag, m.Checksum, nullTime(m.ClaimedAt), nullTime(m.UpdatedAt), id); err != nil {
 			return err
 		}
 		if m.PostID != "" {
@@ -193,4 +266,39 @@ func (s *Store) DeleteMedia(ctx context.Context, id string, fn func(m domain.Med
 		return domain.Media{}, err
 	}
 	return out, nil
+}
+
+// maxStaleLimit bounds the page of ListStaleMedia (a sweep, not a client
+// list, so larger than domain.MaxPageLimit).
+const maxStaleLimit = 1000
+
+// ListStaleMedia returns up to limit items that are pending or processing
+// and whose updated_at is before before (a zero UpdatedAt, stored as NULL,
+// counts as before any time), ordered by id, with ID > after (empty: from
+// the first), and whether more follow. One statement on the writer (the
+// sweep must not miss an item a lagging replica does not have yet), by the
+// (status, id) index. Returns Invalid for a limit outside 1..1000 or an
+// after that is not an id.
+func (s *Store) ListStaleMedia(ctx context.Context, before time.Time, after string, limit int) ([]domain.Media, bool, error) {
+	if limit < 1 || limit > maxStaleLimit {
+		return nil, false, domain.Errorf(domain.Invalid, "limit must be between 1 and %d", maxStaleLimit)
+	}
+	if after != "" && !validID(after) {
+		return nil, false, domain.Errorf(domain.Invalid, "the page bound is not a valid id")
+	}
+	if before.IsZero() {
+		return nil, false, nil // nothing is before the zero time
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	at := dbTime(before)
+	items, err := queryRows(ctx, s.writer, scanMedia, staleQuery, after, at, limit+1, after, at, limit+1, limit+1)
+	if err != nil {
+		return nil, false, translate(err, "")
+	}
+	more := len(items) > limit
+	if more {
+		items = items[:limit]
+	}
+	return items, more, nil
 }

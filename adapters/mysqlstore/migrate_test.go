@@ -47,13 +47,33 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if err := Migrate(ctx, db, MigrateStatus, &out); err != nil || !strings.Contains(out.String(), "applied") {
 		t.Errorf("status after up: %v\n%s", err, out.String())
 	}
-	// Down one step at a time: the latest migration only adds columns.
+	// Down one step at a time: 00003 adds media columns, indexes and the
+	// media_admission table, 00002 only columns.
+	columns := func(names string) int {
+		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = ? AND column_name IN ("+names+")", name)
+	}
+	mediaIndexes := func() int {
+		return testCount(t, db, "SELECT COUNT(DISTINCT index_name) FROM information_schema.statistics WHERE table_schema = ? AND table_name = 'media' AND index_name IN ('media_owner_status', 'media_status')", name)
+	}
+	admission := func() int {
+		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'media_admission'", name)
+	}
+	if c, i, a := columns("'etag', 'checksum'"), mediaIndexes(), admission(); c != 2 || i != 2 || a != 1 {
+		t.Errorf("after up: %d etag/checksum columns, %d media indexes, %d admission tables; want 2, 2 and 1", c, i, a)
+	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
-	if n, cols := tables(), testCount(t, db, "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = ? AND column_name = 'pos'", name); n != 8 || cols != 0 {
-		t.Errorf("after one down: %d tables, %d pos columns; want 8 and 0", n, cols)
+	if n, c, i, a, pos := tables(), columns("'etag', 'checksum'"), mediaIndexes(), admission(), columns("'pos'"); n != 8 || c != 0 || i != 0 || a != 0 || pos != 2 {
+		t.Errorf("after one down: %d tables, %d etag/checksum columns, %d media indexes, %d admission tables, %d pos columns; want 8, 0, 0, 0 and 2", n, c, i, a, pos)
+	}
+	out.Reset()
+	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
+		t.Fatalf("down: %v\n%s", err, out.String())
+	}
+	if n, cols := tables(), columns("'pos'"); n != 8 || cols != 0 {
+		t.Errorf("after two downs: %d tables, %d pos columns; want 8 and 0", n, cols)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
@@ -86,8 +106,8 @@ func TestMigrateUpDownStatus(t *testing.T) {
 		}
 		total += applied[i]
 	}
-	if total != 2 || tables() != 8 {
-		t.Errorf("concurrent migrations applied %d migrations in total and left %d tables, want 2 and 8", total, tables())
+	if total != 3 || tables() != 8 || admission() != 1 {
+		t.Errorf("concurrent migrations applied %d migrations in total and left %d tables and %d admission tables, want 3, 8 and 1", total, tables(), admission())
 	}
 }
 

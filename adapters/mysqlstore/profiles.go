@@ -140,10 +140,10 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, fn func(p *domain.
 // DeleteUser removes, in one transaction, the profile and everything the
 // user owns: posts with their comments, notifications and media; the user's
 // comments on other posts (decrementing their counts); notifications to
-// and from the user; the user's media. It returns the removed media. An
-// unknown user is not an error. Feed: tombstones for every removed entity
-// to every user whose feed showed it, and a post change for each other
-// post whose count dropped.
+// and from the user; the user's media and media admission row. It returns
+// the removed media. An unknown user is not an error. Feed: tombstones for
+// every removed entity to every user whose feed showed it, and a post
+// change for each other post whose count dropped.
 func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, error) {
 	if !validID(id) {
 		return nil, nil
@@ -152,10 +152,15 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, erro
 	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
 		removed = nil
 		// Locks in the order every other write takes them: profile,
-		// posts, comments, notifications, media.
+		// (media admission,) posts, comments, notifications, media.
 		var exists int
 		err := tx.QueryRowContext(ctx, "SELECT 1 FROM profiles WHERE id = ? FOR UPDATE", id).Scan(&exists)
 		if err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		// CreateMedia's admission row of the user: before the media, the
+		// order CreateMedia locks them in.
+		if _, err := tx.ExecContext(ctx, "DELETE FROM media_admission WHERE owner_id = ?", id); err != nil {
 			return err
 		}
 		postIDs, err := queryRows(ctx, tx, scanString, "SELECT id FROM posts WHERE author_id = ? ORDER BY id FOR UPDATE", id)

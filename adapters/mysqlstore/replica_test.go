@@ -199,7 +199,7 @@ func TestReplicaPostWithMedia(t *testing.T) {
 	owner := porttest.NewID()
 	now := time.Now().UTC()
 	m, err := s.CreateMedia(ctx, domain.Media{ID: porttest.NewID(), OwnerID: owner, Purpose: domain.PurposePost,
-		ContentType: "image/png", Size: 10, Status: domain.MediaPending, CreatedAt: now, UpdatedAt: now})
+		ContentType: "image/png", Size: 10, Status: domain.MediaPending, CreatedAt: now, UpdatedAt: now}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package mysqlstore
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -114,12 +116,18 @@ func TestStatementsPerStoreCall(t *testing.T) {
 		return p
 	}
 	media := func(owner string) string {
-		m, err := s.CreateMedia(ctx, domain.Media{ID: porttest.NewID(), OwnerID: owner, Purpose: domain.PurposePost, Status: domain.MediaReady, CreatedAt: now})
+		m, err := s.CreateMedia(ctx, domain.Media{ID: porttest.NewID(), OwnerID: owner, Purpose: domain.PurposePost, Status: domain.MediaReady, CreatedAt: now}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return m.ID
 	}
+	newItem := func(owner string) domain.Media {
+		return domain.Media{ID: porttest.NewID(), OwnerID: owner, Purpose: domain.PurposePost, Status: domain.MediaPending, CreatedAt: now, UpdatedAt: now}
+	}
+	admitAll := func(int, time.Time) error { return nil }
+	errRefused := errors.New("refused")
+	refuse := func(int, time.Time) error { return errRefused }
 	a, b := profile(), profile()
 	for _, size := range []int{1, 30} {
 		var p domain.Post
@@ -154,6 +162,18 @@ func TestStatementsPerStoreCall(t *testing.T) {
 			{"GetComments", 1, func() error { _, err := s.GetComments(ctx, commentIDs); return err }},
 			{"ListNotifications", 1, func() error { _, _, err := s.ListNotifications(ctx, a.ID, "", 20); return err }},
 			{"ChangesSince", 1, func() error { _, _, err := s.ChangesSince(ctx, a.ID, 0, 50); return err }},
+			{"ListStaleMedia", 1, func() error { _, _, err := s.ListStaleMedia(ctx, now.Add(time.Hour), "", 100); return err }},
+			// One INSERT, no transaction.
+			{"CreateMedia", 1, func() error { _, err := s.CreateMedia(ctx, newItem(a.ID), nil); return err }},
+			// BEGIN, lock the admission row, INSERT, count, COMMIT.
+			{"CreateMedia(admit)", 5, func() error { _, err := s.CreateMedia(ctx, newItem(a.ID), admitAll); return err }},
+			// The same, with ROLLBACK.
+			{"CreateMedia(admit refuses)", 5, func() error {
+				if _, err := s.CreateMedia(ctx, newItem(a.ID), refuse); err != errRefused {
+					return fmt.Errorf("admit refused, got %v", err)
+				}
+				return nil
+			}},
 			// BEGIN, feed position (latest changes), horizon, 4 reads, ROLLBACK.
 			{"Snapshot", 8, func() error { _, err := s.Snapshot(ctx, a.ID); return err }},
 			// BEGIN, lock media, insert post, attach, feed head, change, COMMIT.

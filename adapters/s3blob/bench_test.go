@@ -45,7 +45,7 @@ func BenchmarkPresignDownload(b *testing.B) {
 			s := benchStore(b, c.cfg)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.PresignDownload(b.Context(), "variants/01a210f8-3166-7001-93e9-41bab1a07a49/medium", time.Hour); err != nil {
+				if _, err := s.PresignDownload(b.Context(), ports.DownloadPolicy{Key: "variants/01a210f8-3166-7001-93e9-41bab1a07a49/medium", Expires: time.Hour}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -60,7 +60,7 @@ func BenchmarkPresignDownloadCloudFront(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			if _, err := s.PresignDownload(b.Context(), "variants/"+strconv.Itoa(i)+"/medium", time.Hour); err != nil {
+			if _, err := s.PresignDownload(b.Context(), ports.DownloadPolicy{Key: "variants/" + strconv.Itoa(i) + "/medium", Expires: time.Hour}); err != nil {
 				b.Fatal(err)
 			}
 		}

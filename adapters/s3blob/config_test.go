@@ -19,6 +19,7 @@ import (
 
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
 	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/ports"
 )
 
 func TestConfigFromEnvironment(t *testing.T) {
@@ -115,7 +116,7 @@ func TestCDNURLs(t *testing.T) {
 		"uploads/ü ber/x?y#z":  "https://media.example.com/uploads/%C3%BC%20ber/x%3Fy%23z",
 		"uploads/u1/a+b~c_d.e": "https://media.example.com/uploads/u1/a+b~c_d.e",
 	} {
-		got, err := s.PresignDownload(t.Context(), key, time.Hour)
+		got, err := s.PresignDownload(t.Context(), ports.DownloadPolicy{Key: key, Expires: time.Hour})
 		if err != nil || got != want {
 			t.Errorf("PresignDownload(%q) = %q, %v; want %q", key, got, err, want)
 		}
@@ -123,7 +124,7 @@ func TestCDNURLs(t *testing.T) {
 			t.Errorf("URL %q does not decode to the key %q", got, key)
 		}
 	}
-	if _, err := s.PresignDownload(t.Context(), "a//b", time.Hour); !domain.IsCode(err, domain.Invalid) {
+	if _, err := s.PresignDownload(t.Context(), ports.DownloadPolicy{Key: "a//b", Expires: time.Hour}); !domain.IsCode(err, domain.Invalid) {
 		t.Errorf("PresignDownload(bad key): %v, want Invalid", err)
 	}
 }
@@ -142,7 +143,7 @@ func TestCloudFrontSignedURLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := time.Now()
-	got, err := s.PresignDownload(t.Context(), "variants/m1/thumb", time.Hour)
+	got, err := s.PresignDownload(t.Context(), ports.DownloadPolicy{Key: "variants/m1/thumb", Expires: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,10 +175,10 @@ func TestCloudFrontSignedURLs(t *testing.T) {
 
 	// Expiries are rounded up to steps of an eighth of the validity, so the
 	// same key signed again within a step gives the same URL.
-	if again, err := s.PresignDownload(t.Context(), "variants/m1/thumb", time.Hour); err != nil || again != got {
+	if again, err := s.PresignDownload(t.Context(), ports.DownloadPolicy{Key: "variants/m1/thumb", Expires: time.Hour}); err != nil || again != got {
 		t.Errorf("second PresignDownload = %q, %v; want the same URL", again, err)
 	}
-	if longer, err := s.PresignDownload(t.Context(), "variants/m1/thumb", 2*time.Hour); err != nil || longer == got {
+	if longer, err := s.PresignDownload(t.Context(), ports.DownloadPolicy{Key: "variants/m1/thumb", Expires: 2 * time.Hour}); err != nil || longer == got {
 		t.Errorf("PresignDownload(2h) = %q, %v; want another URL", longer, err)
 	}
 }

@@ -9,15 +9,16 @@ import (
 )
 
 // CORSRules returns the bucket CORS rule that browser clients on origins
-// need: presigned PUT uploads (with the signed Content-Type header) and GET
-// or HEAD downloads, with the ETag readable by scripts. As the bucket's CORS
+// need: presigned PUT uploads (with the signed Content-Type and
+// If-None-Match headers, which browsers preflight) and GET or HEAD
+// downloads, with the ETag readable by scripts. As the bucket's CORS
 // configuration (aws s3api put-bucket-cors, or CorsConfiguration in a
 // CloudFormation/SAM AWS::S3::Bucket), in JSON:
 //
 //	{"CORSRules": [{
 //	  "AllowedOrigins": ["https://app.example.com"],
 //	  "AllowedMethods": ["PUT", "GET", "HEAD"],
-//	  "AllowedHeaders": ["Content-Type"],
+//	  "AllowedHeaders": ["Content-Type", "If-None-Match"],
 //	  "ExposeHeaders": ["ETag"],
 //	  "MaxAgeSeconds": 3600
 //	}]}
@@ -30,15 +31,16 @@ func CORSRules(origins []string) []types.CORSRule {
 		ID:             aws.String("cloudpost-browser-media"),
 		AllowedOrigins: append([]string(nil), origins...),
 		AllowedMethods: []string{"PUT", "GET", "HEAD"},
-		AllowedHeaders: []string{"Content-Type"},
+		AllowedHeaders: []string{"Content-Type", "If-None-Match"},
 		ExposeHeaders:  []string{"ETag"},
 		MaxAgeSeconds:  aws.Int32(3600),
 	}}
 }
 
 // PutCORS replaces the bucket's CORS configuration with CORSRules(origins),
-// for deployments that do not manage the bucket with a template. Returns
-// Unavailable or Internal (access denied needs s3:PutBucketCORS).
+// for deployments that do not manage the bucket with a template (Setup
+// does it too, keeping other rules). Returns Unavailable or Internal
+// (access denied needs s3:PutBucketCORS).
 func (s *Store) PutCORS(ctx context.Context, origins []string) error {
 	_, err := s.client.PutBucketCors(ctx, &s3.PutBucketCorsInput{
 		Bucket:            &s.bucket,

@@ -36,7 +36,8 @@ func TestBrowserUploadCORS(t *testing.T) {
 		}
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", "PUT")
-		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		// What a browser preflights for fetch(url, {method: "PUT", headers: target.Headers}).
+		req.Header.Set("Access-Control-Request-Headers", "content-type,if-none-match")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -55,8 +56,10 @@ func TestBrowserUploadCORS(t *testing.T) {
 	if !headerListHas(h.Get("Access-Control-Allow-Methods"), "PUT") {
 		t.Errorf("Access-Control-Allow-Methods = %q, want PUT in it", h.Get("Access-Control-Allow-Methods"))
 	}
-	if !headerListHas(h.Get("Access-Control-Allow-Headers"), "content-type") {
-		t.Errorf("Access-Control-Allow-Headers = %q, want content-type in it", h.Get("Access-Control-Allow-Headers"))
+	for _, want := range []string{"content-type", "if-none-match"} {
+		if !headerListHas(h.Get("Access-Control-Allow-Headers"), want) {
+			t.Errorf("Access-Control-Allow-Headers = %q, want %s in it", h.Get("Access-Control-Allow-Headers"), want)
+		}
 	}
 
 	// S3 answers 403 to a preflight that no rule matches.
@@ -75,7 +78,7 @@ func TestBrowserUploadCORS(t *testing.T) {
 		t.Errorf("upload: Access-Control-Expose-Headers = %q, want ETag", res.header.Get("Access-Control-Expose-Headers"))
 	}
 
-	u, err := s.PresignDownload(t.Context(), key, time.Minute)
+	u, err := s.PresignDownload(t.Context(), ports.DownloadPolicy{Key: key, Expires: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,15 @@ var notFoundCodes = map[string]bool{"NoSuchKey": true, "NotFound": true}
 // an HTTP status (a key of a DeleteObjects answer).
 var unavailableCodes = map[string]bool{"InternalError": true, "ServiceUnavailable": true, "SlowDown": true}
 
+// preconditionCodes refuse a conditional write: 412 PreconditionFailed
+// when an object exists (If-None-Match: *), 409 ConditionalRequestConflict
+// to the loser of concurrent conditional writes.
+var preconditionCodes = map[string]bool{"PreconditionFailed": true, "ConditionalRequestConflict": true}
+
+// fullCodes are S3-compatible servers' answers when they are out of space
+// (versitygw: 403 QuotaExceeded, 507 InsufficientStorage).
+var fullCodes = map[string]bool{"QuotaExceeded": true, "InsufficientStorage": true}
+
 // retryables classifies errors as the SDK's standard retryer does:
 // connection errors, 500/502/503/504, throttling and timeout codes.
 var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
@@ -28,6 +37,10 @@ var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
 // translate turns an SDK error of op on key into a domain error. The SDK has
 // already retried what its retryer retries, so what is left is final:
 //   - NoSuchKey/NotFound: NotFound;
+//   - PreconditionFailed/ConditionalRequestConflict (a conditional write
+//     refused): PreconditionFailed, not logged;
+//   - QuotaExceeded/InsufficientStorage (the server is full): Unavailable,
+//     logged at error level;
 //   - throttling, 5xx, 429, connection failures, timeouts and cancellation:
 //     Unavailable (logged at warn level unless the caller cancelled);
 //   - everything else, access denied, bad credentials and a missing bucket
@@ -39,6 +52,11 @@ func (s *Store) translate(ctx context.Context, op, key string, err error) error 
 	switch {
 	case notFoundCodes[code]:
 		return domain.Wrap(err, domain.NotFound, "object not found")
+	case preconditionCodes[code]:
+		return domain.Wrap(err, domain.PreconditionFailed, "an object already exists at this key")
+	case fullCodes[code]:
+		s.log.ErrorContext(ctx, "s3blob: S3 storage full", attrs...)
+		return domain.Wrap(err, domain.Unavailable, "the media store is full")
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		if ctx.Err() == nil {
 			s.log.WarnContext(ctx, "s3blob: S3 request timed out", attrs...)

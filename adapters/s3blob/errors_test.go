@@ -17,6 +17,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/internal/testlog"
+	"github.com/cloudpost/cloudpost/ports"
 )
 
 // fakeS3 answers every request with the status and S3 error code of the
@@ -91,10 +92,10 @@ func TestErrorTranslation(t *testing.T) {
 					return err
 				},
 				"Put": func() error {
-					return s.Put(t.Context(), key, "image/png", strings.NewReader("abc"), 3)
+					return s.Put(t.Context(), ports.Object{Key: key, ContentType: "image/png", Size: 3}, strings.NewReader("abc"))
 				},
 				"PutStream": func() error {
-					return s.Put(t.Context(), key, "image/png", io.MultiReader(strings.NewReader("abc")), 3)
+					return s.Put(t.Context(), ports.Object{Key: key, ContentType: "image/png", Size: 3}, io.MultiReader(strings.NewReader("abc")))
 				},
 			}
 			if c.code != "NoSuchKey" { // DeleteObjects does not report missing keys
@@ -139,6 +140,41 @@ func TestErrorTranslation(t *testing.T) {
 	}
 }
 
+// TestWriteErrorTranslation checks the answers only writes get: a refused
+// conditional write (PreconditionFailed) and a full server (Unavailable,
+// logged as an error since someone must make room).
+func TestWriteErrorTranslation(t *testing.T) {
+	cases := []struct {
+		status int
+		code   string
+		want   domain.Code
+		logged bool
+	}{
+		{412, "PreconditionFailed", domain.PreconditionFailed, false},
+		{409, "ConditionalRequestConflict", domain.PreconditionFailed, false},
+		{403, "QuotaExceeded", domain.Unavailable, true},
+		{507, "InsufficientStorage", domain.Unavailable, true},
+	}
+	for _, c := range cases {
+		t.Run(c.code, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeS3(t, func(w http.ResponseWriter, r *http.Request) { writeS3Error(w, r, c.status, c.code) })
+			var rec testlog.Buffer
+			s := fakeStore(t, f.srv.URL, rec.Logger())
+			err := s.Put(t.Context(), ports.Object{Key: "variants/m1/thumb", ContentType: "image/png", Size: 3}, strings.NewReader("abc"))
+			if !domain.IsCode(err, c.want) {
+				t.Errorf("Put: got %v, want %s", err, c.want)
+			}
+			if n := f.requests.Load(); n != 1 {
+				t.Errorf("%d requests, want 1 (not retried)", n)
+			}
+			if lines := rec.Lines(t); (len(lines) == 1 && lines[0]["level"] == "ERROR") != c.logged || len(lines) > 1 {
+				t.Errorf("log lines %v, want logged=%v at error level", lines, c.logged)
+			}
+		})
+	}
+}
+
 // TestHeadErrors covers HEAD answers, which have no body: the SDK names
 // them by status only.
 func TestHeadErrors(t *testing.T) {
@@ -175,7 +211,7 @@ func TestConnectionErrors(t *testing.T) {
 		if _, err := s.Stat(t.Context(), "k/1"); !domain.IsCode(err, domain.Unavailable) {
 			t.Errorf("Stat: got %v, want Unavailable", err)
 		}
-		if err := s.Put(t.Context(), "k/1", "image/png", strings.NewReader("x"), 1); !domain.IsCode(err, domain.Unavailable) {
+		if err := s.Put(t.Context(), ports.Object{Key: "k/1", ContentType: "image/png", Size: 1}, strings.NewReader("x")); !domain.IsCode(err, domain.Unavailable) {
 			t.Errorf("Put: got %v, want Unavailable", err)
 		}
 	})

@@ -42,7 +42,7 @@ func TestMediaFlow(t *testing.T) {
 	clock := system.Clock{}
 	var triggered []string
 	svc := media.New(memstore.New(clock), blobs, imaging.New(imaging.Config{}), system.IDs{}, clock, discardLog(), media.Config{
-		OnComplete: func(id string) { triggered = append(triggered, id) },
+		OnComplete: func(_, id string) { triggered = append(triggered, id) },
 	})
 	ctx := t.Context()
 	ada := domain.Principal{UserID: "ada"}
@@ -85,7 +85,7 @@ func TestMediaFlow(t *testing.T) {
 		t.Errorf("Complete on a ready item: %v, triggers %d; want a no-op", err, len(triggered))
 	}
 
-	view, err := svc.View(ctx, m)
+	view, err := svc.View(ctx, ada, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +99,9 @@ func TestMediaFlow(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "image/") || len(body) == 0 {
 			t.Errorf("GET %s URL: %d %q, %d bytes", name, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 		}
-		if name == "original" && !bytes.Equal(body, img) {
-			t.Error("the original URL does not serve the uploaded bytes")
+		if name == media.Original && (!bytes.Equal(body, img) || resp.Header.Get("Content-Disposition") != "attachment") {
+			t.Errorf("the original URL serves %d bytes with Content-Disposition %q, want the uploaded bytes as an attachment",
+				len(body), resp.Header.Get("Content-Disposition"))
 		}
 	}
 

@@ -77,7 +77,7 @@ func TestModuleStart(t *testing.T) {
 		if err != nil {
 			t.Fatalf("start: %v", err)
 		}
-		if err := blobs.Put(t.Context(), "variants/fx/thumb", "image/webp", strings.NewReader("RIFF"), 4); err != nil {
+		if err := blobs.Put(t.Context(), ports.Object{Key: "variants/fx/thumb", ContentType: "image/webp", Size: 4}, strings.NewReader("RIFF")); err != nil {
 			t.Fatalf("Put: %v", err)
 		}
 		if info, err := blobs.Stat(t.Context(), "variants/fx/thumb"); err != nil || info.Size != 4 {

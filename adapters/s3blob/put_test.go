@@ -65,7 +65,7 @@ func testPutStreams(t *testing.T, s *s3blob.Store) {
 	old := []byte("old object")
 	put := func(t *testing.T, key string, body io.Reader, size int64) error {
 		t.Helper()
-		return s.Put(t.Context(), key, "image/png", body, size)
+		return s.Put(t.Context(), ports.Object{Key: key, ContentType: "image/png", Size: size}, body)
 	}
 	expect := func(t *testing.T, key string, want []byte) {
 		t.Helper()
@@ -115,7 +115,7 @@ func testPutStreams(t *testing.T, s *s3blob.Store) {
 				key := "variants/" + porttest.NewID() + "/thumb"
 				var want []byte
 				if existing {
-					if err := s.Put(t.Context(), key, "text/plain", bytes.NewReader(old), int64(len(old))); err != nil {
+					if err := s.Put(t.Context(), ports.Object{Key: key, ContentType: "text/plain", Size: int64(len(old))}, bytes.NewReader(old)); err != nil {
 						t.Fatal(err)
 					}
 					want = old
@@ -153,7 +153,7 @@ func testPutStreams(t *testing.T, s *s3blob.Store) {
 func TestPutRejectsBadInput(t *testing.T) {
 	s := newTestStore(t, discardLog())
 	for _, key := range []string{"", "a//b", "/a", "a/", "a/./b", "a/../b", "a\x00b", "a\nb", string([]byte{0xff, 'a'}), strings.Repeat("k", s3blob.MaxKeyLen+1)} {
-		if err := s.Put(t.Context(), key, "image/png", strings.NewReader("x"), 1); !domain.IsCode(err, domain.Invalid) {
+		if err := s.Put(t.Context(), ports.Object{Key: key, ContentType: "image/png", Size: 1}, strings.NewReader("x")); !domain.IsCode(err, domain.Invalid) {
 			t.Errorf("Put(key %q): %v, want Invalid", key, err)
 		}
 		if _, err := s.PresignUpload(t.Context(), porttestPolicy(key)); !domain.IsCode(err, domain.Invalid) {
@@ -164,12 +164,12 @@ func TestPutRejectsBadInput(t *testing.T) {
 		}
 	}
 	for _, ct := range []string{"", "image", "image/png; charset"} {
-		if err := s.Put(t.Context(), "k/1", ct, strings.NewReader("x"), 1); !domain.IsCode(err, domain.Invalid) {
+		if err := s.Put(t.Context(), ports.Object{Key: "k/1", ContentType: ct, Size: 1}, strings.NewReader("x")); !domain.IsCode(err, domain.Invalid) {
 			t.Errorf("Put(content type %q): %v, want Invalid", ct, err)
 		}
 	}
 	for _, size := range []int64{-1, s3blob.MaxObjectSize + 1} {
-		if err := s.Put(t.Context(), "k/1", "image/png", stream{strings.NewReader("x")}, size); !domain.IsCode(err, domain.Invalid) {
+		if err := s.Put(t.Context(), ports.Object{Key: "k/1", ContentType: "image/png", Size: size}, stream{strings.NewReader("x")}); !domain.IsCode(err, domain.Invalid) {
 			t.Errorf("Put(size %d): %v, want Invalid", size, err)
 		}
 	}
@@ -178,7 +178,7 @@ func TestPutRejectsBadInput(t *testing.T) {
 	}
 	// A key with spaces and non-ASCII survives the round trip.
 	key := "uploads/ü ber/" + porttest.NewID() + "+x"
-	if err := s.Put(t.Context(), key, "image/png", strings.NewReader("xyz"), 3); err != nil {
+	if err := s.Put(t.Context(), ports.Object{Key: key, ContentType: "image/png", Size: 3}, strings.NewReader("xyz")); err != nil {
 		t.Fatalf("Put(%q): %v", key, err)
 	}
 	if info, err := s.Stat(t.Context(), key); err != nil || info.Size != 3 || info.Key != key {
@@ -198,7 +198,7 @@ func TestLargeObjectsStream(t *testing.T) {
 	io.Copy(wantSum, &patternReader{n: size})
 
 	before := totalAlloc()
-	if err := s.Put(t.Context(), key, "image/png", stream{&patternReader{n: size}}, size); err != nil {
+	if err := s.Put(t.Context(), ports.Object{Key: key, ContentType: "image/png", Size: size}, stream{&patternReader{n: size}}); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
 	used := totalAlloc() - before
@@ -251,7 +251,7 @@ func TestPutMultipartWrongSize(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			key := "uploads/mp/" + porttest.NewID()
-			if err := s.Put(t.Context(), key, "image/png", stream{&patternReader{n: n}}, size); !domain.IsCode(err, domain.Invalid) {
+			if err := s.Put(t.Context(), ports.Object{Key: key, ContentType: "image/png", Size: size}, stream{&patternReader{n: n}}); !domain.IsCode(err, domain.Invalid) {
 				t.Errorf("Put(%d bytes, size %d): %v, want Invalid", n, int64(size), err)
 			}
 			if _, err := s.Stat(t.Context(), key); !domain.IsCode(err, domain.NotFound) {

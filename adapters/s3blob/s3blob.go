@@ -3,21 +3,25 @@
 // presigned requests.
 //
 // Uploads are presigned PUTs whose SigV4 signature covers the key, the
-// Content-Type and the Content-Length headers, so S3 itself refuses a body
-// of another size or type, another key, a tampered signature and an expired
-// URL. A presigned PUT was chosen over a POST policy because the SDK presigns
+// Content-Type and the Content-Length headers and "If-None-Match: *", so S3
+// itself refuses a body of another size or type, another key, a tampered
+// signature and an expired URL, and writes the key once: a replay or any
+// later upload to a key that holds an object gets 412 PreconditionFailed
+// (409 ConditionalRequestConflict for the loser of a race). A presigned PUT was chosen over a POST policy because the SDK presigns
 // it with its own, maintained signer (a POST policy would need hand-built
 // policy documents and signatures), because an exact signed Content-Length
 // is stricter than a content-length-range, and because the memory adapter's
 // uploads are PUTs too, so clients have one upload path. Browsers set
 // Content-Length from the body themselves; they must send the file as is
-// with the returned Content-Type header.
+// with the returned headers.
 //
-// Downloads are presigned GETs, or CDN URLs when Config.CDNURL is set
-// (CloudFront signed URLs when a key pair is configured). No object is ever
-// public.
+// Downloads are presigned GETs that override the response's Content-Type,
+// Content-Disposition and Cache-Control, or CDN URLs when Config.CDNURL is
+// set (CloudFront signed URLs when a key pair is configured), which serve
+// the object's stored metadata. No object is ever public.
 //
-// Browser uploads need a CORS rule on the bucket: see CORSRules.
+// Browser uploads need a CORS rule on the bucket: see CORSRules, and
+// Store.Setup, which prepares a bucket.
 //
 // IAM: the credentials need s3:PutObject, s3:GetObject, s3:DeleteObject and
 // s3:AbortMultipartUpload on the bucket's objects and s3:ListBucket on the
@@ -122,8 +126,8 @@ func NewWithAWS(cfg Config, awsCfg aws.Config, log *slog.Logger) (*Store, error)
 	}, nil
 }
 
-// Client returns the underlying S3 client, for set-up tasks outside the
-// port (bucket creation in tests, CORS).
+// Client returns the underlying S3 client, for tasks outside the port
+// (tests' inspection of the bucket; Setup prepares the bucket itself).
 func (s *Store) Client() *s3.Client { return s.client }
 
 // Bucket returns the bucket name.
@@ -147,9 +151,13 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // PresignUpload returns a PUT target for exactly p.Key, p.ContentType and
-// p.Size bytes, valid for p.Expires: the URL's SigV4 signature covers the
-// Host, Content-Type and Content-Length headers, so S3 refuses anything
-// else. Headers holds the Content-Type to send. Returns Invalid for a
+// p.Size bytes, valid for p.Expires, that writes once: the URL's SigV4
+// signature covers the Host, Content-Type, Content-Length and If-None-Match
+// headers, so S3 refuses anything else, and with "If-None-Match: *" S3
+// refuses the upload (412 PreconditionFailed; 409
+// ConditionalRequestConflict to the loser of concurrent uploads) once an
+// object exists at the key. Headers holds the Content-Type and
+// If-None-Match headers to send. Returns Invalid for a
 // malformed key (see Put), a content type that is not a media type, a size
 // below 1 or above MaxObjectSize, or an expiry outside [1s, MaxExpires];
 // Internal or Unavailable when credentials cannot be retrieved.
@@ -172,6 +180,8 @@ func (s *Store) PresignUpload(ctx context.Context, p ports.UploadPolicy) (domain
 		Key:           &p.Key,
 		ContentType:   &p.ContentType,
 		ContentLength: &p.Size,
+		// Signed, so the client must send it and cannot drop it.
+		IfNoneMatch: aws.String("*"),
 	}, s3.WithPresignExpires(p.Expires))
 	if err != nil {
 		return domain.UploadTarget{}, s.translate(ctx, "PresignPutObject", p.Key, err)
@@ -179,36 +189,67 @@ func (s *Store) PresignUpload(ctx context.Context, p ports.UploadPolicy) (domain
 	return domain.UploadTarget{
 		Method:    http.MethodPut,
 		URL:       req.URL,
-		Headers:   map[string]string{"Content-Type": p.ContentType},
+		Headers:   map[string]string{"Content-Type": p.ContentType, "If-None-Match": "*"},
 		ExpiresAt: exp,
 	}, nil
 }
 
-// PresignDownload returns a GET URL for key valid for expires: a presigned
-// S3 GET, or with Config.CDNURL the CDN URL, plain or, with a CloudFront key
-// pair, signed to expire between expires and expires*9/8 from now (a signed
-// URL is reused for later calls while it still lasts expires: an RSA
-// signature costs most of a millisecond). It does not check that the object
-// exists. Returns Invalid for a malformed key or an expiry
-// outside [1s, MaxExpires]; Internal or Unavailable when credentials cannot
-// be retrieved or the CDN URL cannot be signed.
-func (s *Store) PresignDownload(ctx context.Context, key string, expires time.Duration) (string, error) {
-	if err := validKey(key); err != nil {
+// PresignDownload returns a GET URL for p.Key valid for p.Expires.
+//
+// Without a CDN it is a presigned S3 GET whose signed query overrides the
+// response headers: Content-Type p.ContentType (when set),
+// Content-Disposition "attachment" (when p.Attachment) and Cache-Control
+// "private, max-age=<p.Expires in whole seconds>", so only the browser
+// keeps the bytes and no longer than the URL is valid; changing an
+// override breaks the signature.
+//
+// With Config.CDNURL it is the CDN URL, plain or, with a CloudFront key
+// pair, signed to expire between p.Expires and p.Expires*9/8 from now (a
+// signed URL is reused for later calls while it still lasts p.Expires: an
+// RSA signature costs most of a millisecond). A CDN URL cannot carry the
+// overrides (CloudFront would have to forward and cache on the response-*
+// query, and a canned-policy URL is shared by every caller of the key): the
+// response has the object's stored Content-Type and Cache-Control (see
+// Put), p.ContentType and p.Attachment are not applied, and a browser may
+// keep the response for the stored max-age, past the URL's expiry.
+//
+// It does not check that the object exists. Returns Invalid for a malformed
+// key, a content type that is not a media type, or an expiry outside [1s,
+// MaxExpires]; Internal or Unavailable when credentials cannot be
+// retrieved or the CDN URL cannot be signed.
+func (s *Store) PresignDownload(ctx context.Context, p ports.DownloadPolicy) (string, error) {
+	if err := validKey(p.Key); err != nil {
 		return "", err
 	}
-	if _, err := expiry(expires); err != nil {
+	if p.ContentType != "" {
+		if err := validContentType(p.ContentType); err != nil {
+			return "", err
+		}
+	}
+	if _, err := expiry(p.Expires); err != nil {
 		return "", err
 	}
 	if s.cdn != nil {
-		u, err := s.cdn.url(key, expires, time.Now())
+		u, err := s.cdn.url(p.Key, p.Expires, time.Now())
 		if err != nil {
-			return "", s.translate(ctx, "SignCDNURL", key, err)
+			return "", s.translate(ctx, "SignCDNURL", p.Key, err)
 		}
 		return u, nil
 	}
-	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}, s3.WithPresignExpires(expires))
+	in := &s3.GetObjectInput{
+		Bucket:               &s.bucket,
+		Key:                  &p.Key,
+		ResponseCacheControl: aws.String("private, max-age=" + strconv.FormatInt(int64(p.Expires/time.Second), 10)),
+	}
+	if p.ContentType != "" {
+		in.ResponseContentType = &p.ContentType
+	}
+	if p.Attachment {
+		in.ResponseContentDisposition = aws.String("attachment")
+	}
+	req, err := s.presign.PresignGetObject(ctx, in, s3.WithPresignExpires(p.Expires))
 	if err != nil {
-		return "", s.translate(ctx, "PresignGetObject", key, err)
+		return "", s.translate(ctx, "PresignGetObject", p.Key, err)
 	}
 	return req.URL, nil
 }
@@ -306,49 +347,69 @@ func (s *Store) ReadHead(ctx context.Context, key string, n int64) ([]byte, erro
 	return head, nil
 }
 
-// Put stores size bytes read from body under key with the content type,
-// replacing any object there (S3 replaces objects atomically). A body that
-// is an io.ReadSeeker (bytes.Reader, os.File) is measured before anything is
-// sent and then streamed in one PUT with a checksum. Any other body is read
-// in parts of PartSize bytes, so memory stays bounded by one part: a body of
-// up to PartSize bytes goes in one PUT once it is known to hold exactly size
-// bytes, a larger one as a multipart upload that is completed only after the
-// body has been seen to end at size (and aborted otherwise). Either way S3
-// never stores a body of the wrong size, and every request is checksummed
-// and retried by the SDK. Returns Invalid when body does not hold exactly
-// size bytes, for a size outside [0, MaxObjectSize], an empty or malformed
-// content type, or a malformed key: empty, longer than MaxKeyLen bytes, not
-// UTF-8, with control characters, or with empty, "." or ".." segments.
-// Returns Internal when reading body fails, and Unavailable or Internal as
-// Stat does.
-func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, size int64) error {
-	if err := validKey(key); err != nil {
+// Put stores o.Size bytes read from body under o.Key with o.ContentType,
+// replacing any object there (S3 replaces objects atomically); it is the
+// application's own write and is not conditional. A positive o.MaxAge is
+// stored as the object's Cache-Control "max-age=<whole seconds>": presigned
+// GETs replace it with their own private one, so it matters only for CDN
+// URLs, where CloudFront (the shared cache in front of the private bucket,
+// which only signed URLs and the origin access control let through) must
+// be allowed to cache the object, hence neither "private" nor "no-store";
+// "immutable" is left out because the pipeline may write a key again.
+//
+// A body that is an io.ReadSeeker (bytes.Reader, os.File) is measured
+// before anything is sent and then streamed in one PUT with a checksum.
+// Any other body is read in parts of PartSize bytes, so memory stays
+// bounded by one part: a body of up to PartSize bytes goes in one PUT once
+// it is known to hold exactly o.Size bytes, a larger one as a multipart
+// upload that is completed only after the body has been seen to end at
+// o.Size (and aborted otherwise). Either way S3 never stores a body of the
+// wrong size, and every request is checksummed and retried by the SDK.
+//
+// Returns Invalid when body does not hold exactly o.Size bytes, for a size
+// outside [0, MaxObjectSize], an empty or malformed content type, or a
+// malformed key: empty, longer than MaxKeyLen bytes, not UTF-8, with
+// control characters, or with empty, "." or ".." segments. Returns
+// Internal when reading body fails, Unavailable when the server is full
+// (507, QuotaExceeded), and Unavailable or Internal as Stat does.
+func (s *Store) Put(ctx context.Context, o ports.Object, r io.Reader) error {
+	if err := validKey(o.Key); err != nil {
 		return err
 	}
-	if err := validContentType(contentType); err != nil {
+	if err := validContentType(o.ContentType); err != nil {
 		return err
 	}
-	if size < 0 || size > MaxObjectSize {
+	if o.Size < 0 || o.Size > MaxObjectSize {
 		return domain.Errorf(domain.Invalid, "size must be between 0 and %d bytes", int64(MaxObjectSize))
+	}
+	h := objectHeaders{contentType: o.ContentType}
+	if o.MaxAge > 0 {
+		h.cacheControl = aws.String("max-age=" + strconv.FormatInt(int64(o.MaxAge/time.Second), 10))
 	}
 	if rs, ok := r.(io.ReadSeeker); ok {
 		n, err := remaining(rs)
 		if err != nil {
 			return domain.Wrap(err, domain.Internal, "measuring the object body failed")
 		}
-		if n != size {
-			return wrongSize(size)
+		if n != o.Size {
+			return wrongSize(o.Size)
 		}
-		return s.putObject(ctx, key, contentType, rs, size)
+		return s.putObject(ctx, o.Key, h, rs, o.Size)
 	}
-	if size > PartSize {
-		return s.putMultipart(ctx, key, contentType, r, size)
+	if o.Size > PartSize {
+		return s.putMultipart(ctx, o.Key, h, r, o.Size)
 	}
-	buf := make([]byte, size)
+	buf := make([]byte, o.Size)
 	if err := readExactly(r, buf, true); err != nil {
-		return bodyError(size, err)
+		return bodyError(o.Size, err)
 	}
-	return s.putObject(ctx, key, contentType, bytes.NewReader(buf), size)
+	return s.putObject(ctx, o.Key, h, bytes.NewReader(buf), o.Size)
+}
+
+// objectHeaders are the stored headers of an object Put writes.
+type objectHeaders struct {
+	contentType  string
+	cacheControl *string
 }
 
 // PartSize is the part size of multipart uploads, and so the most memory
@@ -356,9 +417,9 @@ func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, s
 const PartSize = 8 << 20
 
 // putObject sends a seekable body of exactly size bytes in one PutObject.
-func (s *Store) putObject(ctx context.Context, key, contentType string, body io.ReadSeeker, size int64) error {
+func (s *Store) putObject(ctx context.Context, key string, h objectHeaders, body io.ReadSeeker, size int64) error {
 	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: &s.bucket, Key: &key, ContentType: &contentType, ContentLength: &size, Body: body,
+		Bucket: &s.bucket, Key: &key, ContentType: &h.contentType, CacheControl: h.cacheControl, ContentLength: &size, Body: body,
 	})
 	if err != nil {
 		return s.translate(ctx, "PutObject", key, err)
@@ -368,9 +429,9 @@ func (s *Store) putObject(ctx context.Context, key, contentType string, body io.
 
 // putMultipart streams r as a multipart upload of PartSize parts, each
 // CRC32-checksummed, and completes it only once r has ended at size.
-func (s *Store) putMultipart(ctx context.Context, key, contentType string, r io.Reader, size int64) (err error) {
+func (s *Store) putMultipart(ctx context.Context, key string, h objectHeaders, r io.Reader, size int64) (err error) {
 	up, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket: &s.bucket, Key: &key, ContentType: &contentType, ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+		Bucket: &s.bucket, Key: &key, ContentType: &h.contentType, CacheControl: h.cacheControl, ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 	})
 	if err != nil {
 		return s.translate(ctx, "CreateMultipartUpload", key, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
 	"github.com/cloudpost/cloudpost/adapters/s3blob/s3test"
 	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/ports"
 	"github.com/cloudpost/cloudpost/ports/porttest"
 )
 
@@ -54,7 +55,7 @@ func TestOverTLS(t *testing.T) {
 	t.Run("Multipart", func(t *testing.T) {
 		const size = s3blob.PartSize + 4321
 		key := "uploads/tls/" + porttest.NewID()
-		if err := s.Put(t.Context(), key, "image/png", stream{&patternReader{n: size}}, size); err != nil {
+		if err := s.Put(t.Context(), ports.Object{Key: key, ContentType: "image/png", Size: size}, stream{&patternReader{n: size}}); err != nil {
 			t.Fatalf("Put: %v", err)
 		}
 		rc, info, err := s.Open(t.Context(), key)
@@ -66,7 +67,7 @@ func TestOverTLS(t *testing.T) {
 		if err != nil || n != size || info.Size != size || info.ContentType != "image/png" {
 			t.Errorf("Open: %d bytes, %+v, %v", n, info, err)
 		}
-		if err := s.Put(t.Context(), key, "image/png", stream{&patternReader{n: size + 1}}, size); !domain.IsCode(err, domain.Invalid) {
+		if err := s.Put(t.Context(), ports.Object{Key: key, ContentType: "image/png", Size: size}, stream{&patternReader{n: size + 1}}); !domain.IsCode(err, domain.Invalid) {
 			t.Errorf("Put(longer): %v, want Invalid", err)
 		}
 	})

@@ -59,6 +59,18 @@ type Config struct {
 	SyncRetention time.Duration `env:"CLOUDPOST_SYNC_RETENTION" envDefault:"720h"`
 	// MediaWorkers is how many images the in-process queue processes at once.
 	MediaWorkers int `env:"CLOUDPOST_MEDIA_WORKERS" envDefault:"2"`
+	// MediaMemoryBudget bounds the memory the images processed at once may
+	// need together (estimated from their headers); 0: half of GOMEMLIMIT
+	// when set, else 1 GiB; negative: no bound.
+	MediaMemoryBudget int64 `env:"CLOUDPOST_MEDIA_MEMORY_BUDGET" envDefault:"0"`
+	// MaxPendingUploads caps each user's uploads in flight (created, not yet
+	// processed); beyond it new uploads get 429.
+	MaxPendingUploads int `env:"CLOUDPOST_MAX_PENDING_UPLOADS" envDefault:"20"`
+	// MediaSweepInterval is how often the server looks for media that no
+	// trigger will process (dropped, crashed) or whose upload never came.
+	MediaSweepInterval time.Duration `env:"CLOUDPOST_MEDIA_SWEEP_INTERVAL" envDefault:"1m"`
+	// MemoryBlobMaxBytes caps the bytes the memory blob store holds.
+	MemoryBlobMaxBytes int64 `env:"CLOUDPOST_MEMORY_BLOB_MAX_BYTES" envDefault:"1073741824"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `env:"CLOUDPOST_SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	// LogLevel (debug, info, warn, error) and LogFormat (text, json).
@@ -157,6 +169,15 @@ func (c *Config) validate() error {
 	}
 	if c.MediaWorkers < 1 || c.MediaWorkers > 64 {
 		bad("CLOUDPOST_MEDIA_WORKERS", "must be between 1 and 64")
+	}
+	if c.MaxPendingUploads < 1 || c.MaxPendingUploads > 10_000 {
+		bad("CLOUDPOST_MAX_PENDING_UPLOADS", "must be between 1 and 10000")
+	}
+	if c.MediaSweepInterval < time.Second || c.MediaSweepInterval > 24*time.Hour {
+		bad("CLOUDPOST_MEDIA_SWEEP_INTERVAL", "must be between 1s and 24h")
+	}
+	if c.MemoryBlobMaxBytes < c.MaxUploadBytes {
+		bad("CLOUDPOST_MEMORY_BLOB_MAX_BYTES", "must be at least CLOUDPOST_MAX_UPLOAD_BYTES (%d)", c.MaxUploadBytes)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("CLOUDPOST_SHUTDOWN_TIMEOUT", "must be positive")

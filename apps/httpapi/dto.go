@@ -274,10 +274,12 @@ type readyResponse struct {
 // --- mapping ---
 
 // mediaResolver collects the media ids a response embeds and resolves them
-// all with one media.Service.Views call.
+// all with one media.Service.Views call, as the viewer may see them (only
+// an owner gets the URL of their raw upload).
 type mediaResolver struct {
-	ids   []string
-	views map[string]media.View
+	viewer domain.Principal
+	ids    []string
+	views  map[string]media.View
 }
 
 func (r *mediaResolver) add(ids ...string) {
@@ -293,7 +295,7 @@ func (r *mediaResolver) resolve(ctx context.Context, svc *media.Service) error {
 		r.views = map[string]media.View{}
 		return nil
 	}
-	v, err := svc.Views(ctx, r.ids)
+	v, err := svc.Views(ctx, r.viewer, r.ids)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,13 @@ func caller(c echo.Context) (domain.Principal, error) {
 
 func noContent(c echo.Context, status int) error { return c.NoContent(status) }
 
+// resolverFor returns a resolver for the caller of c (every route that
+// embeds media is authenticated).
+func resolverFor(c echo.Context) mediaResolver {
+	p, _ := PrincipalFrom(c)
+	return mediaResolver{viewer: p}
+}
+
 // --- operations ---
 
 func (a *api) healthz(c echo.Context) error {
@@ -198,7 +205,7 @@ func (a *api) signOut(c echo.Context) error {
 // --- profiles ---
 
 func (a *api) writeProfile(c echo.Context, status int, p domain.Profile) error {
-	var r mediaResolver
+	r := resolverFor(c)
 	r.add(p.ImageID)
 	if err := r.resolve(c.Request().Context(), a.Media); err != nil {
 		return err
@@ -271,7 +278,7 @@ func (a *api) getUser(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var r mediaResolver
+	r := resolverFor(c)
 	r.add(prof.ImageID)
 	if err := r.resolve(ctx, a.Media); err != nil {
 		return err
@@ -321,7 +328,7 @@ func (a *api) answerMedia(c echo.Context, status int, act func(context.Context, 
 	if err != nil {
 		return err
 	}
-	v, err := a.Media.View(ctx, m)
+	v, err := a.Media.View(ctx, p, m)
 	if err != nil {
 		return err
 	}
@@ -331,7 +338,7 @@ func (a *api) answerMedia(c echo.Context, status int, act func(context.Context, 
 // --- posts ---
 
 func (a *api) writePost(c echo.Context, status int, p domain.Post) error {
-	var r mediaResolver
+	r := resolverFor(c)
 	r.add(p.MediaIDs...)
 	if err := r.resolve(c.Request().Context(), a.Media); err != nil {
 		return err
@@ -362,11 +369,12 @@ func (a *api) getPost(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	post, views, err := a.Posts.GetWithMedia(c.Request().Context(), id)
+	r := resolverFor(c)
+	post, views, err := a.Posts.GetWithMedia(c.Request().Context(), r.viewer, id)
 	if err != nil {
 		return err
 	}
-	r := mediaResolver{views: views}
+	r.views = views
 	c.Response().Header().Set("ETag", etag(post.Version))
 	return c.JSON(http.StatusOK, r.post(post))
 }
@@ -423,7 +431,7 @@ func (a *api) listPosts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var r mediaResolver
+	r := resolverFor(c)
 	for _, p := range pg.Items {
 		r.add(p.MediaIDs...)
 	}
@@ -515,7 +523,7 @@ func (a *api) sync(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var r mediaResolver
+	r := resolverFor(c)
 	if res.Profile != nil {
 		r.add(res.Profile.ImageID)
 	}

@@ -199,6 +199,14 @@ func TestCORS(t *testing.T) {
 	if r.header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("foreign origin allowed: %v", r.header)
 	}
+	// The local blob route's upload (a signed If-None-Match) is preflighted
+	// like S3's.
+	r = en.do(req{method: "OPTIONS", path: httpapi.BlobPathPrefix + "uploads/u/m", header: map[string]string{
+		"Origin": "https://app.example", "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type,if-none-match",
+	}})
+	if r.header.Get("Access-Control-Allow-Origin") != "https://app.example" || !strings.Contains(r.header.Get("Access-Control-Allow-Headers"), "If-None-Match") {
+		t.Fatalf("upload preflight: %d %v", r.status, r.header)
+	}
 	// A simple request exposes the headers clients need.
 	r = en.do(req{method: "GET", path: "/healthz", header: map[string]string{"Origin": "https://app.example"}}).want(t, http.StatusOK)
 	exposed := r.header.Get("Access-Control-Expose-Headers")

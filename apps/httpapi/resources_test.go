@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudpost/cloudpost/core/domain"
 )
@@ -157,6 +158,10 @@ func TestMediaFlow(t *testing.T) {
 		t.Fatalf("pending %+v", m)
 	}
 	en.do(req{method: "GET", path: "/v1/media/" + pending, token: other.token}).problem(t, http.StatusNotFound, domain.NotFound)
+	// Completing it before sending the bytes is refused at once.
+	if p := en.do(req{method: "POST", path: "/v1/media/" + pending + "/complete", token: u.token}).problem(t, http.StatusConflict, domain.Conflict); !strings.Contains(p.Detail, "not arrived") {
+		t.Errorf("complete without bytes: %q", p.Detail)
+	}
 	en.do(req{method: "POST", path: "/v1/posts", token: u.token, body: map[string]any{"body": "x", "mediaIds": []string{pending}}}).
 		problem(t, http.StatusBadRequest, domain.Invalid)
 
@@ -338,4 +343,26 @@ func TestListPostsPaging(t *testing.T) {
 			t.Fatalf("author filter returned %+v", p)
 		}
 	}
+}
+
+// TestUploadsInFlightAreCapped: a user may have 20 uploads pending (the
+// default); the 21st is 429 with a Retry-After of when the oldest expires,
+// other users are unaffected.
+func TestUploadsInFlightAreCapped(t *testing.T) {
+	en := newEnv(t)
+	ann, bob := en.signUp("ann"), en.signUp("bob")
+	body := map[string]any{"purpose": "post", "contentType": "image/png", "size": 10}
+	for range 20 {
+		en.do(req{method: "POST", path: "/v1/uploads", token: ann.token, body: body}).want(t, http.StatusCreated)
+	}
+	en.clock.Advance(time.Minute)
+	r := en.do(req{method: "POST", path: "/v1/uploads", token: ann.token, body: body})
+	if p := r.problem(t, http.StatusTooManyRequests, domain.TooManyRequests); !strings.Contains(p.Detail, "uploads in progress") {
+		t.Errorf("detail %q", p.Detail)
+	}
+	// The oldest expires 15 min (URL) + 5 min (grace) after its creation.
+	if ra := r.header.Get("Retry-After"); ra != "1140" {
+		t.Errorf("Retry-After %q, want 1140", ra)
+	}
+	en.do(req{method: "POST", path: "/v1/uploads", token: bob.token, body: body}).want(t, http.StatusCreated)
 }

@@ -154,7 +154,7 @@ func postWithMedia(env *Env, db *sql.DB, n int) (string, error) {
 		m, err := store.CreateMedia(context.Background(), domain.Media{
 			ID: system.IDs{}.NewID(), OwnerID: env.UserID, Purpose: domain.PurposePost, ContentType: "image/jpeg",
 			Size: 1000, Status: domain.MediaReady, Variants: domain.VariantNames, CreatedAt: now, UpdatedAt: now,
-		})
+		}, nil)
 		if err != nil {
 			return "", err
 		}

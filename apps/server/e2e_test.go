@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +25,7 @@ import (
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/httpapi/openapitest"
 	"github.com/cloudpost/cloudpost/apps/wire"
+	"github.com/cloudpost/cloudpost/ports/porttest"
 )
 
 // client talks to the running server; every exchange is validated against
@@ -146,34 +150,78 @@ func pngImage(t *testing.T, w, h int) []byte {
 	return buf.Bytes()
 }
 
-// upload runs the presigned upload flow and waits until the media is ready.
-func upload(c *client, purpose string, data []byte) mediaDTO {
-	c.t.Helper()
-	var up struct {
-		MediaID string
-		Upload  struct {
-			Method, URL string
-			Headers     map[string]string
+// jpegWithGPS is a w x h JPEG photo with an EXIF block holding a GPS
+// position and porttest.ImagesGPSMarker, which must never reach anyone but
+// the owner.
+func jpegWithGPS(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{uint8(x), uint8(y), 120, 255})
 		}
 	}
-	c.do("POST", "/v1/uploads", map[string]any{"purpose": purpose, "contentType": "image/png", "size": len(data)}, 201, &up)
-	req, _ := http.NewRequest(up.Upload.Method, up.Upload.URL, bytes.NewReader(data))
+	var enc bytes.Buffer
+	if err := jpeg.Encode(&enc, img, &jpeg.Options{Quality: 85}); err != nil {
+		t.Fatal(err)
+	}
+	return porttest.ImagesJPEGWithEXIF(enc.Bytes(), porttest.ImagesEXIF(1))
+}
+
+// uploadTarget is the presigned request of POST /v1/uploads.
+type uploadTarget struct {
+	MediaID string
+	Upload  struct {
+		Method, URL string
+		Headers     map[string]string
+	}
+}
+
+// startUpload asks for an upload of data's size and type.
+func startUpload(c *client, purpose, contentType string, size int) uploadTarget {
+	c.t.Helper()
+	var up uploadTarget
+	c.do("POST", "/v1/uploads", map[string]any{"purpose": purpose, "contentType": contentType, "size": size}, 201, &up)
+	return up
+}
+
+// send sends data with the presigned request as a client does (no bearer
+// token: the URL carries the grant) and returns the status.
+func (up uploadTarget) send(t *testing.T, data []byte) int {
+	t.Helper()
+	req, err := http.NewRequest(up.Upload.Method, up.Upload.URL, bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k, v := range up.Upload.Headers {
 		req.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(req) // no bearer token: the URL carries the grant
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != 200 {
-		c.t.Fatalf("upload PUT: %d", res.StatusCode)
+	return res.StatusCode
+}
+
+// upload runs the presigned upload flow and waits until the media is ready.
+func upload(c *client, purpose string, data []byte) mediaDTO {
+	c.t.Helper()
+	up := startUpload(c, purpose, http.DetectContentType(data), len(data))
+	if st := up.send(c.t, data); st != 200 {
+		c.t.Fatalf("upload PUT: %d", st)
 	}
 	c.do("POST", "/v1/media/"+up.MediaID+"/complete", nil, 202, nil)
-	deadline := time.Now().Add(20 * time.Second)
+	return waitReady(c, up.MediaID, 20*time.Second)
+}
+
+// waitReady polls the item until it is ready.
+func waitReady(c *client, id string, timeout time.Duration) mediaDTO {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		var m mediaDTO
-		c.do("GET", "/v1/media/"+up.MediaID, nil, 200, &m)
+		c.do("GET", "/v1/media/"+id, nil, 200, &m)
 		if m.Status == "ready" {
 			return m
 		}
@@ -182,6 +230,21 @@ func upload(c *client, purpose string, data []byte) mediaDTO {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// download GETs a presigned URL.
+func download(t *testing.T, url string) (http.Header, []byte) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", url, res.StatusCode, err)
+	}
+	return res.Header, data
 }
 
 func TestMain(m *testing.M) {
@@ -216,31 +279,14 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("mysql", func(t *testing.T) {
 		runEndToEnd(t, []string{"CLOUDPOST_STORAGE=mysql", "CLOUDPOST_MYSQL_DSN=" + mysqltest.NewDatabase(t)}, nil)
 	})
-	t.Run("s3", func(t *testing.T) {
-		bin, err := s3test.Find()
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%v (CI=true: run scripts/ci/versitygw.sh)", err)
-			}
-			t.Skipf("%v; run scripts/ci/versitygw.sh to install it", err)
-		}
-		srv, err := s3test.Start(bin, http.DefaultClient, "http")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Stop)
-		t.Setenv("AWS_ACCESS_KEY_ID", s3test.Access)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.Secret)
-		runEndToEnd(t, []string{
-			"CLOUDPOST_BLOB=s3", "CLOUDPOST_S3_BUCKET=" + srv.Bucket, "CLOUDPOST_S3_REGION=" + s3test.Region,
-			"CLOUDPOST_S3_ENDPOINT=" + srv.Endpoint, "CLOUDPOST_S3_PATH_STYLE=true",
-		}, nil)
-	})
+	t.Run("s3", func(t *testing.T) { runEndToEnd(t, s3Env(t), nil) })
 }
 
-// runEndToEnd drives the whole API of a server app configured by env;
-// code reads mailed codes (nil: the local dev mailbox).
-func runEndToEnd(t *testing.T, env []string, code func(email string) string) {
+// startServer starts the server app configured by env for the test and
+// returns two clients of it that validate every exchange against the
+// OpenAPI document; code reads mailed codes (nil: the local dev mailbox).
+func startServer(t *testing.T, env []string, code func(email string) string) (ada, bob *client) {
+	t.Helper()
 	cfg, err := config.Load(append([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=warn"}, env...))
 	if err != nil {
 		t.Fatal(err)
@@ -252,18 +298,27 @@ func runEndToEnd(t *testing.T, env []string, code func(email string) string) {
 	if err := app.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
 		if err := app.Stop(ctx); err != nil {
 			t.Error(err)
 		}
-	}()
+	})
 	v := openapitest.New(t)
 	httpc := &http.Client{Transport: v.Transport(t, nil), Timeout: 30 * time.Second}
-	ada := &client{t: t, base: ep.BaseURL(), http: httpc, code: code}
-	bob := &client{t: t, base: ep.BaseURL(), http: httpc, code: code}
+	ada = &client{t: t, base: ep.BaseURL(), http: httpc, code: code}
+	bob = &client{t: t, base: ep.BaseURL(), http: httpc, code: code}
 	if code == nil {
 		ada.code, bob.code = devMailCode(ada), devMailCode(bob)
 	}
+	return ada, bob
+}
+
+// runEndToEnd drives the whole API of a server app configured by env;
+// code reads mailed codes (nil: the local dev mailbox).
+func runEndToEnd(t *testing.T, env []string, code func(email string) string) {
+	ada, bob := startServer(t, env, code)
 	suffix := time.Now().UnixNano()
 	adaTokens := signUpAndIn(ada, fmt.Sprintf("ada-%d@example.com", suffix), "Ada")
 	ada.token = adaTokens.AccessToken
@@ -311,13 +366,16 @@ func runEndToEnd(t *testing.T, env []string, code func(email string) string) {
 		t.Fatalf("snapshot: %+v", snap)
 	}
 
-	// A post with an image, a comment by Bob, Ada's notification.
-	img := upload(ada, "post", pngImage(t, 2000, 1000))
+	// A post with a photo carrying a GPS position, a comment by Bob, Ada's
+	// notification.
+	photo := jpegWithGPS(t, 2400, 1200)
+	img := upload(ada, "post", photo)
 	var post postDTO
 	h = ada.do("POST", "/v1/posts", map[string]any{"body": "Hello world", "mediaIds": []string{img.ID}}, 201, &post)
 	if h.Get("Location") == "" || len(post.Media) != 1 || post.Media[0].URLs["medium"] == "" {
 		t.Fatalf("post: %+v location %q", post, h.Get("Location"))
 	}
+	checkMediaTrust(t, ada, bob, post.ID, photo)
 	var comment struct{ ID, PostID, AuthorID, Body string }
 	bob.do("POST", "/v1/posts/"+post.ID+"/comments", map[string]string{"body": "Nice!"}, 201, &comment)
 	bob.do("PATCH", "/v1/posts/"+post.ID, map[string]string{"body": "hijacked"}, 403, nil)
@@ -393,4 +451,230 @@ func runEndToEnd(t *testing.T, env []string, code func(email string) string) {
 	ada.do("POST", "/v1/auth/signout", map[string]string{"refreshToken": adaTokens.RefreshToken}, 204, nil)
 	ada.token = ""
 	ada.do("POST", "/v1/auth/refresh", map[string]string{"refreshToken": adaTokens.RefreshToken}, 401, nil)
+}
+
+// checkMediaTrust: only the owner receives the raw upload (with its GPS
+// position), as a download of the verified type; everyone else gets
+// renditions without metadata, the largest 2048 px long; the upload URL
+// writes once; completing an upload that never arrived is a conflict.
+func checkMediaTrust(t *testing.T, owner, viewer *client, postID string, photo []byte) {
+	var mine, theirs postDTO
+	owner.do("GET", "/v1/posts/"+postID, nil, 200, &mine)
+	viewer.do("GET", "/v1/posts/"+postID, nil, 200, &theirs)
+	if _, ok := theirs.Media[0].URLs["original"]; ok {
+		t.Fatalf("another user receives the raw upload: %v", theirs.Media[0].URLs)
+	}
+	for name, u := range theirs.Media[0].URLs {
+		hdr, data := download(t, u)
+		if bytes.Contains(data, []byte(porttest.ImagesGPSMarker)) || bytes.Contains(data, []byte("Exif\x00\x00")) {
+			t.Errorf("rendition %s carries the upload's EXIF block", name)
+		}
+		if !strings.HasPrefix(hdr.Get("Cache-Control"), "private") || !strings.Contains(hdr.Get("Cache-Control"), "max-age=") {
+			t.Errorf("rendition %s: Cache-Control %q, want private with a max-age", name, hdr.Get("Cache-Control"))
+		}
+		if name == "large" {
+			cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+			if err != nil || cfg.Width != 2048 || cfg.Height != 1024 {
+				t.Errorf("large rendition: %+v %v, want 2048x1024", cfg, err)
+			}
+		}
+	}
+	orig := mine.Media[0].URLs["original"]
+	if orig == "" {
+		t.Fatalf("the owner lost the raw upload: %v", mine.Media[0].URLs)
+	}
+	hdr, data := download(t, orig)
+	if !bytes.Equal(data, photo) || hdr.Get("Content-Type") != "image/jpeg" || !strings.HasPrefix(hdr.Get("Content-Disposition"), "attachment") {
+		t.Errorf("owner's original: %d bytes (want %d), type %q, disposition %q", len(data), len(photo),
+			hdr.Get("Content-Type"), hdr.Get("Content-Disposition"))
+	}
+
+	// Write once: a replay of a used upload URL with HTML of the same size
+	// and declared type is refused and changes nothing.
+	img := pngImage(t, 64, 64)
+	up := startUpload(owner, "post", "image/png", len(img))
+	owner.do("POST", "/v1/media/"+up.MediaID+"/complete", nil, 409, nil) // nothing sent yet
+	if st := up.send(t, img); st != 200 {
+		t.Fatalf("upload: %d", st)
+	}
+	html := append([]byte("<!doctype html><script>alert(document.domain)</script>"), bytes.Repeat([]byte(" "), len(img))...)[:len(img)]
+	if st := up.send(t, html); st != http.StatusPreconditionFailed {
+		t.Errorf("replayed upload before processing: %d, want 412", st)
+	}
+	owner.do("POST", "/v1/media/"+up.MediaID+"/complete", nil, 202, nil)
+	m := waitReady(owner, up.MediaID, 20*time.Second)
+	if st := up.send(t, html); st != http.StatusPreconditionFailed {
+		t.Errorf("replayed upload after processing: %d, want 412", st)
+	}
+	owner.do("GET", "/v1/media/"+m.ID, nil, 200, &m)
+	if _, data := download(t, m.URLs["original"]); m.Status != "ready" || !bytes.Equal(data, img) {
+		t.Errorf("after replays: status %s, original %q..., want the first bytes", m.Status, data[:min(len(data), 16)])
+	}
+}
+
+// TestUploadFlood: Ada floods the API with 200 upload+complete calls that
+// never send bytes, then sends real images for the uploads she was given,
+// while Bob uploads one image. Ada gets 4xx answers only for the flood (201
+// up to the in-flight cap, then 429 with Retry-After; every early complete
+// 409, at once); her images fill the queue, yet Bob's image is ready within
+// a few seconds: users take turns.
+func TestUploadFlood(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { runUploadFlood(t, nil) })
+	t.Run("s3", func(t *testing.T) { runUploadFlood(t, s3Env(t)) })
+}
+
+// startS3 starts a versitygw server for the test (with its credentials in
+// the environment), or skips (fails with CI=true) when it is not installed.
+func startS3(t *testing.T) *s3test.Server {
+	t.Helper()
+	bin, err := s3test.Find()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v (CI=true: run scripts/ci/versitygw.sh)", err)
+		}
+		t.Skipf("%v; run scripts/ci/versitygw.sh to install it", err)
+	}
+	srv, err := s3test.Start(bin, http.DefaultClient, "http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3test.Access)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.Secret)
+	return srv
+}
+
+// s3Env starts a versitygw server with a prepared bucket and returns the
+// settings of S3 mode against it.
+func s3Env(t *testing.T) []string {
+	t.Helper()
+	srv := startS3(t)
+	return []string{
+		"CLOUDPOST_BLOB=s3", "CLOUDPOST_S3_BUCKET=" + srv.Bucket, "CLOUDPOST_S3_REGION=" + s3test.Region,
+		"CLOUDPOST_S3_ENDPOINT=" + srv.Endpoint, "CLOUDPOST_S3_PATH_STYLE=true",
+	}
+}
+
+func runUploadFlood(t *testing.T, env []string) {
+	ada, bob := startServer(t, env, nil)
+	suffix := time.Now().UnixNano()
+	ada.token = signUpAndIn(ada, fmt.Sprintf("ada-%d@example.com", suffix), "Ada").AccessToken
+	bob.token = signUpAndIn(bob, fmt.Sprintf("bob-%d@example.com", suffix), "Bob").AccessToken
+
+	// raw sends one request and returns its status, the upload of a 201
+	// and the Retry-After header.
+	raw := func(c *client, method, path string, body any) (int, uploadTarget, string) {
+		var r io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			r = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, c.base+path, r)
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := c.http.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, uploadTarget{}, ""
+		}
+		defer res.Body.Close()
+		var up uploadTarget
+		if res.StatusCode == 201 {
+			_ = json.NewDecoder(res.Body).Decode(&up)
+		}
+		return res.StatusCode, up, res.Header.Get("Retry-After")
+	}
+
+	var (
+		mu       sync.Mutex
+		statuses = map[string]int{}
+		noRetry  int
+	)
+	count := func(what string, status int) {
+		mu.Lock()
+		statuses[fmt.Sprintf("%s %d", what, status)]++
+		mu.Unlock()
+	}
+	heavy := pngImage(t, 800, 600)
+
+	// The flood: 200 uploads asked for, each completed at once without bytes.
+	given := make(chan uploadTarget, 200)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 25 {
+				st, up, retry := raw(ada, "POST", "/v1/uploads", map[string]any{"purpose": "post", "contentType": "image/png", "size": len(heavy)})
+				count("create", st)
+				switch st {
+				case 201:
+					given <- up
+					st, _, _ := raw(ada, "POST", "/v1/media/"+up.MediaID+"/complete", nil)
+					count("early complete", st)
+				case 429:
+					if retry == "" {
+						mu.Lock()
+						noRetry++
+						mu.Unlock()
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(given)
+	want := map[string]int{"create 201": 20, "create 429": 180, "early complete 409": 20}
+	if fmt.Sprint(statuses) != fmt.Sprint(want) {
+		t.Errorf("ada's answers %v, want %v", statuses, want)
+	}
+	if noRetry > 0 {
+		t.Errorf("%d answers 429 without Retry-After", noRetry)
+	}
+
+	// Ada's 20 heavy images go in first and fill the queue; Bob's comes
+	// right after them.
+	var adaIDs []string
+	for up := range given {
+		adaIDs = append(adaIDs, up.MediaID)
+		wg.Go(func() {
+			if st := up.send(t, heavy); st != 200 {
+				t.Errorf("ada's upload: %d", st)
+				return
+			}
+			if st, _, _ := raw(ada, "POST", "/v1/media/"+up.MediaID+"/complete", nil); st != 202 {
+				t.Errorf("ada's complete: %d", st)
+			}
+		})
+	}
+	wg.Wait()
+	img := pngImage(t, 800, 600)
+	up := startUpload(bob, "post", "image/png", len(img))
+	start := time.Now()
+	if st := up.send(t, img); st != 200 {
+		t.Fatalf("bob's upload: %d", st)
+	}
+	bob.do("POST", "/v1/media/"+up.MediaID+"/complete", nil, 202, nil)
+	// The bound is loose for slow machines (-race, a loaded CI); what
+	// proves the turns is how many of ada's images still wait.
+	waitReady(bob, up.MediaID, 30*time.Second)
+	took := time.Since(start)
+	left := 0
+	for _, id := range adaIDs {
+		var m mediaDTO
+		ada.do("GET", "/v1/media/"+id, nil, 200, &m)
+		if m.Status != "ready" {
+			left++
+		}
+	}
+	t.Logf("bob's image ready %v after its upload, behind ada's 20 queued images (%d of them not yet processed then); ada's answers: %v",
+		took.Round(time.Millisecond), left, statuses)
+	// Two workers: at most two of ada's in flight and one turn of hers
+	// before bob's, and a few more while bob's own runs.
+	if left < 14 {
+		t.Errorf("only %d of ada's 20 earlier images were still waiting when bob's was ready: bob waited for her queue", left)
+	}
+	for _, id := range adaIDs {
+		waitReady(ada, id, 60*time.Second) // none of ada's is dropped
+	}
 }

@@ -2,6 +2,7 @@
 //
 //	cloudpost serve                  start the HTTP API (default)
 //	cloudpost migrate up|down|status apply, undo (one step) or list the MySQL migrations
+//	cloudpost s3 setup               create and prepare the S3 media bucket (CLOUDPOST_BLOB=s3)
 //
 // Configuration comes from CLOUDPOST_* environment variables (README.md).
 package main
@@ -9,6 +10,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,6 +19,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
+	"github.com/cloudpost/cloudpost/adapters/s3blob"
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/wire"
 )
@@ -45,9 +48,41 @@ func run(args []string) error {
 			return fmt.Errorf("usage: cloudpost migrate up|down|status")
 		}
 		return migrate(cfg, args[1])
+	case "s3":
+		return s3Command(cfg, args[1:], os.Stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, migrate)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, migrate, s3 setup)", cmd)
 	}
+}
+
+// s3Command runs "cloudpost s3 setup": s3blob's Store.Setup on
+// CLOUDPOST_S3_BUCKET with CLOUDPOST_CORS_ORIGINS, one line per step on
+// out. It needs CLOUDPOST_BLOB=s3, so it prepares the bucket the server
+// would use; credentials come from the AWS default chain. The error names
+// the step that failed (main then exits with status 1).
+func s3Command(cfg config.Config, args []string, out io.Writer) error {
+	if len(args) != 1 || args[0] != "setup" {
+		return fmt.Errorf("usage: cloudpost s3 setup")
+	}
+	if cfg.Blob != config.BlobS3 {
+		return fmt.Errorf("configuration: CLOUDPOST_BLOB: s3 setup needs CLOUDPOST_BLOB=s3 with CLOUDPOST_S3_BUCKET and CLOUDPOST_S3_REGION (and CLOUDPOST_S3_ENDPOINT for an S3-compatible server), not %q", cfg.Blob)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	store, err := s3blob.New(ctx, cfg.S3, nil)
+	if err != nil {
+		return err
+	}
+	steps, err := store.Setup(ctx, s3blob.SetupOptions{Origins: cfg.CORSOrigins})
+	// The steps done before a failure are printed too: they were applied.
+	for _, st := range steps {
+		fmt.Fprintf(out, "s3 setup: %s\n", st)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "s3 setup: bucket %s is ready\n", store.Bucket())
+	return nil
 }
 
 // migrate runs the MySQL schema migrations against CLOUDPOST_MYSQL_DSN.

@@ -54,7 +54,7 @@ var System = fx.Module("system",
 // Imaging provides the pure Go image pipeline.
 var Imaging = fx.Module("imaging",
 	fx.Provide(func(cfg config.Config) ports.Images {
-		return imaging.New(imaging.Config{MaxPixels: cfg.MaxImagePixels})
+		return imaging.New(imaging.Config{MaxPixels: cfg.MaxImagePixels, MemoryBudget: cfg.MediaMemoryBudget})
 	}),
 )
 
@@ -86,15 +86,15 @@ var MySQLStorage = fx.Module("mysql",
 var MemoryBlobs = fx.Module("memblob",
 	fx.Provide(
 		func(cfg config.Config, ep *Endpoint, clock ports.Clock) *memblob.Store {
-			return memblob.New(memblob.Config{Secret: []byte(cfg.LocalBlobSecret), BaseURL: ep.BaseURL, Clock: clock})
+			return memblob.New(memblob.Config{Secret: []byte(cfg.LocalBlobSecret), BaseURL: ep.BaseURL, Clock: clock, MaxBytes: cfg.MemoryBlobMaxBytes})
 		},
 		func(s *memblob.Store) ports.Blobs { return s },
 		func(s *memblob.Store) BlobRoute { return BlobRoute{Handler: s.Handler()} },
 	),
 	fx.Invoke(func(s *memblob.Store, trigger MediaTrigger) {
 		s.SetUploadHook(func(key string) {
-			if _, id, ok := domain.ParseUploadKey(key); ok && trigger != nil {
-				trigger(id)
+			if owner, id, ok := domain.ParseUploadKey(key); ok && trigger != nil {
+				trigger(owner, id)
 			}
 		})
 	}),

@@ -20,9 +20,10 @@ import (
 	"github.com/cloudpost/cloudpost/ports"
 )
 
-// MediaTrigger starts processing of a media item when the client reports
-// its upload complete (nil: the blob store's own event does it).
-type MediaTrigger func(mediaID string)
+// MediaTrigger starts processing of a media item of an owner when its
+// bytes arrive or the client reports its upload complete (nil: the blob
+// store's own event does it).
+type MediaTrigger func(ownerID, mediaID string)
 
 // Core provides every core use-case service. It needs the ports, a
 // config.Config, a *slog.Logger and a MediaTrigger.
@@ -44,6 +45,7 @@ func newMedia(store ports.Storage, blobs ports.Blobs, images ports.Images, ids p
 		UploadExpiry:    cfg.UploadExpiry,
 		DownloadExpiry:  cfg.DownloadExpiry,
 		URLCacheEntries: cfg.URLCacheEntries,
+		MaxInFlight:     cfg.MaxPendingUploads,
 		OnComplete:      trigger,
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/fx"
@@ -96,12 +95,12 @@ func (l *lazyS3) PresignUpload(ctx context.Context, p ports.UploadPolicy) (domai
 }
 
 // PresignDownload implements ports.Blobs.
-func (l *lazyS3) PresignDownload(ctx context.Context, key string, expires time.Duration) (string, error) {
+func (l *lazyS3) PresignDownload(ctx context.Context, p ports.DownloadPolicy) (string, error) {
 	s, err := l.get()
 	if err != nil {
 		return "", err
 	}
-	return s.PresignDownload(ctx, key, expires)
+	return s.PresignDownload(ctx, p)
 }
 
 // Stat implements ports.Blobs.
@@ -132,12 +131,12 @@ func (l *lazyS3) ReadHead(ctx context.Context, key string, n int64) ([]byte, err
 }
 
 // Put implements ports.Blobs.
-func (l *lazyS3) Put(ctx context.Context, key, contentType string, body io.Reader, size int64) error {
+func (l *lazyS3) Put(ctx context.Context, o ports.Object, body io.Reader) error {
 	s, err := l.get()
 	if err != nil {
 		return err
 	}
-	return s.Put(ctx, key, contentType, body, size)
+	return s.Put(ctx, o, body)
 }
 
 // Delete implements ports.Blobs.

@@ -75,14 +75,14 @@ func Server(cfg config.Config) fx.Option {
 			NewLogger,
 			func(cfg config.Config) *Endpoint { return &Endpoint{cfg: cfg} },
 			func(cfg config.Config, log *slog.Logger) *worker.Queue {
-				return worker.New(cfg.MediaWorkers, 1024, log)
+				return worker.New(worker.Config{Workers: cfg.MediaWorkers}, log)
 			},
-			func(q *worker.Queue) MediaTrigger { return q.Enqueue },
+			func(q *worker.Queue) MediaTrigger { return func(owner, id string) { q.Enqueue(owner, id) } },
 			newEcho,
 		),
 		Adapters(cfg),
 		Core,
-		fx.Invoke(startQueue, startJanitor, startHTTP),
+		fx.Invoke(startQueue, startJanitor, startMediaSweep, startHTTP),
 		fx.WithLogger(quietFxLogger),
 	)
 }
@@ -125,22 +125,51 @@ func startQueue(lc fx.Lifecycle, q *worker.Queue, m *media.Service) {
 
 // startJanitor prunes the sync feed every hour.
 func startJanitor(lc fx.Lifecycle, f *feed.Service, log *slog.Logger) {
+	every(lc, time.Hour, false, func(ctx context.Context) {
+		if err := f.Prune(ctx); err != nil {
+			log.Warn("sync feed prune failed", "err", err)
+		}
+	})
+}
+
+// startMediaSweep hands the queue what no trigger will process (ids the
+// queue could not take, work of a process that died, uploads of an
+// instance that stopped) and expires uploads that never arrived: once at
+// start, then every CLOUDPOST_MEDIA_SWEEP_INTERVAL. It starts after the
+// queue, so what it finds is processed at once.
+func startMediaSweep(lc fx.Lifecycle, m *media.Service, q *worker.Queue, cfg config.Config, log *slog.Logger) {
+	every(lc, cfg.MediaSweepInterval, true, func(ctx context.Context) {
+		stats, err := m.Sweep(ctx, func(owner, id string) { q.Enqueue(owner, id) })
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("media sweep failed", "err", err, "visited", stats.Visited)
+		case stats.Processed > 0 || stats.Expired > 0:
+			log.Info("media sweep", "visited", stats.Visited, "queued", stats.Processed, "expired", stats.Expired)
+		}
+	})
+}
+
+// every runs job every interval (and once at start when atStart) on one
+// goroutine from the app's start to its stop, which cancels a job under way
+// and waits for it.
+func every(lc fx.Lifecycle, interval time.Duration, atStart bool, job func(context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			go func() {
 				defer close(done)
-				t := time.NewTicker(time.Hour)
+				if atStart {
+					job(ctx)
+				}
+				t := time.NewTicker(interval)
 				defer t.Stop()
 				for {
 					select {
 					case <-ctx.Done():
 						return
 					case <-t.C:
-						if err := f.Prune(ctx); err != nil {
-							log.Warn("sync feed prune failed", "err", err)
-						}
+						job(ctx)
 					}
 				}
 			}()

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,7 +11,7 @@ import (
 )
 
 func TestProcessesEachIDAndRetries(t *testing.T) {
-	q := New(2, 10, nil)
+	q := New(Config{Workers: 2, Capacity: 10, Backoff: time.Millisecond}, nil)
 	var mu sync.Mutex
 	calls := map[string]int{}
 	done := make(chan struct{}, 10)
@@ -25,8 +26,8 @@ func TestProcessesEachIDAndRetries(t *testing.T) {
 		done <- struct{}{}
 		return nil
 	})
-	q.Enqueue("a")
-	q.Enqueue("flaky")
+	q.Enqueue("u1", "a")
+	q.Enqueue("u2", "flaky")
 	for range 2 {
 		select {
 		case <-done:
@@ -40,11 +41,53 @@ func TestProcessesEachIDAndRetries(t *testing.T) {
 	if calls["a"] != 1 || calls["flaky"] != 2 {
 		t.Fatalf("calls = %v", calls)
 	}
-	q.Enqueue("after-stop") // ignored, no panic
+	if q.Enqueue("u1", "after-stop") {
+		t.Fatal("a stopped queue took an id")
+	}
+}
+
+func TestGivesUpAfterAttempts(t *testing.T) {
+	q := New(Config{Workers: 1, Attempts: 3, Backoff: time.Millisecond}, nil)
+	var calls atomic.Int32
+	q.Start(func(context.Context, string) error { calls.Add(1); return errors.New("down") })
+	q.Enqueue("u", "x")
+	deadline := time.Now().Add(5 * time.Second)
+	for calls.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // a fourth attempt would come within this
+	if err := q.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("process called %d times, want 3", n)
+	}
+}
+
+func TestRetryDoesNotHoldAWorker(t *testing.T) {
+	q := New(Config{Workers: 1, Attempts: 2, Backoff: time.Hour}, nil)
+	other := make(chan struct{})
+	q.Start(func(_ context.Context, id string) error {
+		if id == "failing" {
+			return errors.New("down")
+		}
+		close(other)
+		return nil
+	})
+	q.Enqueue("a", "failing")
+	q.Enqueue("b", "other")
+	select {
+	case <-other:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a retry waiting an hour blocked the only worker")
+	}
+	if err := q.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestStopWaitsForJobInFlight(t *testing.T) {
-	q := New(1, 1, nil)
+	q := New(Config{Workers: 1, Capacity: 1}, nil)
 	started := make(chan struct{})
 	var finished atomic.Bool
 	q.Start(func(ctx context.Context, _ string) error {
@@ -53,7 +96,7 @@ func TestStopWaitsForJobInFlight(t *testing.T) {
 		finished.Store(ctx.Err() == nil)
 		return nil
 	})
-	q.Enqueue("x")
+	q.Enqueue("u", "x")
 	<-started
 	if err := q.Stop(context.Background()); err != nil {
 		t.Fatal(err)
@@ -64,10 +107,70 @@ func TestStopWaitsForJobInFlight(t *testing.T) {
 }
 
 func TestDuplicateIDsAreCoalesced(t *testing.T) {
-	q := New(1, 10, nil)
-	q.Enqueue("x")
-	q.Enqueue("x")
-	if len(q.ch) != 1 {
-		t.Fatalf("queued %d, want 1", len(q.ch))
+	q := New(Config{Capacity: 10}, nil)
+	q.Enqueue("u", "x")
+	q.Enqueue("u", "x")
+	if q.size != 1 {
+		t.Fatalf("queued %d, want 1", q.size)
+	}
+}
+
+func TestFullQueueRefuses(t *testing.T) {
+	q := New(Config{Capacity: 2}, nil)
+	if !q.Enqueue("u", "a") || !q.Enqueue("v", "b") {
+		t.Fatal("room for two")
+	}
+	if q.Enqueue("w", "c") {
+		t.Fatal("a full queue took a third id")
+	}
+}
+
+// TestOwnersTakeTurns: with one worker busy on a burst of 200 ids from one
+// owner, another owner's id enqueued afterwards is among the next two
+// processed.
+func TestOwnersTakeTurns(t *testing.T) {
+	q := New(Config{Workers: 1, Capacity: 1000}, nil)
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	q.Start(func(_ context.Context, id string) error {
+		<-gate
+		mu.Lock()
+		order = append(order, id)
+		mu.Unlock()
+		return nil
+	})
+	for i := range 200 {
+		q.Enqueue("flooder", fmt.Sprintf("a%d", i))
+	}
+	q.Enqueue("bob", "b")
+	close(gate)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(order)
+		mu.Unlock()
+		if n == 201 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := q.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	pos := -1
+	for i, id := range order {
+		if id == "b" {
+			pos = i
+		}
+	}
+	// a0 was taken before b arrived; then flooder's and bob's turns alternate.
+	if pos < 0 || pos > 2 {
+		t.Fatalf("bob's id processed at position %d of %d, want within the first 3", pos, len(order))
+	}
+	for i, id := range order[:min(len(order), 5)] {
+		t.Logf("%d: %s", i, id)
 	}
 }

@@ -59,10 +59,17 @@ const (
 	VariantThumb  = "thumb"
 	VariantSmall  = "small"
 	VariantMedium = "medium"
+	// VariantLarge is the full-size rendition (long edge capped, never
+	// upscaled): what everyone but the owner gets instead of the upload.
+	VariantLarge = "large"
 )
 
 // VariantNames lists every variant in the order they are made.
-var VariantNames = []string{VariantThumb, VariantSmall, VariantMedium}
+var VariantNames = []string{VariantThumb, VariantSmall, VariantMedium, VariantLarge}
+
+// ReasonExpired is the FailureReason of an upload whose bytes never arrived
+// before its upload URL (plus a grace period) expired.
+const ReasonExpired = "expired"
 
 // Media is an uploaded file (an image) owned by a user.
 type Media struct {
@@ -79,6 +86,11 @@ type Media struct {
 	Variants []string
 	// PostID is the post the item is attached to ("" when none).
 	PostID string
+	// ETag is the blob ETag of the upload the pipeline processed, and
+	// Checksum the hex SHA-256 of its bytes ("" until processed): the bytes
+	// served are the bytes verified, and a later mismatch fails the item.
+	ETag     string
+	Checksum string
 	// ClaimedAt is when processing was last claimed (zero when never).
 	ClaimedAt time.Time
 	CreatedAt time.Time

@@ -1,16 +1,20 @@
 // Package media runs the media use cases: issuing presigned uploads,
-// confirming and processing uploaded images, and presenting media with
-// short-lived download URLs.
+// confirming and processing uploaded images, sweeping up what a queue
+// missed, and presenting media with short-lived download URLs.
+//
+// Trust rules: the raw upload is its owner's alone (it may carry GPS
+// coordinates); everyone else receives only renditions the pipeline made,
+// without metadata. An upload target writes once, the pipeline records the
+// size, ETag and SHA-256 of the bytes it verified, and a later mismatch
+// fails the item instead of serving other bytes. No item stays pending
+// forever: the sweep processes what a queue dropped and expires uploads
+// that never arrived.
 package media
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
-	"slices"
 	"time"
 
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -23,6 +27,14 @@ type Config struct {
 	MaxUploadBytes int64
 	// UploadExpiry is how long a presigned upload is valid (default 15 min).
 	UploadExpiry time.Duration
+	// ExpiryGrace is how long after its upload URL expired a pending item
+	// whose bytes never arrived is failed as expired (default 5 min): an
+	// upload that started just before expiry may still be under way.
+	ExpiryGrace time.Duration
+	// MaxInFlight caps the uploads one user may have pending or processing
+	// at once (default 20; negative: no cap). Beyond it CreateUpload
+	// answers TooManyRequests.
+	MaxInFlight int
 	// DownloadExpiry is how long a download URL stays valid at least, from
 	// the moment it is handed out (default 1 h). URLs are reused for an
 	// eighth of it, so they are signed for 9/8 of it (see urlCache).
@@ -33,11 +45,16 @@ type Config struct {
 	// ClaimTimeout is after how long an unfinished processing claim may be
 	// taken over (default 5 min), so a crashed worker does not block an item.
 	ClaimTimeout time.Duration
-	// OnComplete, when set, is called after the client reports an upload as
-	// finished and the item is still pending: it starts processing (a queue
-	// on a server with S3). Nil when the arrival of the bytes already starts
-	// it (memory blobs, the Lambda S3 event).
-	OnComplete func(mediaID string)
+	// SweepSettle is how long an item must have been left untouched before
+	// the sweep looks at it (default 1 min), so the sweep leaves alone what
+	// a queue is about to process.
+	SweepSettle time.Duration
+	// OnComplete, when set, is called with the owner and id after the
+	// client reports an upload as finished, its bytes are there and the
+	// item is still pending: it starts processing (a queue on a server with
+	// S3). Nil when the arrival of the bytes already starts it (memory
+	// blobs, the Lambda S3 event).
+	OnComplete func(ownerID, mediaID string)
 }
 
 func (c Config) withDefaults() Config {
@@ -47,11 +64,20 @@ func (c Config) withDefaults() Config {
 	if c.UploadExpiry <= 0 {
 		c.UploadExpiry = 15 * time.Minute
 	}
+	if c.ExpiryGrace <= 0 {
+		c.ExpiryGrace = 5 * time.Minute
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 20
+	}
 	if c.DownloadExpiry <= 0 {
 		c.DownloadExpiry = time.Hour
 	}
 	if c.ClaimTimeout <= 0 {
 		c.ClaimTimeout = 5 * time.Minute
+	}
+	if c.SweepSettle <= 0 {
+		c.SweepSettle = time.Minute
 	}
 	if c.URLCacheEntries == 0 {
 		c.URLCacheEntries = 10_000
@@ -88,9 +114,12 @@ type Upload struct {
 }
 
 // CreateUpload records a pending media item owned by the caller and returns
-// a presigned upload for exactly that content type and size. Returns Invalid
-// for an unknown purpose or a size below 1, UnsupportedMediaType for a type
-// outside the allow-list, TooLarge above the limit.
+// a presigned upload for exactly that content type and size, usable once.
+// Returns Invalid for an unknown purpose or a size below 1,
+// UnsupportedMediaType for a type outside the allow-list, TooLarge above
+// the limit, TooManyRequests (with RetryAfter: when the caller's oldest
+// upload in flight expires at the latest) when the caller already has
+// Config.MaxInFlight uploads pending or processing.
 func (s *Service) CreateUpload(ctx context.Context, p domain.Principal, purpose domain.MediaPurpose, contentType string, size int64) (Upload, error) {
 	if purpose != domain.PurposeAvatar && purpose != domain.PurposePost {
 		return Upload{}, domain.Errorf(domain.Invalid, `purpose must be "avatar" or "post"`)
@@ -115,11 +144,30 @@ func (s *Service) CreateUpload(ctx context.Context, p domain.Principal, purpose 
 	if err != nil {
 		return Upload{}, err
 	}
-	m, err = s.store.CreateMedia(ctx, m)
+	m, err = s.store.CreateMedia(ctx, m, s.admit(now))
 	if err != nil {
 		return Upload{}, err
 	}
 	return Upload{Media: m, Target: target}, nil
+}
+
+// admit enforces Config.MaxInFlight.
+func (s *Service) admit(now time.Time) func(int, time.Time) error {
+	if s.cfg.MaxInFlight < 0 {
+		return nil
+	}
+	return func(inFlight int, oldest time.Time) error {
+		if inFlight < s.cfg.MaxInFlight {
+			return nil
+		}
+		// A slot frees when an upload is processed, or at the latest when
+		// the oldest one expires.
+		wait := max(oldest.Add(s.cfg.UploadExpiry+s.cfg.ExpiryGrace).Sub(now), time.Second)
+		return &domain.Error{
+			Code: domain.TooManyRequests, RetryAfter: wait,
+			Message: "too many uploads in progress: upload or wait for the ones already started before starting more",
+		}
+	}
 }
 
 // Get returns a media item. The owner sees it in any state; others only once
@@ -136,10 +184,11 @@ func (s *Service) Get(ctx context.Context, p domain.Principal, id string) (domai
 	return m, nil
 }
 
-// Complete records that the client finished uploading. It is idempotent and
-// accepted in every state; while the item is pending it triggers processing
-// when Config.OnComplete is set. Returns NotFound for unknown ids, Forbidden
-// for items of other users.
+// Complete records that the client finished uploading. It is idempotent:
+// while the item is pending it checks that the bytes are there and
+// triggers processing when Config.OnComplete is set; in any other state it
+// returns the item as it is. Returns NotFound for unknown ids, Forbidden
+// for items of other users, Conflict when the bytes have not arrived.
 func (s *Service) Complete(ctx context.Context, p domain.Principal, id string) (domain.Media, error) {
 	m, err := s.store.GetMedia(ctx, id)
 	if err != nil {
@@ -148,8 +197,17 @@ func (s *Service) Complete(ctx context.Context, p domain.Principal, id string) (
 	if m.OwnerID != p.UserID {
 		return domain.Media{}, domain.Errorf(domain.Forbidden, "only the owner may complete this upload")
 	}
-	if m.Status == domain.MediaPending && s.cfg.OnComplete != nil {
-		s.cfg.OnComplete(m.ID)
+	if m.Status != domain.MediaPending {
+		return m, nil
+	}
+	if _, err := s.blobs.Stat(ctx, domain.UploadKey(m.OwnerID, m.ID)); err != nil {
+		if domain.IsCode(err, domain.NotFound) {
+			return domain.Media{}, domain.Errorf(domain.Conflict, "the upload has not arrived: send the bytes with the upload request first, then complete it")
+		}
+		return domain.Media{}, err
+	}
+	if s.cfg.OnComplete != nil {
+		s.cfg.OnComplete(m.OwnerID, m.ID)
 	}
 	return m, nil
 }
@@ -201,207 +259,7 @@ func (s *Service) CheckAttachable(ctx context.Context, p domain.Principal, ids [
 	return nil
 }
 
-// sniffLen is how many leading bytes confirm the real type of an upload.
-const sniffLen = 512
-
-// Process runs the image pipeline for a media item once: it claims the
-// item, checks the stored object against what was declared (size, content
-// type, magic bytes), makes the variants, stores them under
-// variants/<id>/ and marks the item ready. Bytes that are not a valid image
-// of the declared type mark it failed with a reason; that is a permanent
-// outcome and returns nil. Items already ready, failed or being processed
-// are left alone (nil), so duplicate triggers are harmless. Returns an error
-// only for retryable failures (blob or storage unavailable); the claim is
-// then released so a retry can run.
-func (s *Service) Process(ctx context.Context, id string) error {
-	m, claimed, err := s.claim(ctx, id)
-	if err != nil || !claimed {
-		if domain.IsCode(err, domain.NotFound) {
-			s.log.InfoContext(ctx, "media processing skipped: item is gone", "mediaId", id)
-			return nil
-		}
-		return err
-	}
-	variants, reason, err := s.makeVariants(ctx, m)
-	if err != nil {
-		s.release(ctx, id)
-		return err
-	}
-	if reason != "" {
-		s.log.InfoContext(ctx, "media failed", "mediaId", id, "reason", reason)
-		return s.finish(ctx, id, domain.MediaFailed, reason, nil)
-	}
-	names := make([]string, 0, len(variants))
-	for _, v := range variants {
-		if err := s.blobs.Put(ctx, domain.VariantKey(m.ID, v.Name), v.ContentType, bytes.NewReader(v.Data), int64(len(v.Data))); err != nil {
-			s.release(ctx, id)
-			return err
-		}
-		names = append(names, v.Name)
-	}
-	return s.finish(ctx, id, domain.MediaReady, "", names)
-}
-
-// claim moves a pending item (or one whose claim timed out) to processing.
-func (s *Service) claim(ctx context.Context, id string) (domain.Media, bool, error) {
-	var claimed bool
-	m, err := s.store.UpdateMedia(ctx, id, func(m *domain.Media) error {
-		now := s.clock.Now()
-		stale := m.Status == domain.MediaProcessing && now.Sub(m.ClaimedAt) > s.cfg.ClaimTimeout
-		if m.Status != domain.MediaPending && !stale {
-			return errNotClaimable
-		}
-		m.Status, m.ClaimedAt, m.UpdatedAt = domain.MediaProcessing, now, now
-		claimed = true
-		return nil
-	})
-	if errors.Is(err, errNotClaimable) {
-		return m, false, nil
-	}
-	return m, claimed, err
-}
-
-var errNotClaimable = errors.New("media is not claimable")
-
-func (s *Service) release(ctx context.Context, id string) {
-	_, err := s.store.UpdateMedia(ctx, id, func(m *domain.Media) error {
-		if m.Status != domain.MediaProcessing {
-			return errNotClaimable
-		}
-		m.Status, m.ClaimedAt, m.UpdatedAt = domain.MediaPending, time.Time{}, s.clock.Now()
-		return nil
-	})
-	if err != nil && !errors.Is(err, errNotClaimable) {
-		s.log.WarnContext(ctx, "media claim not released", "mediaId", id, "err", err)
-	}
-}
-
-func (s *Service) finish(ctx context.Context, id string, status domain.MediaStatus, reason string, variants []string) error {
-	_, err := s.store.UpdateMedia(ctx, id, func(m *domain.Media) error {
-		m.Status, m.FailureReason, m.Variants, m.UpdatedAt = status, reason, variants, s.clock.Now()
-		return nil
-	})
-	if domain.IsCode(err, domain.NotFound) {
-		return nil // deleted while processing; its blobs were deleted with it
-	}
-	return err
-}
-
-// makeVariants returns the variants, or a client-safe reason why the upload
-// is permanently unusable, or a retryable error.
-func (s *Service) makeVariants(ctx context.Context, m domain.Media) ([]domain.Variant, string, error) {
-	key := domain.UploadKey(m.OwnerID, m.ID)
-	info, err := s.blobs.Stat(ctx, key)
-	if domain.IsCode(err, domain.NotFound) {
-		return nil, "", domain.Errorf(domain.Unavailable, "upload %s has not arrived yet", m.ID)
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	if info.Size != m.Size {
-		return nil, fmt.Sprintf("uploaded %d bytes, declared %d", info.Size, m.Size), nil
-	}
-	if info.ContentType != "" && info.ContentType != m.ContentType {
-		return nil, fmt.Sprintf("uploaded content type %s, declared %s", info.ContentType, m.ContentType), nil
-	}
-	head, err := s.blobs.ReadHead(ctx, key, sniffLen)
-	if err != nil {
-		return nil, "", err
-	}
-	if sniffed := http.DetectContentType(head); sniffed != m.ContentType {
-		return nil, fmt.Sprintf("file is not %s (looks like %s)", m.ContentType, sniffed), nil
-	}
-	rc, _, err := s.blobs.Open(ctx, key)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rc.Close()
-	variants, err := s.images.MakeVariants(ctx, rc, m.ContentType, s.cfg.MaxUploadBytes)
-	switch domain.ErrorCode(err) {
-	case "":
-		return variants, "", nil
-	case domain.Invalid, domain.TooLarge, domain.UnsupportedMediaType:
-		return nil, domain.ErrorMessage(err), nil
-	default:
-		return nil, "", err
-	}
-}
-
-// View is a media item with the URLs a client uses to show it.
-type View struct {
-	domain.Media
-	// URLs maps "original" and each existing variant name to a short-lived URL.
-	URLs map[string]string
-}
-
-// Views presents the items among ids that exist, keyed by id. Missing ids
-// are left out.
-func (s *Service) Views(ctx context.Context, ids []string) (map[string]View, error) {
-	out := make(map[string]View, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	items, err := s.store.GetMediaBatch(ctx, slices.Compact(slices.Sorted(slices.Values(ids))))
-	if err != nil {
-		return nil, err
-	}
-	return s.ViewsOf(ctx, items)
-}
-
-// ViewsOf presents items already read, keyed by id (as Views does).
-func (s *Service) ViewsOf(ctx context.Context, items []domain.Media) (map[string]View, error) {
-	out := make(map[string]View, len(items))
-	for _, m := range items {
-		v, err := s.view(ctx, m)
-		if err != nil {
-			return nil, err
-		}
-		out[m.ID] = v
-	}
-	return out, nil
-}
-
-// View presents one item.
-func (s *Service) View(ctx context.Context, m domain.Media) (View, error) { return s.view(ctx, m) }
-
-func (s *Service) view(ctx context.Context, m domain.Media) (View, error) {
-	v := View{Media: m, URLs: make(map[string]string, 1+len(m.Variants))}
-	if m.Status == domain.MediaFailed {
-		return v, nil
-	}
-	if m.Status == domain.MediaReady {
-		u, err := s.downloadURL(ctx, domain.UploadKey(m.OwnerID, m.ID))
-		if err != nil {
-			return View{}, err
-		}
-		v.URLs["original"] = u
-	}
-	for _, name := range m.Variants {
-		u, err := s.downloadURL(ctx, domain.VariantKey(m.ID, name))
-		if err != nil {
-			return View{}, err
-		}
-		v.URLs[name] = u
-	}
-	return v, nil
-}
-
-// downloadURL returns a URL valid for at least DownloadExpiry, reused from
-// the cache while it is.
-func (s *Service) downloadURL(ctx context.Context, key string) (string, error) {
-	now := s.clock.Now()
-	if u, ok := s.urls.get(key, now); ok {
-		return u, nil
-	}
-	u, err := s.blobs.PresignDownload(ctx, key, s.urls.signFor(s.cfg.DownloadExpiry))
-	if err != nil {
-		return "", err
-	}
-	s.urls.put(key, u, now)
-	return u, nil
-}
-
-// DeleteObjects removes the blobs of the items (original and variants).
+// DeleteObjects removes the blobs of the items (upload and variants).
 // Failures are logged, not returned: the rows are already gone and an orphan
 // object is harmless (a bucket lifecycle rule may sweep them).
 func (s *Service) DeleteObjects(ctx context.Context, items []domain.Media) {
@@ -410,12 +268,21 @@ func (s *Service) DeleteObjects(ctx context.Context, items []domain.Media) {
 	}
 	keys := make([]string, 0, len(items)*(1+len(domain.VariantNames)))
 	for _, m := range items {
-		keys = append(keys, domain.UploadKey(m.OwnerID, m.ID))
-		for _, v := range domain.VariantNames {
-			keys = append(keys, domain.VariantKey(m.ID, v))
-		}
+		keys = append(keys, objectKeys(m)...)
 	}
 	if err := s.blobs.Delete(ctx, keys...); err != nil {
 		s.log.WarnContext(ctx, "media objects not deleted", "count", len(keys), "err", err)
 	}
 }
+
+// objectKeys are every blob key an item may have.
+func objectKeys(m domain.Media) []string {
+	keys := []string{domain.UploadKey(m.OwnerID, m.ID)}
+	for _, v := range domain.VariantNames {
+		keys = append(keys, domain.VariantKey(m.ID, v))
+	}
+	return keys
+}
+
+// errNotClaimable aborts an UpdateMedia whose item is not in the expected state.
+var errNotClaimable = errors.New("media is not in the expected state")

@@ -12,6 +12,7 @@ import (
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/mocks"
+	"github.com/cloudpost/cloudpost/ports"
 )
 
 type manualClock struct {
@@ -28,18 +29,25 @@ func (c *manualClock) add(d time.Duration) {
 
 // signer answers PresignDownload with a URL naming the key, the signing
 // instant and the validity asked for, and counts the calls.
+func validFor(d time.Duration) gomock.Matcher {
+	return gomock.Cond(func(p ports.DownloadPolicy) bool { return p.Expires == d })
+}
+
 type signer struct {
 	clock *manualClock
 	mu    sync.Mutex
 	calls int
 }
 
-func (s *signer) presign(_ context.Context, key string, d time.Duration) (string, error) {
+func (s *signer) presign(_ context.Context, p ports.DownloadPolicy) (string, error) {
 	s.mu.Lock()
 	s.calls++
 	s.mu.Unlock()
-	return fmt.Sprintf("https://blobs.test/%s?signed=%d&valid=%s", key, s.clock.Now().Unix(), d), nil
+	return fmt.Sprintf("https://blobs.test/%s?signed=%d&valid=%s", p.Key, s.clock.Now().Unix(), p.Expires), nil
 }
+
+// owner views its own media: the original and three variants, four URLs.
+var owner = domain.Principal{UserID: "u1"}
 
 func readyMedia(id string) domain.Media {
 	return domain.Media{ID: id, OwnerID: "u1", Status: domain.MediaReady, Variants: []string{"thumb", "small", "medium"}}
@@ -50,11 +58,11 @@ func TestDownloadURLsAreReusedWhileTheyLastTheExpiry(t *testing.T) {
 	blobs := mocks.NewMockBlobs(ctrl)
 	clock := &manualClock{now: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)}
 	s := &signer{clock: clock}
-	blobs.EXPECT().PresignDownload(gomock.Any(), gomock.Any(), 90*time.Minute).DoAndReturn(s.presign).AnyTimes()
+	blobs.EXPECT().PresignDownload(gomock.Any(), validFor(90*time.Minute)).DoAndReturn(s.presign).AnyTimes()
 	svc := media.New(mocks.NewMockStorage(ctrl), blobs, mocks.NewMockImages(ctrl), fixedIDs{}, clock, nil,
 		media.Config{DownloadExpiry: 80 * time.Minute})
 
-	first, err := svc.View(t.Context(), readyMedia("m1"))
+	first, err := svc.View(t.Context(), owner, readyMedia("m1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +72,7 @@ func TestDownloadURLsAreReusedWhileTheyLastTheExpiry(t *testing.T) {
 	// Within the reuse window (an eighth of the expiry, 10 min) the same
 	// URLs come back, signed for 90 min: at least 80 min left each time.
 	clock.add(10*time.Minute - time.Second)
-	again, err := svc.View(t.Context(), readyMedia("m1"))
+	again, err := svc.View(t.Context(), owner, readyMedia("m1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +85,7 @@ func TestDownloadURLsAreReusedWhileTheyLastTheExpiry(t *testing.T) {
 		}
 	}
 	// Other media are signed separately.
-	if _, err := svc.View(t.Context(), readyMedia("m2")); err != nil {
+	if _, err := svc.View(t.Context(), owner, readyMedia("m2")); err != nil {
 		t.Fatal(err)
 	}
 	if s.calls != 8 {
@@ -85,7 +93,7 @@ func TestDownloadURLsAreReusedWhileTheyLastTheExpiry(t *testing.T) {
 	}
 	// Past the window the URLs would last less than the expiry: new ones.
 	clock.add(time.Second)
-	later, err := svc.View(t.Context(), readyMedia("m1"))
+	later, err := svc.View(t.Context(), owner, readyMedia("m1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,11 +112,11 @@ func TestDownloadURLReuseCanBeTurnedOff(t *testing.T) {
 	blobs := mocks.NewMockBlobs(ctrl)
 	clock := &manualClock{now: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)}
 	s := &signer{clock: clock}
-	blobs.EXPECT().PresignDownload(gomock.Any(), gomock.Any(), time.Hour).DoAndReturn(s.presign).Times(8)
+	blobs.EXPECT().PresignDownload(gomock.Any(), validFor(time.Hour)).DoAndReturn(s.presign).Times(8)
 	svc := media.New(mocks.NewMockStorage(ctrl), blobs, mocks.NewMockImages(ctrl), fixedIDs{}, clock, nil,
 		media.Config{URLCacheEntries: -1})
 	for range 2 {
-		if _, err := svc.View(t.Context(), readyMedia("m1")); err != nil {
+		if _, err := svc.View(t.Context(), owner, readyMedia("m1")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,18 +127,18 @@ func TestDownloadURLCacheIsBounded(t *testing.T) {
 	blobs := mocks.NewMockBlobs(ctrl)
 	clock := &manualClock{now: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)}
 	s := &signer{clock: clock}
-	blobs.EXPECT().PresignDownload(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(s.presign).AnyTimes()
+	blobs.EXPECT().PresignDownload(gomock.Any(), gomock.Any()).DoAndReturn(s.presign).AnyTimes()
 	svc := media.New(mocks.NewMockStorage(ctrl), blobs, mocks.NewMockImages(ctrl), fixedIDs{}, clock, nil,
 		media.Config{URLCacheEntries: 40})
 	for i := range 100 {
-		if _, err := svc.View(t.Context(), readyMedia(fmt.Sprint("m", i))); err != nil {
+		if _, err := svc.View(t.Context(), owner, readyMedia(fmt.Sprint("m", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// With at most 40 entries, at most 40 of the 400 URLs can be reused.
 	before := s.calls
 	for i := range 100 {
-		if _, err := svc.View(t.Context(), readyMedia(fmt.Sprint("m", i))); err != nil {
+		if _, err := svc.View(t.Context(), owner, readyMedia(fmt.Sprint("m", i))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -67,14 +67,15 @@ func (s *Service) Get(ctx context.Context, id string) (domain.Post, error) {
 	return s.store.GetPost(ctx, id)
 }
 
-// GetWithMedia returns the post and the views of its media (with download
-// URLs), keyed by media id, read together. Returns NotFound.
-func (s *Service) GetWithMedia(ctx context.Context, id string) (domain.Post, map[string]media.View, error) {
+// GetWithMedia returns the post and the views of its media as viewer sees
+// them (with download URLs), keyed by media id, read together. Returns
+// NotFound.
+func (s *Service) GetWithMedia(ctx context.Context, viewer domain.Principal, id string) (domain.Post, map[string]media.View, error) {
 	p, items, err := s.store.GetPostWithMedia(ctx, id)
 	if err != nil {
 		return domain.Post{}, nil, err
 	}
-	views, err := s.media.ViewsOf(ctx, items)
+	views, err := s.media.ViewsOf(ctx, viewer, items)
 	if err != nil {
 		return domain.Post{}, nil, err
 	}

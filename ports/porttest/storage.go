@@ -127,11 +127,18 @@ func (f *storageFix) profile() domain.Profile {
 // media creates a new unattached media item of owner.
 func (f *storageFix) media(owner string, purpose domain.MediaPurpose) domain.Media {
 	f.t.Helper()
-	m, err := f.s.CreateMedia(f.ctx, storageNewMedia(owner, purpose))
+	return f.createMedia(storageNewMedia(owner, purpose))
+}
+
+// createMedia creates m (with no admit function) and returns what the
+// store returned.
+func (f *storageFix) createMedia(m domain.Media) domain.Media {
+	f.t.Helper()
+	got, err := f.s.CreateMedia(f.ctx, m, nil)
 	if err != nil {
 		f.t.Fatalf("CreateMedia: %v", err)
 	}
-	return m
+	return got
 }
 
 // post creates a new post of author with the media attached.

@@ -13,6 +13,12 @@ var storageMediaCases = []storageCase{
 	{name: "Update", run: storageMediaUpdate},
 	{name: "UpdateFeed", run: storageMediaUpdateFeed},
 	{name: "Delete", run: storageMediaDelete},
+	{name: "ETagChecksumRoundTrip", run: storageMediaETagChecksum},
+	{name: "AdmitCounts", run: storageMediaAdmitCounts},
+	{name: "AdmitRefuses", run: storageMediaAdmitRefuses},
+	{name: "AdmitCapUnderConcurrency", run: storageMediaAdmitConcurrent},
+	{name: "ListStale", run: storageMediaListStale},
+	{name: "ListStalePaging", run: storageMediaListStalePaging},
 }
 
 func storageMediaCreateGet(t *testing.T, f *storageFix) {
@@ -20,7 +26,7 @@ func storageMediaCreateGet(t *testing.T, f *storageFix) {
 	in := storageNewMedia(a.ID, domain.PurposeAvatar)
 	in.Variants = []string{domain.VariantThumb}
 	in.ClaimedAt = storageNow()
-	got, err := f.s.CreateMedia(f.ctx, in)
+	got, err := f.s.CreateMedia(f.ctx, in, nil)
 	if err != nil {
 		t.Fatalf("CreateMedia: %v", err)
 	}
@@ -29,7 +35,7 @@ func storageMediaCreateGet(t *testing.T, f *storageFix) {
 
 	dup := storageNewMedia(a.ID, domain.PurposePost)
 	dup.ID = in.ID
-	_, err = f.s.CreateMedia(f.ctx, dup)
+	_, err = f.s.CreateMedia(f.ctx, dup, nil)
 	storageWantCode(t, err, domain.Conflict, "CreateMedia with a duplicate id")
 	storageSame(t, "media after the duplicate", f.getMedia(in.ID), in)
 

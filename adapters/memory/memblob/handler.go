@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"encoding/json"
-	"io"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,12 +14,17 @@ import (
 )
 
 // Handler serves the presigned URLs under the path prefix: PUT uploads, GET
-// and HEAD downloads, a minimal CORS preflight for OPTIONS, 405 for anything
+// and HEAD downloads, a minimal CORS preflight for OPTIONS (methods GET,
+// HEAD, PUT; headers Content-Type and If-None-Match), 405 for anything
 // else. Failures are application/problem+json bodies with a domain code:
 // Forbidden (403: missing, bad or expired signature, another key or content
-// type), Invalid (400: body shorter than signed), TooLarge (413: body longer
-// than signed), NotFound (404); statuses follow the app's code table. A
-// failed upload stores nothing and leaves any existing object untouched.
+// type, no "If-None-Match: *"), Invalid (400: body shorter than signed),
+// TooLarge (413: body longer than signed), PreconditionFailed (412: an
+// object exists at the key), NotFound (404), and Unavailable with 507
+// Insufficient Storage (not the app's 503: the client should not retry)
+// when the upload would take the store beyond Config.MaxBytes; other
+// statuses follow the app's code table. A failed upload stores nothing and
+// leaves any existing object untouched.
 func (s *Store) Handler() http.Handler {
 	return http.HandlerFunc(s.serveHTTP)
 }
@@ -42,7 +47,8 @@ func (s *Store) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveDownload(w, r, key)
 	case http.MethodOptions:
 		w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, PUT")
-		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+		// Browsers preflight the write-once header of the upload target.
+		w.Header().Set("Access-Control-Allow-Headers", "Content-Type, If-None-Match")
 		w.Header().Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 	default:
@@ -56,15 +62,22 @@ func (s *Store) serveUpload(w http.ResponseWriter, r *http.Request, key string) 
 	sizeStr := q.Get(paramSize)
 	size, errSize := strconv.ParseInt(sizeStr, 10, 64)
 	exp, errExp := strconv.ParseInt(q.Get(paramExpires), 10, 64)
-	if errSize != nil || errExp != nil || size < 1 {
+	if errSize != nil || errExp != nil || size < 1 || size > MaxObjectSize {
 		writeProblem(w, http.StatusForbidden, domain.Forbidden, "the URL is not a valid presigned upload")
 		return
 	}
 	// The signature covers the path key and the request's Content-Type, so a
 	// request for another key or with another type fails here.
-	want := s.sign(http.MethodPut, key, r.Header.Get("Content-Type"), sizeStr, exp)
+	want := s.sign(http.MethodPut, key, exp, r.Header.Get("Content-Type"), sizeStr)
 	if !signatureOK(q.Get(paramSignature), want) {
 		writeProblem(w, http.StatusForbidden, domain.Forbidden, "the signature does not match the request (key, content type, size or expiry)")
+		return
+	}
+	// S3 signs this header into its targets and refuses a request without
+	// it; requiring it here keeps a client that forgets it from working
+	// only locally.
+	if strings.TrimSpace(r.Header.Get("If-None-Match")) != "*" {
+		writeProblem(w, http.StatusForbidden, domain.Forbidden, "the upload must send the target's header If-None-Match: *")
 		return
 	}
 	if !s.clock.Now().Before(time.Unix(exp, 0)) {
@@ -80,21 +93,31 @@ func (s *Store) serveUpload(w http.ResponseWriter, r *http.Request, key string) 
 		writeProblem(w, http.StatusBadRequest, domain.Invalid, "the body is smaller than the signed size")
 		return
 	}
-	// A chunked body has no declared length: read at most size+1 bytes, which
-	// is enough to tell that it is too long.
-	data, err := io.ReadAll(io.LimitReader(r.Body, size+1))
+	res, err := s.reserve(key, size, true)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer s.release(res)
+	// A chunked body has no declared length: readExactly reads at most one
+	// byte more than signed, which is enough to tell that it is too long.
+	data, err := readExactly(r.Body, size)
 	switch {
+	case errors.Is(err, errTooLong):
+		writeProblem(w, http.StatusRequestEntityTooLarge, domain.TooLarge, "the body is larger than the signed size")
+		return
+	case errors.Is(err, errTooShort):
+		writeProblem(w, http.StatusBadRequest, domain.Invalid, "the body is smaller than the signed size")
+		return
 	case err != nil:
 		writeProblem(w, http.StatusBadRequest, domain.Invalid, "the body could not be read")
 		return
-	case int64(len(data)) > size:
-		writeProblem(w, http.StatusRequestEntityTooLarge, domain.TooLarge, "the body is larger than the signed size")
-		return
-	case int64(len(data)) < size:
-		writeProblem(w, http.StatusBadRequest, domain.Invalid, "the body is smaller than the signed size")
+	}
+	o, err := s.commit(res, r.Header.Get("Content-Type"), data)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
-	o := s.store(key, r.Header.Get("Content-Type"), data)
 	s.mu.RLock()
 	hook := s.hook
 	s.mu.RUnlock()
@@ -112,7 +135,10 @@ func (s *Store) serveDownload(w http.ResponseWriter, r *http.Request, key string
 		writeProblem(w, http.StatusForbidden, domain.Forbidden, "the URL is not a valid presigned download")
 		return
 	}
-	if !signatureOK(q.Get(paramSignature), s.sign(http.MethodGet, key, "", "", exp)) {
+	// The overrides are signed: the URL's holder cannot serve the bytes as
+	// another type or inline when an attachment was signed.
+	respType, disposition := q.Get(paramRespType), q.Get(paramDisposition)
+	if !signatureOK(q.Get(paramSignature), s.sign(http.MethodGet, key, exp, respType, disposition)) {
 		writeProblem(w, http.StatusForbidden, domain.Forbidden, "the signature does not match the request")
 		return
 	}
@@ -129,13 +155,33 @@ func (s *Store) serveDownload(w http.ResponseWriter, r *http.Request, key string
 	}
 	h := w.Header()
 	h.Set("Content-Type", o.contentType)
+	if respType != "" {
+		h.Set("Content-Type", respType)
+	}
+	if disposition != "" {
+		h.Set("Content-Disposition", disposition)
+	}
 	h.Set("ETag", o.etag)
-	// Caches must not keep the bytes longer than the URL that fetched them is valid.
+	// Only the browser may keep the bytes, and not longer than the URL that
+	// fetched them is valid.
 	h.Set("Cache-Control", "private, max-age="+strconv.FormatInt(int64(expiresAt.Sub(now)/time.Second), 10))
 	h.Set("X-Content-Type-Options", "nosniff")
 	// ServeContent adds Content-Length, Last-Modified, Range and conditional
 	// request support, and omits the body for HEAD.
 	http.ServeContent(w, r, "", o.modTime, bytes.NewReader(o.data))
+}
+
+// writeError answers with the problem of a domain error from reserve or
+// commit.
+func writeError(w http.ResponseWriter, err error) {
+	switch domain.ErrorCode(err) {
+	case domain.PreconditionFailed:
+		writeProblem(w, http.StatusPreconditionFailed, domain.PreconditionFailed, domain.ErrorMessage(err))
+	case domain.Unavailable:
+		writeProblem(w, http.StatusInsufficientStorage, domain.Unavailable, domain.ErrorMessage(err))
+	default:
+		writeProblem(w, http.StatusInternalServerError, domain.Internal, "internal error")
+	}
 }
 
 // signatureOK compares hex signatures in constant time.

@@ -136,7 +136,7 @@ func TestUploadHook(t *testing.T) {
 	f.upload(t, tg2, append(bytes.Clone(data), 'x'))
 	f.do(t, "PUT", tg2.URL, map[string]string{"Content-Type": "image/gif"}, data)
 	f.do(t, "PUT", strings.Replace(tg2.URL, "X-Cp-Signature=", "X-Cp-Signature=0", 1), tg2.Headers, data)
-	if err := f.store.Put(t.Context(), "uploads/u1/m3", "image/png", bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := f.store.Put(t.Context(), ports.Object{Key: "uploads/u1/m3", ContentType: "image/png", Size: int64(len(data))}, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(10 * time.Second)
@@ -160,14 +160,14 @@ func TestUploadHook(t *testing.T) {
 func TestDownloadHeadersAndHead(t *testing.T) {
 	f := newFixture(t, memblob.Config{})
 	data := []byte("\x89PNG fake image bytes")
-	if err := f.store.Put(t.Context(), "variants/m1/thumb", "image/png", bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := f.store.Put(t.Context(), ports.Object{Key: "variants/m1/thumb", ContentType: "image/png", Size: int64(len(data))}, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	info, err := f.store.Stat(t.Context(), "variants/m1/thumb")
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, err := f.store.PresignDownload(t.Context(), "variants/m1/thumb", time.Minute)
+	url, err := f.store.PresignDownload(t.Context(), ports.DownloadPolicy{Key: "variants/m1/thumb", Expires: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestDownloadHeadersAndHead(t *testing.T) {
 		t.Errorf("Range: status %d body %q", resp.StatusCode, body)
 	}
 
-	missing, err := f.store.PresignDownload(t.Context(), "variants/none/thumb", time.Minute)
+	missing, err := f.store.PresignDownload(t.Context(), ports.DownloadPolicy{Key: "variants/none/thumb", Expires: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,10 +240,10 @@ func TestMethodsAndRoutes(t *testing.T) {
 	}
 
 	resp, body := f.do(t, "OPTIONS", tg.URL, map[string]string{
-		"Origin": "http://localhost:3000", "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type",
+		"Origin": "http://localhost:3000", "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type,if-none-match",
 	}, nil)
 	if resp.StatusCode != http.StatusNoContent || !strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "PUT") ||
-		resp.Header.Get("Access-Control-Allow-Headers") != "Content-Type" || resp.Header.Get("Access-Control-Allow-Origin") == "" {
+		resp.Header.Get("Access-Control-Allow-Headers") != "Content-Type, If-None-Match" || resp.Header.Get("Access-Control-Allow-Origin") == "" {
 		t.Errorf("preflight: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 
@@ -267,7 +267,9 @@ func TestUploadRefusals(t *testing.T) {
 	}{
 		{"Smaller", tg.URL, tg.Headers, data[:19], 400, domain.Invalid},
 		{"Larger", tg.URL, tg.Headers, append(bytes.Clone(data), '!'), 413, domain.TooLarge},
-		{"OtherType", tg.URL, map[string]string{"Content-Type": "image/jpg"}, data, 403, domain.Forbidden},
+		{"OtherType", tg.URL, map[string]string{"Content-Type": "image/jpg", "If-None-Match": "*"}, data, 403, domain.Forbidden},
+		{"NoIfNoneMatch", tg.URL, map[string]string{"Content-Type": "image/jpeg"}, data, 403, domain.Forbidden},
+		{"OtherIfNoneMatch", tg.URL, map[string]string{"Content-Type": "image/jpeg", "If-None-Match": `"abc"`}, data, 403, domain.Forbidden},
 		{"NoType", tg.URL, nil, data, 403, domain.Forbidden},
 		{"TamperedSize", strings.Replace(tg.URL, "X-Cp-Size=20", "X-Cp-Size=21", 1), tg.Headers, append(bytes.Clone(data), '!'), 403, domain.Forbidden},
 		{"TamperedExpiry", strings.Replace(tg.URL, "X-Cp-Expires=", "X-Cp-Expires=9", 1), tg.Headers, data, 403, domain.Forbidden},
@@ -333,6 +335,7 @@ func TestBodyReading(t *testing.T) {
 		req := httptest.NewRequest("PUT", path, failReader{t})
 		req.ContentLength = cl
 		req.Header.Set("Content-Type", "image/png")
+		req.Header.Set("If-None-Match", "*")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != status {
@@ -345,6 +348,7 @@ func TestBodyReading(t *testing.T) {
 	req := httptest.NewRequest("PUT", path, body)
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", "image/png")
+	req.Header.Set("If-None-Match", "*")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), `"TooLarge"`) {
@@ -358,6 +362,7 @@ func TestBodyReading(t *testing.T) {
 	req = httptest.NewRequest("PUT", path, io.LimitReader(&countingReader{}, 100))
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", "image/png")
+	req.Header.Set("If-None-Match", "*")
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
@@ -373,7 +378,7 @@ func TestSpecialKeysRoundTrip(t *testing.T) {
 		if resp, body := f.upload(t, tg, data); resp.StatusCode != http.StatusOK {
 			t.Fatalf("upload %q: %d %s", key, resp.StatusCode, body)
 		}
-		url, err := f.store.PresignDownload(t.Context(), key, time.Minute)
+		url, err := f.store.PresignDownload(t.Context(), ports.DownloadPolicy{Key: key, Expires: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +390,7 @@ func TestSpecialKeysRoundTrip(t *testing.T) {
 
 func TestSecrets(t *testing.T) {
 	put := func(f *fixture) {
-		if err := f.store.Put(t.Context(), "k", "text/plain", strings.NewReader("v"), 1); err != nil {
+		if err := f.store.Put(t.Context(), ports.Object{Key: "k", ContentType: "text/plain", Size: 1}, strings.NewReader("v")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -393,7 +398,7 @@ func TestSecrets(t *testing.T) {
 	a, b := newFixture(t, memblob.Config{}), newFixture(t, memblob.Config{})
 	put(a)
 	put(b)
-	url, err := a.store.PresignDownload(t.Context(), "k", time.Minute)
+	url, err := a.store.PresignDownload(t.Context(), ports.DownloadPolicy{Key: "k", Expires: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +409,7 @@ func TestSecrets(t *testing.T) {
 	secret := []byte("shared secret")
 	c, d := newFixture(t, memblob.Config{Secret: secret}), newFixture(t, memblob.Config{Secret: secret})
 	put(d)
-	url, err = c.store.PresignDownload(t.Context(), "k", time.Minute)
+	url, err = c.store.PresignDownload(t.Context(), ports.DownloadPolicy{Key: "k", Expires: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,16 +421,16 @@ func TestSecrets(t *testing.T) {
 func TestConfig(t *testing.T) {
 	ctx := t.Context()
 	s := memblob.New(memblob.Config{})
-	url, err := s.PresignDownload(ctx, "a/b", time.Minute)
+	url, err := s.PresignDownload(ctx, ports.DownloadPolicy{Key: "a/b", Expires: time.Minute})
 	if err != nil || !strings.HasPrefix(url, "/v1/blobs/a/b?") {
 		t.Errorf("default URL = %q, %v", url, err)
 	}
 	s = memblob.New(memblob.Config{PathPrefix: "files", BaseURL: func() string { return "https://media.example/" }})
-	url, err = s.PresignDownload(ctx, "a/b", time.Minute)
+	url, err = s.PresignDownload(ctx, ports.DownloadPolicy{Key: "a/b", Expires: time.Minute})
 	if err != nil || !strings.HasPrefix(url, "https://media.example/files/a/b?") {
 		t.Errorf("configured URL = %q, %v", url, err)
 	}
-	if err := s.Put(ctx, "a/b", "text/plain", strings.NewReader("v"), 1); err != nil {
+	if err := s.Put(ctx, ports.Object{Key: "a/b", ContentType: "text/plain", Size: 1}, strings.NewReader("v")); err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
@@ -463,26 +468,26 @@ func TestInvalidArguments(t *testing.T) {
 	if _, err := s.PresignUpload(ctx, ok); err != nil {
 		t.Errorf("valid policy: %v", err)
 	}
-	if _, err := s.PresignDownload(ctx, "", time.Minute); !domain.IsCode(err, domain.Invalid) {
+	if _, err := s.PresignDownload(ctx, ports.DownloadPolicy{Key: "", Expires: time.Minute}); !domain.IsCode(err, domain.Invalid) {
 		t.Errorf("PresignDownload(empty key): %v", err)
 	}
-	if _, err := s.PresignDownload(ctx, "k", 0); !domain.IsCode(err, domain.Invalid) {
+	if _, err := s.PresignDownload(ctx, ports.DownloadPolicy{Key: "k", Expires: 0}); !domain.IsCode(err, domain.Invalid) {
 		t.Errorf("PresignDownload(0 expiry): %v", err)
 	}
-	if err := s.Put(ctx, "k", "", strings.NewReader("v"), 1); !domain.IsCode(err, domain.Invalid) {
+	if err := s.Put(ctx, ports.Object{Key: "k", ContentType: "", Size: 1}, strings.NewReader("v")); !domain.IsCode(err, domain.Invalid) {
 		t.Errorf("Put(no content type): %v", err)
 	}
-	if err := s.Put(ctx, "k", "text/plain", strings.NewReader(""), -1); !domain.IsCode(err, domain.Invalid) {
+	if err := s.Put(ctx, ports.Object{Key: "k", ContentType: "text/plain", Size: -1}, strings.NewReader("")); !domain.IsCode(err, domain.Invalid) {
 		t.Errorf("Put(negative size): %v", err)
 	}
-	if err := s.Put(ctx, "a//b", "text/plain", strings.NewReader("v"), 1); !domain.IsCode(err, domain.Invalid) {
+	if err := s.Put(ctx, ports.Object{Key: "a//b", ContentType: "text/plain", Size: 1}, strings.NewReader("v")); !domain.IsCode(err, domain.Invalid) {
 		t.Errorf("Put(empty segment): %v", err)
 	}
 	readErr := errors.New("disk on fire")
-	if err := s.Put(ctx, "k", "text/plain", io.MultiReader(strings.NewReader("v"), errReader{readErr}), 2); !domain.IsCode(err, domain.Internal) || !errors.Is(err, readErr) {
+	if err := s.Put(ctx, ports.Object{Key: "k", ContentType: "text/plain", Size: 2}, io.MultiReader(strings.NewReader("v"), errReader{readErr})); !domain.IsCode(err, domain.Internal) || !errors.Is(err, readErr) {
 		t.Errorf("Put(failing body): %v, want Internal wrapping the cause", err)
 	}
-	if err := s.Put(ctx, "k", "text/plain", strings.NewReader(""), 0); err != nil {
+	if err := s.Put(ctx, ports.Object{Key: "k", ContentType: "text/plain", Size: 0}, strings.NewReader("")); err != nil {
 		t.Errorf("Put(empty object): %v", err)
 	}
 	if _, err := s.ReadHead(ctx, "k", -1); !domain.IsCode(err, domain.Invalid) {

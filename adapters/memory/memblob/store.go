@@ -2,7 +2,9 @@
 // objects plus an http.Handler that serves its presigned URLs, so the local
 // Echo app offers the same upload and download flow as S3 without a cloud
 // account. Presigned URLs carry an HMAC-SHA256 signature over everything the
-// port promises to enforce (method, key, content type, exact size, expiry).
+// port promises to enforce (method, key, content type, exact size, expiry,
+// and for downloads the response overrides). Upload targets write once, as
+// S3's conditional writes do, and Config.MaxBytes caps the memory held.
 package memblob
 
 import (
@@ -13,6 +15,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -44,10 +47,16 @@ const (
 
 // Query parameters of presigned URLs.
 const (
-	paramExpires   = "X-Cp-Expires"
-	paramSize      = "X-Cp-Size"
-	paramSignature = "X-Cp-Signature"
+	paramExpires     = "X-Cp-Expires"
+	paramSize        = "X-Cp-Size"
+	paramSignature   = "X-Cp-Signature"
+	paramRespType    = "X-Cp-Response-Content-Type"
+	paramDisposition = "X-Cp-Response-Content-Disposition"
 )
+
+// dispositionAttachment is the Content-Disposition of a download presigned
+// with Attachment (what S3 serves for the same policy).
+const dispositionAttachment = "attachment"
 
 // Config configures a Store. The zero value works: random secret, relative
 // URLs, wall clock, DefaultPathPrefix.
@@ -65,6 +74,10 @@ type Config struct {
 	// PathPrefix is the URL path under which Handler serves objects; it is
 	// made to start and end with "/". Empty: DefaultPathPrefix.
 	PathPrefix string
+	// MaxBytes caps the bytes of all objects held plus those of uploads
+	// being read; an upload or Put that would go beyond it is refused and
+	// stores nothing. Zero or negative: no cap.
+	MaxBytes int64
 }
 
 // object is one stored blob. Its data slice is never modified after it is
@@ -79,9 +92,10 @@ type object struct {
 // Store is an in-memory ports.Blobs whose presigned URLs are served by
 // Handler. It is safe for concurrent use.
 type Store struct {
-	baseURL func() string
-	clock   ports.Clock
-	prefix  string
+	baseURL  func() string
+	clock    ports.Clock
+	prefix   string
+	maxBytes int64
 
 	secretOnce sync.Once
 	secret     []byte
@@ -89,6 +103,9 @@ type Store struct {
 	mu      sync.RWMutex
 	objects map[string]object
 	hook    func(key string)
+	// used is the bytes of all objects; reserved those admitted for bodies
+	// being read, so that the cap holds while they are read.
+	used, reserved int64
 }
 
 var _ ports.Blobs = (*Store)(nil)
@@ -96,10 +113,11 @@ var _ ports.Blobs = (*Store)(nil)
 // New returns an empty Store. It does no I/O.
 func New(cfg Config) *Store {
 	s := &Store{
-		baseURL: cfg.BaseURL,
-		clock:   cfg.Clock,
-		prefix:  cfg.PathPrefix,
-		objects: make(map[string]object),
+		baseURL:  cfg.BaseURL,
+		clock:    cfg.Clock,
+		prefix:   cfg.PathPrefix,
+		maxBytes: cfg.MaxBytes,
+		objects:  make(map[string]object),
 	}
 	if len(cfg.Secret) > 0 {
 		s.secret = bytes.Clone(cfg.Secret)
@@ -134,9 +152,13 @@ func (s *Store) SetUploadHook(fn func(key string)) {
 }
 
 // PresignUpload returns a PUT target for exactly p.Key, p.ContentType and
-// p.Size bytes, valid for p.Expires. Returns Invalid for an empty or
-// malformed key (see Put), a content type that is not a media type, a size
-// below 1 or above MaxObjectSize, or an expiry outside (0, MaxExpires].
+// p.Size bytes, valid for p.Expires, that writes once: Handler refuses it
+// (412 PreconditionFailed) once an object exists at the key. Its Headers
+// are Content-Type and "If-None-Match: *", the headers S3's target
+// requires, and Handler requires them too so that a client that works
+// locally works against S3. Returns Invalid for an empty or malformed key
+// (see Put), a content type that is not a media type, a size below 1 or
+// above MaxObjectSize, or an expiry outside (0, MaxExpires].
 func (s *Store) PresignUpload(_ context.Context, p ports.UploadPolicy) (domain.UploadTarget, error) {
 	if err := checkKey(p.Key); err != nil {
 		return domain.UploadTarget{}, err
@@ -155,30 +177,50 @@ func (s *Store) PresignUpload(_ context.Context, p ports.UploadPolicy) (domain.U
 	q := url.Values{}
 	q.Set(paramExpires, strconv.FormatInt(exp.Unix(), 10))
 	q.Set(paramSize, size)
-	q.Set(paramSignature, s.sign("PUT", p.Key, p.ContentType, size, exp.Unix()))
+	q.Set(paramSignature, s.sign("PUT", p.Key, exp.Unix(), p.ContentType, size))
 	return domain.UploadTarget{
 		Method:    "PUT",
 		URL:       s.objectURL(p.Key) + "?" + q.Encode(),
-		Headers:   map[string]string{"Content-Type": p.ContentType},
+		Headers:   map[string]string{"Content-Type": p.ContentType, "If-None-Match": "*"},
 		ExpiresAt: exp,
 	}, nil
 }
 
-// PresignDownload returns a GET (or HEAD) URL for key, valid for expires. It
-// does not check that the object exists. Returns Invalid for an empty or
-// malformed key or an expiry outside (0, MaxExpires].
-func (s *Store) PresignDownload(_ context.Context, key string, expires time.Duration) (string, error) {
-	if err := checkKey(key); err != nil {
+// PresignDownload returns a GET (or HEAD) URL for p.Key, valid for
+// p.Expires. Handler serves it with p.ContentType (when set) as the
+// Content-Type, "Content-Disposition: attachment" when p.Attachment,
+// "Cache-Control: private, max-age=<seconds the URL has left>" and
+// "X-Content-Type-Options: nosniff"; the overrides are signed, so the URL's
+// holder cannot change them. It does not check that the object exists.
+// Returns Invalid for an empty or malformed key, a content type that is not
+// a media type, or an expiry outside (0, MaxExpires].
+func (s *Store) PresignDownload(_ context.Context, p ports.DownloadPolicy) (string, error) {
+	if err := checkKey(p.Key); err != nil {
 		return "", err
 	}
-	exp, err := s.expiry(expires)
+	if p.ContentType != "" {
+		if err := checkContentType(p.ContentType); err != nil {
+			return "", err
+		}
+	}
+	exp, err := s.expiry(p.Expires)
 	if err != nil {
 		return "", err
 	}
+	disposition := ""
+	if p.Attachment {
+		disposition = dispositionAttachment
+	}
 	q := url.Values{}
 	q.Set(paramExpires, strconv.FormatInt(exp.Unix(), 10))
-	q.Set(paramSignature, s.sign("GET", key, "", "", exp.Unix()))
-	return s.objectURL(key) + "?" + q.Encode(), nil
+	if p.ContentType != "" {
+		q.Set(paramRespType, p.ContentType)
+	}
+	if disposition != "" {
+		q.Set(paramDisposition, disposition)
+	}
+	q.Set(paramSignature, s.sign("GET", p.Key, exp.Unix(), p.ContentType, disposition))
+	return s.objectURL(p.Key) + "?" + q.Encode(), nil
 }
 
 // Stat returns the object's key, size, content type and ETag (a quoted hex
@@ -216,41 +258,53 @@ func (s *Store) ReadHead(_ context.Context, key string, n int64) ([]byte, error)
 	return bytes.Clone(o.data[:min(n, int64(len(o.data)))]), nil
 }
 
-// Put stores a copy of size bytes read from body under key, replacing any
-// object there atomically. Returns Invalid when body does not hold exactly
-// size bytes (nothing is stored then), for a negative size, an empty content
+// Put stores a copy of o.Size bytes read from body under o.Key, replacing
+// any object there atomically (the application's own write: it is not
+// bound by write-once). The store has no CDN and its downloads always carry
+// the URL's own Cache-Control, so o.MaxAge is accepted and not kept.
+// Returns Invalid when body does not hold exactly o.Size bytes (nothing is
+// stored then), for a size outside [0, MaxObjectSize], an empty content
 // type, or a malformed key: empty, longer than MaxKeyLen bytes, not UTF-8,
 // with control characters, or with empty, "." or ".." segments (they do not
-// survive URL path cleaning). Returns Internal if reading body fails.
-func (s *Store) Put(_ context.Context, key, contentType string, body io.Reader, size int64) error {
-	if err := checkKey(key); err != nil {
+// survive URL path cleaning). Returns Unavailable when the object would
+// take the store beyond Config.MaxBytes (a replaced object's bytes count
+// as freed), Internal if reading body fails.
+func (s *Store) Put(_ context.Context, o ports.Object, body io.Reader) error {
+	if err := checkKey(o.Key); err != nil {
 		return err
 	}
-	if contentType == "" {
+	if o.ContentType == "" {
 		return domain.Errorf(domain.Invalid, "content type is required")
 	}
-	if size < 0 {
-		return domain.Errorf(domain.Invalid, "size must not be negative")
+	if o.Size < 0 || o.Size > MaxObjectSize {
+		return domain.Errorf(domain.Invalid, "size must be between 0 and %d bytes", int64(MaxObjectSize))
 	}
-	// Read one byte more than declared to detect a longer body without
-	// reading an unbounded stream.
-	data, err := io.ReadAll(io.LimitReader(body, size+1))
+	res, err := s.reserve(o.Key, o.Size, false)
 	if err != nil {
+		return err
+	}
+	defer s.release(res)
+	data, err := readExactly(body, o.Size)
+	switch {
+	case errors.Is(err, errTooShort) || errors.Is(err, errTooLong):
+		return domain.Errorf(domain.Invalid, "body does not hold exactly %d bytes", o.Size)
+	case err != nil:
 		return domain.Wrap(err, domain.Internal, "reading the object body failed")
 	}
-	if int64(len(data)) != size {
-		return domain.Errorf(domain.Invalid, "body does not hold exactly %d bytes", size)
-	}
-	s.store(key, contentType, data)
-	return nil
+	_, err = s.commit(res, o.ContentType, data)
+	return err
 }
 
-// Delete removes the objects. Keys that do not exist are ignored.
+// Delete removes the objects and frees their bytes. Keys that do not exist
+// are ignored.
 func (s *Store) Delete(_ context.Context, keys ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, k := range keys {
-		delete(s.objects, k)
+		if o, ok := s.objects[k]; ok {
+			s.used -= int64(len(o.data))
+			delete(s.objects, k)
+		}
 	}
 	return nil
 }
@@ -262,9 +316,53 @@ func (s *Store) get(key string) (object, bool) {
 	return o, ok
 }
 
-// store saves data, which the caller must not modify afterwards, and returns
-// the stored object.
-func (s *Store) store(key, contentType string, data []byte) object {
+// reservation is the room admitted for one body being read for key: held
+// bytes counted in Store.reserved until commit or release.
+type reservation struct {
+	key      string
+	held     int64
+	once     bool // a presigned upload: only while no object is at key
+	released bool
+}
+
+// reserve admits an object of n bytes for key before its body is read, so
+// a body that cannot be stored is refused unread and the bytes being read
+// count against the cap. A replaced object's bytes count as freed; a
+// write-once upload to a key that holds an object is refused (this check
+// only spares reading the body: commit repeats it under the same lock as
+// the store). Returns PreconditionFailed or Unavailable (full).
+func (s *Store) reserve(key string, n int64, once bool) (*reservation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, exists := s.objects[key]
+	if once && exists {
+		return nil, existsError()
+	}
+	held := max(0, n-int64(len(old.data)))
+	if s.maxBytes > 0 && s.used+s.reserved+held > s.maxBytes {
+		return nil, s.fullLocked()
+	}
+	s.reserved += held
+	return &reservation{key: key, held: held, once: once}, nil
+}
+
+// release gives back what commit did not take; it is a no-op after commit.
+func (s *Store) release(r *reservation) {
+	if r.released {
+		return
+	}
+	s.mu.Lock()
+	s.reserved -= r.held
+	s.mu.Unlock()
+	r.released = true
+}
+
+// commit stores data (which the caller must not modify afterwards) under
+// r.key, checking write-once and the cap again against the state at this
+// moment, under the lock that stores: of concurrent uploads to one key
+// exactly one is stored. It releases r. Returns PreconditionFailed or
+// Unavailable (full), storing nothing.
+func (s *Store) commit(r *reservation, contentType string, data []byte) (object, error) {
 	sum := md5.Sum(data)
 	o := object{
 		data:        data,
@@ -273,9 +371,66 @@ func (s *Store) store(key, contentType string, data []byte) object {
 		modTime:     s.clock.Now().UTC().Truncate(time.Second),
 	}
 	s.mu.Lock()
-	s.objects[key] = o
-	s.mu.Unlock()
-	return o
+	defer s.mu.Unlock()
+	s.reserved -= r.held
+	r.released = true
+	old, exists := s.objects[r.key]
+	if r.once && exists {
+		return object{}, existsError()
+	}
+	// The object at the key may have changed since reserve.
+	used := s.used - int64(len(old.data)) + int64(len(data))
+	if s.maxBytes > 0 && used > s.used && used+s.reserved > s.maxBytes {
+		return object{}, s.fullLocked()
+	}
+	s.used = used
+	s.objects[r.key] = o
+	return o, nil
+}
+
+// existsError refuses a write-once upload to a key that holds an object.
+func existsError() error {
+	return domain.Errorf(domain.PreconditionFailed, "an object already exists at this key: an upload target is written once")
+}
+
+// fullLocked returns the Unavailable error of a full store; s.mu is held.
+func (s *Store) fullLocked() error {
+	return domain.Errorf(domain.Unavailable,
+		"the local blob store is full: %d of %d bytes used; raise CLOUDPOST_MEMORY_BLOB_MAX_BYTES or delete media",
+		s.used+s.reserved, s.maxBytes)
+}
+
+// errTooShort and errTooLong report a body of another size than declared.
+var (
+	errTooShort = errors.New("body is shorter than declared")
+	errTooLong  = errors.New("body is longer than declared")
+)
+
+// readExactly reads a body that must hold exactly n bytes into a buffer of
+// exactly n bytes (n is signed or the app's own, and admitted by reserve),
+// then checks that r ends there by reading one more byte. Returns
+// errTooShort, errTooLong or r's error.
+func readExactly(r io.Reader, n int64) ([]byte, error) {
+	data := make([]byte, n)
+	if _, err := io.ReadFull(r, data); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, errTooShort
+		}
+		return nil, err
+	}
+	var b [1]byte
+	for range 100 { // an io.Reader may return 0, nil; give up as bufio does
+		k, err := r.Read(b[:])
+		switch {
+		case k > 0:
+			return nil, errTooLong
+		case err == io.EOF:
+			return data, nil
+		case err != nil:
+			return nil, err
+		}
+	}
+	return nil, io.ErrNoProgress
 }
 
 func (o object) info(key string) domain.ObjectInfo {
@@ -316,11 +471,13 @@ func (s *Store) key() []byte {
 	return s.secret
 }
 
-// sign returns the hex HMAC-SHA256 of the request's parts. Each part is
-// length-prefixed so no two different tuples produce the same message.
-func (s *Store) sign(method, key, contentType, size string, exp int64) string {
+// sign returns the hex HMAC-SHA256 of the request's parts: PUT signs the
+// content type and size, GET the response content type and disposition.
+// Each part is length-prefixed and the method fixes their number, so no
+// two different requests produce the same message.
+func (s *Store) sign(method, key string, exp int64, parts ...string) string {
 	mac := hmac.New(sha256.New, s.key())
-	for _, part := range []string{"cloudpost-memblob-v1", method, key, contentType, size, strconv.FormatInt(exp, 10)} {
+	for _, part := range append([]string{"cloudpost-memblob-v2", method, key, strconv.FormatInt(exp, 10)}, parts...) {
 		fmt.Fprintf(mac, "%d:%s\n", len(part), part)
 	}
 	return hex.EncodeToString(mac.Sum(nil))

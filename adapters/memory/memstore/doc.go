@@ -8,7 +8,8 @@
 //
 // One sync.RWMutex guards all state, so every operation is atomic and
 // serialised; update callbacks run under the lock on a copy that is saved
-// only when they return nil, and they must not call back into the store.
+// only when they return nil, CreateMedia's admit runs under it too (so an
+// in-flight cap holds), and none of them may call back into the store.
 // Entities are deep-copied in and out, so callers never alias internal state.
 // Nothing is persisted: the data lives as long as the Store.
 package memstore

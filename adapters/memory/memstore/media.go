@@ -2,13 +2,20 @@ package memstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/cloudpost/cloudpost/core/domain"
 )
 
-// CreateMedia inserts m. Returns Conflict for a duplicate id, Invalid when
+// CreateMedia inserts m once admit (may be nil) allows it. admit is called
+// under the store lock with how many of m.OwnerID's items are pending or
+// processing and the earliest CreatedAt among them (zero when none, or
+// when none has one), so concurrent creations are serialised and a cap
+// admit enforces holds; it must not call back into the store. An error
+// from admit is returned unchanged and nothing is inserted. Returns
+// Conflict for a duplicate id (without asking admit), Invalid when
 // m.PostID is set (media are attached through CreatePost and UpdatePost).
-func (s *Store) CreateMedia(ctx context.Context, m domain.Media) (domain.Media, error) {
+func (s *Store) CreateMedia(ctx context.Context, m domain.Media, admit func(inFlight int, oldest time.Time) error) (domain.Media, error) {
 	if err := checkCtx(ctx); err != nil {
 		return domain.Media{}, err
 	}
@@ -20,10 +27,51 @@ func (s *Store) CreateMedia(ctx context.Context, m domain.Media) (domain.Media, 
 	if _, ok := s.media[m.ID]; ok {
 		return domain.Media{}, domain.Errorf(domain.Conflict, "media item already exists")
 	}
+	if admit != nil {
+		n, oldest := s.inFlightLocked(m.OwnerID)
+		if err := admit(n, oldest); err != nil {
+			return domain.Media{}, err
+		}
+	}
 	m = cloneMedia(m)
-	s.media[m.ID] = m
+	s.putMediaLocked(m)
 	indexAdd(s.mediaByOwner, m.OwnerID, m.ID)
 	return cloneMedia(m), nil
+}
+
+// inFlight reports whether an item in status st still awaits processing:
+// what CreateMedia's admit counts and ListStaleMedia visits.
+func inFlight(st domain.MediaStatus) bool {
+	return st == domain.MediaPending || st == domain.MediaProcessing
+}
+
+// inFlightLocked returns how many of owner's items are pending or
+// processing and the earliest non-zero CreatedAt among them. Callers hold
+// s.mu.
+func (s *Store) inFlightLocked(owner string) (int, time.Time) {
+	n, oldest := 0, time.Time{}
+	for _, id := range s.mediaByOwner[owner] {
+		m := s.media[id]
+		if !inFlight(m.Status) {
+			continue
+		}
+		n++
+		if !m.CreatedAt.IsZero() && (oldest.IsZero() || m.CreatedAt.Before(oldest)) {
+			oldest = m.CreatedAt
+		}
+	}
+	return n, oldest
+}
+
+// putMediaLocked stores m and keeps the in-flight index in step with its
+// status. Callers hold s.mu.
+func (s *Store) putMediaLocked(m domain.Media) {
+	s.media[m.ID] = m
+	if inFlight(m.Status) {
+		s.inFlight = insertID(s.inFlight, m.ID)
+	} else {
+		s.inFlight = dropID(s.inFlight, m.ID)
+	}
 }
 
 // GetMedia returns the item. Returns NotFound.
@@ -80,7 +128,7 @@ func (s *Store) UpdateMedia(ctx context.Context, id string, fn func(m *domain.Me
 	// Copy again: fn may keep the pointer it was given and change it later.
 	m := cloneMedia(scratch)
 	m.ID, m.OwnerID, m.PostID, m.CreatedAt = cur.ID, cur.OwnerID, cur.PostID, cur.CreatedAt
-	s.media[id] = m
+	s.putMediaLocked(m)
 	var b feedBatch
 	if m.PostID != "" {
 		b.add(m.OwnerID, domain.EntityPost, m.PostID, false)
@@ -130,4 +178,40 @@ func (s *Store) deleteMediaLocked(id string) {
 	m := s.media[id]
 	delete(s.media, id)
 	indexDrop(s.mediaByOwner, m.OwnerID, id)
+	s.inFlight = dropID(s.inFlight, id)
+}
+
+// maxStaleLimit bounds the page of ListStaleMedia (a sweep, not a client
+// list, so larger than domain.MaxPageLimit).
+const maxStaleLimit = 1000
+
+// ListStaleMedia returns up to limit items that are pending or processing
+// and whose UpdatedAt is before before (a zero UpdatedAt counts as before
+// any time), ordered by id, with ID > after (empty: from the first), and
+// whether more follow. Returns Invalid for a limit outside 1..1000.
+func (s *Store) ListStaleMedia(ctx context.Context, before time.Time, after string, limit int) ([]domain.Media, bool, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, false, err
+	}
+	if limit < 1 || limit > maxStaleLimit {
+		return nil, false, domain.Errorf(domain.Invalid, "limit must be between 1 and %d", maxStaleLimit)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids := s.inFlight
+	if after != "" {
+		ids = ids[searchAfter(ids, after):]
+	}
+	var out []domain.Media
+	for _, id := range ids {
+		m := s.media[id]
+		if !m.UpdatedAt.Before(before) {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, cloneMedia(m))
+	}
+	return out, false, nil
 }

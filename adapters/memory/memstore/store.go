@@ -31,6 +31,7 @@ type Store struct {
 
 	media        map[string]domain.Media
 	mediaByOwner map[string][]string // owner -> media ids, ascending
+	inFlight     []string            // ids of pending or processing media, ascending
 
 	notifications   map[string]domain.Notification
 	notifsByUser    map[string][]string // recipient -> ids, ascending

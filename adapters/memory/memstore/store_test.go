@@ -42,7 +42,7 @@ func TestNoAliasing(t *testing.T) {
 	var mediaIDs []string
 	for _, id := range []string{"m1", "m2"} {
 		variants := []string{domain.VariantThumb}
-		if _, err := s.CreateMedia(ctx, domain.Media{ID: id, OwnerID: "u", Variants: variants}); err != nil {
+		if _, err := s.CreateMedia(ctx, domain.Media{ID: id, OwnerID: "u", Variants: variants}, nil); err != nil {
 			t.Fatalf("CreateMedia: %v", err)
 		}
 		variants[0] = "changed"
@@ -167,7 +167,7 @@ func TestLimitsAndContext(t *testing.T) {
 	if _, _, err := s.ChangesSince(ctx, "u", 0, 0); domain.ErrorCode(err) != domain.Invalid {
 		t.Errorf("ChangesSince(limit 0): %v, want Invalid", err)
 	}
-	if _, err := s.CreateMedia(ctx, domain.Media{ID: "m", OwnerID: "u", PostID: "p"}); domain.ErrorCode(err) != domain.Invalid {
+	if _, err := s.CreateMedia(ctx, domain.Media{ID: "m", OwnerID: "u", PostID: "p"}, nil); domain.ErrorCode(err) != domain.Invalid {
 		t.Errorf("CreateMedia attached to a post: %v, want Invalid", err)
 	}
 

@@ -20,14 +20,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/cloudpost/cloudpost/adapters/s3blob"
 )
 
-// Credentials and region of every server Start runs.
+// Credentials and region of every server Start runs, and the browser
+// origin its bucket's CORS configuration allows.
 const (
 	Access = "cloudpostAK"
 	Secret = "cloudpostSecretKey0123456789"
 	Region = "us-east-1"
+	Origin = "http://localhost:3000"
 )
 
 // Find looks in CLOUDPOST_VERSITYGW, the cache that
@@ -67,14 +70,16 @@ type Server struct {
 	Endpoint string
 	// Bucket is the bucket created for this server.
 	Bucket string
+	// Setup is what s3blob's Store.Setup reported for Bucket.
+	Setup []s3blob.SetupStep
 	// Stop ends the process and removes its data.
 	Stop func()
 }
 
 // Start starts versitygw on a free port with the posix backend in
 // a new temp directory, waits for its health check through client, and
-// creates a bucket. scheme is "http", or "https" with extra holding the
-// --cert and --key flags.
+// prepares a bucket with s3blob's Store.Setup (CORS for Origin). scheme is
+// "http", or "https" with extra holding the --cert and --key flags.
 func Start(bin string, client *http.Client, scheme string, extra ...string) (srv *Server, err error) {
 	dir, err := os.MkdirTemp("", "cloudpost-s3blob-*")
 	if err != nil {
@@ -134,14 +139,14 @@ func Start(bin string, client *http.Client, scheme string, extra ...string) (srv
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cfg := aws.Config{Region: Region, Credentials: credentials.NewStaticCredentialsProvider(Access, Secret, ""), HTTPClient: client}
-	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(srv.Endpoint)
-		o.UsePathStyle = true
-	})
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &srv.Bucket}); err != nil {
+	awsCfg := aws.Config{Region: Region, Credentials: credentials.NewStaticCredentialsProvider(Access, Secret, ""), HTTPClient: client}
+	store, err := s3blob.NewWithAWS(s3blob.Config{Bucket: srv.Bucket, Region: Region, Endpoint: srv.Endpoint, PathStyle: true}, awsCfg, nil)
+	if err == nil {
+		srv.Setup, err = store.Setup(ctx, s3blob.SetupOptions{Origins: []string{Origin}})
+	}
+	if err != nil {
 		srv.Stop()
-		return nil, fmt.Errorf("creating bucket %s: %w", srv.Bucket, err)
+		return nil, fmt.Errorf("setting up bucket %s: %w", srv.Bucket, err)
 	}
 	return srv, nil
 }

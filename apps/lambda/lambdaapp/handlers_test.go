@@ -32,21 +32,31 @@ type recordingBlobs struct {
 	statErr error
 }
 
-func (b *recordingBlobs) Put(ctx context.Context, key, contentType string, body io.Reader, size int64) error {
+func (b *recordingBlobs) Put(ctx context.Context, o ports.Object, body io.Reader) error {
 	b.mu.Lock()
-	b.puts = append(b.puts, key)
+	b.puts = append(b.puts, o.Key)
 	b.mu.Unlock()
-	return b.Blobs.Put(ctx, key, contentType, body, size)
+	return b.Blobs.Put(ctx, o, body)
+}
+
+func (b *recordingBlobs) readErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.statErr
 }
 
 func (b *recordingBlobs) Stat(ctx context.Context, key string) (domain.ObjectInfo, error) {
-	b.mu.Lock()
-	err := b.statErr
-	b.mu.Unlock()
-	if err != nil {
+	if err := b.readErr(); err != nil {
 		return domain.ObjectInfo{}, err
 	}
 	return b.Blobs.Stat(ctx, key)
+}
+
+func (b *recordingBlobs) Open(ctx context.Context, key string) (io.ReadCloser, domain.ObjectInfo, error) {
+	if err := b.readErr(); err != nil {
+		return nil, domain.ObjectInfo{}, err
+	}
+	return b.Blobs.Open(ctx, key)
 }
 
 func (b *recordingBlobs) putKeys() []string {
@@ -88,7 +98,7 @@ func (f *mediaFixture) upload(t *testing.T, owner string, data []byte) (string, 
 		t.Fatal(err)
 	}
 	key := domain.UploadKey(owner, up.Media.ID)
-	if err := f.blobs.Blobs.Put(ctx, key, "image/png", bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := f.blobs.Blobs.Put(ctx, ports.Object{Key: key, ContentType: "image/png", Size: int64(len(data))}, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	return up.Media.ID, key
@@ -175,8 +185,93 @@ func TestMediaHandlerSwallowsPermanentFailures(t *testing.T) {
 	if m := f.status(t, id); m.Status != domain.MediaFailed || m.FailureReason == "" {
 		t.Errorf("media: %+v", m)
 	}
-	if len(f.putKeys(t)) != 0 {
-		t.Error("variants written for a failed upload")
+	// Its bytes are dropped: an empty object keeps the key (the upload
+	// URL writes once), no variant is written.
+	if keys := f.putKeys(t); len(keys) != 1 || keys[0] != key {
+		t.Errorf("writes for a failed upload: %v, want only the emptied upload", keys)
+	}
+	if info, err := f.blobs.Stat(context.Background(), key); err != nil || info.Size != 0 {
+		t.Errorf("the failed upload's bytes: %+v %v", info, err)
+	}
+	// Emptying the upload fires the bucket's event again: it is a no-op.
+	if _, err := f.app.Handler.Invoke(lambdaCtx("r2"), s3Event("ObjectCreated:Put", key)); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.status(t, id); m.Status != domain.MediaFailed {
+		t.Errorf("media after the emptied upload's event: %+v", m)
+	}
+}
+
+// TestMediaHandlerReplacedUploadFailsTheItem: an S3 event for an upload
+// whose bytes changed after processing (a bucket that ignored the signed
+// If-None-Match, or someone with bucket access) fails the item: other
+// bytes are never served as the verified image.
+func TestMediaHandlerReplacedUploadFailsTheItem(t *testing.T) {
+	t.Parallel()
+	f := newMediaFixture(t)
+	img := testPNG(40, 30)
+	id, key := f.upload(t, "u1", img)
+	if _, err := f.app.Handler.Invoke(lambdaCtx("r1"), s3Event("ObjectCreated:Put", key)); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.status(t, id); m.Status != domain.MediaReady || m.Checksum == "" {
+		t.Fatalf("media: %+v", m)
+	}
+	other := bytes.Clone(img)
+	other[len(other)-20] ^= 0xFF
+	if err := f.blobs.Blobs.Put(context.Background(), ports.Object{Key: key, ContentType: "image/png", Size: int64(len(other))}, bytes.NewReader(other)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.Handler.Invoke(lambdaCtx("r2"), s3Event("ObjectCreated:Put", key)); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.status(t, id); m.Status != domain.MediaFailed || m.FailureReason != media.ReasonReplaced {
+		t.Fatalf("media after its upload was replaced: %+v", m)
+	}
+	for _, v := range domain.VariantNames {
+		if _, err := f.blobs.Stat(context.Background(), domain.VariantKey(id, v)); !domain.IsCode(err, domain.NotFound) {
+			t.Errorf("variant %s of the failed item: %v", v, err)
+		}
+	}
+}
+
+// TestJanitorSweepsMedia: the scheduled janitor processes an upload whose
+// S3 event never came and expires one whose bytes never arrived.
+func TestJanitorSweepsMedia(t *testing.T) {
+	t.Parallel()
+	clock := newFrozenClock()
+	var (
+		svc   *media.Service
+		store ports.Storage
+		blobs ports.Blobs
+	)
+	app := startApp(t, testConfig(t), lambdaapp.HandlerJanitor,
+		fx.Decorate(func(ports.Clock) ports.Clock { return clock }),
+		fx.Populate(&svc, &store, &blobs))
+	ctx := context.Background()
+	img := testPNG(30, 20)
+	lost, err := svc.CreateUpload(ctx, domain.Principal{UserID: "u1"}, domain.PurposePost, "image/png", int64(len(img)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := blobs.Put(ctx, ports.Object{Key: domain.UploadKey("u1", lost.Media.ID), ContentType: "image/png", Size: int64(len(img))}, bytes.NewReader(img)); err != nil {
+		t.Fatal(err)
+	}
+	never, err := svc.CreateUpload(ctx, domain.Principal{UserID: "u2"}, domain.PurposePost, "image/png", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.mu.Lock()
+	clock.now = clock.now.Add(21 * time.Minute) // past the 15 min upload URL and 5 min grace
+	clock.mu.Unlock()
+	if out, err := app.Handler.Invoke(lambdaCtx("j"), []byte(`{"source":"aws.events"}`)); err != nil || string(out) != "null" {
+		t.Fatalf("janitor: %s %v", out, err)
+	}
+	if m, _ := store.GetMedia(ctx, lost.Media.ID); m.Status != domain.MediaReady {
+		t.Errorf("an upload whose event was lost: %s, want ready", m.Status)
+	}
+	if m, _ := store.GetMedia(ctx, never.Media.ID); m.Status != domain.MediaFailed || m.FailureReason != domain.ReasonExpired {
+		t.Errorf("an upload that never arrived: %s %q, want failed/expired", m.Status, m.FailureReason)
 	}
 }
 
