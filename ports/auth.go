@@ -35,14 +35,17 @@ type Identity interface {
 	// ForgotPassword mails a reset code. It returns nil for unknown emails
 	// (no enumeration). Returns TooManyRequests when throttled.
 	ForgotPassword(ctx context.Context, email string) error
-	// ConfirmForgotPassword sets a new password with the mailed code and
-	// revokes the account's refresh tokens. Returns Invalid for a wrong or
-	// expired code or a weak password, TooManyRequests when throttled.
-	ConfirmForgotPassword(ctx context.Context, email, code, newPassword string) error
-	// SignOut revokes refreshToken (when not empty) and every refresh token
-	// of the access token's user (global sign-out). Afterwards Refresh with
-	// those tokens returns Unauthenticated. Returns Unauthenticated for an
-	// invalid access token.
+	// ConfirmForgotPassword sets a new password with the mailed code,
+	// revokes the account's refresh tokens and returns the account's user
+	// id. Returns Invalid for a wrong or expired code or a weak password,
+	// TooManyRequests when throttled.
+	ConfirmForgotPassword(ctx context.Context, email, code, newPassword string) (userID string, err error)
+	// SignOut revokes every refresh token of the access token's user
+	// (global sign-out), and refreshToken when it is not empty and belongs
+	// to that same user: another user's refresh token is left alone (and
+	// its owner learns nothing). Afterwards Refresh with the revoked tokens
+	// returns Unauthenticated. Returns Unauthenticated for an invalid access
+	// token.
 	SignOut(ctx context.Context, accessToken, refreshToken string) error
 	// GetIdentity returns the account of a user id. Returns NotFound.
 	GetIdentity(ctx context.Context, userID string) (domain.Identity, error)

@@ -5,7 +5,7 @@
 // Unavailable (dependency down, timeout) or Internal.
 package ports
 
-//go:generate go tool mockgen -typed -destination=../mocks/ports_mock.go -package=mocks . Profiles,Posts,Comments,MediaStore,Notifications,SyncFeed,Storage,Blobs,Identity,TokenVerifier,Images,Notifier,Clock,IDs
+//go:generate go tool mockgen -typed -destination=../mocks/ports_mock.go -package=mocks . Profiles,Posts,Comments,MediaStore,Notifications,SyncFeed,RateCounters,Revocations,Storage,Blobs,Identity,TokenVerifier,Images,Notifier,Clock,IDs
 
 import (
 	"context"
@@ -27,6 +27,8 @@ type Storage interface {
 	MediaStore
 	Notifications
 	SyncFeed
+	RateCounters
+	Revocations
 	// Ping checks that the store is reachable. Returns Unavailable.
 	Ping(ctx context.Context) error
 }

@@ -21,10 +21,12 @@ import (
 	"github.com/cloudpost/cloudpost/core/accounts"
 	"github.com/cloudpost/cloudpost/core/comments"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/core/notifications"
 	"github.com/cloudpost/cloudpost/core/posts"
 	"github.com/cloudpost/cloudpost/core/profiles"
+	"github.com/cloudpost/cloudpost/core/sessions"
 	"github.com/cloudpost/cloudpost/ports"
 )
 
@@ -56,8 +58,12 @@ func newAPI(t *testing.T, identity ports.Identity, verifier ports.TokenVerifier)
 	blobs := memblob.New(memblob.Config{Secret: []byte("s"), Clock: clock, PathPrefix: httpapi.BlobPathPrefix, BaseURL: func() string { return srv.URL }})
 	mediaSvc := media.New(store, blobs, imaging.New(imaging.Config{}), ids, clock, log, media.Config{})
 	prof := profiles.New(store, identity, mediaSvc, clock, log)
+	limitSvc := limits.New(store, clock, limits.DefaultPolicy())
+	sessionSvc := sessions.New(store, clock, sessions.Config{})
 	e := httpapi.New(httpapi.Deps{
-		Accounts:      accounts.New(identity, prof),
+		Accounts:      accounts.New(identity, verifier, prof, limitSvc, sessionSvc),
+		Limits:        limitSvc,
+		Sessions:      sessionSvc,
 		Profiles:      prof,
 		Media:         mediaSvc,
 		Posts:         posts.New(store, mediaSvc, prof, ids, clock),

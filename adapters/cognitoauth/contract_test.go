@@ -11,7 +11,10 @@ import (
 // GlobalSignOut or AdminUserGlobalSignOut (so no global revocation, and a
 // password reset keeps the refresh tokens), no password policy, no
 // throttling of failed sign-ins, no ResendConfirmationCode (the adapter's
-// call is checked against a scripted server in TestResendConfirmation).
+// call is checked against a scripted server in TestResendConfirmation), and
+// tokens from a refresh carry the time of the refresh as `auth_time` (its
+// token generator stamps auth_time = iat = now on every issue; Cognito keeps
+// the sign-in's).
 // Its other gap, a wrong password answered
 // with InvalidPasswordException, needs no flag: SignIn reports any refused
 // password as bad credentials, the same answer as for an unknown email.
@@ -21,6 +24,7 @@ var emulatorCaps = porttest.AuthCaps{
 	WrongPasswordIsUnauthenticated: true,
 	Throttling:                     false,
 	ResendConfirmation:             false,
+	AuthTimeKeptOnRefresh:          false,
 }
 
 // newEmulatorProvider returns a provider over a new pool of the emulator.

@@ -65,6 +65,13 @@ func (f *fakeCognito) set(answer func(op string, body map[string]any) (int, http
 	f.mu.Unlock()
 }
 
+// clear forgets the calls recorded so far.
+func (f *fakeCognito) clear() {
+	f.mu.Lock()
+	f.calls = nil
+	f.mu.Unlock()
+}
+
 func (f *fakeCognito) recorded() []fakeCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -103,8 +110,7 @@ func TestErrorTranslation(t *testing.T) {
 		"Refresh":               func() error { _, err := p.Refresh(ctx, "refresh-token"); return err },
 		"ForgotPassword":        func() error { return p.ForgotPassword(ctx, email) },
 		"ResendConfirmation":    func() error { return p.ResendConfirmation(ctx, email) },
-		"ConfirmForgotPassword": func() error { return p.ConfirmForgotPassword(ctx, email, "123456", pw) },
-		"SignOut":               func() error { return p.SignOut(ctx, "access-token", "") },
+		"ConfirmForgotPassword": func() error { _, err := p.ConfirmForgotPassword(ctx, email, "123456", pw); return err },
 		"GetIdentity":           func() error { _, err := p.GetIdentity(ctx, "0f6c2d1e-1111-4c4c-9a9a-123456789abc"); return err },
 		"DeleteIdentity":        func() error { return p.DeleteIdentity(ctx, "0f6c2d1e-1111-4c4c-9a9a-123456789abc") },
 	}
@@ -154,8 +160,7 @@ func TestErrorTranslation(t *testing.T) {
 		{op: "ConfirmForgotPassword", exception: "InvalidPasswordException", want: domain.Invalid, httpStatus: 400},
 		{op: "ConfirmForgotPassword", exception: "UserNotFoundException", want: domain.Invalid, httpStatus: 400},
 		{op: "ConfirmForgotPassword", exception: "TooManyFailedAttemptsException", want: domain.TooManyRequests, httpStatus: 429, retryAfter: "60"},
-		{op: "SignOut", exception: "NotAuthorizedException", message: "Access Token has been revoked", want: domain.Unauthenticated, httpStatus: 401},
-		{op: "SignOut", exception: "TooManyRequestsException", want: domain.TooManyRequests, httpStatus: 429, retryAfter: "1"},
+		// SignOut checks the access token before any call: TestSignOutErrors.
 		{op: "GetIdentity", exception: "UserNotFoundException", want: domain.NotFound, httpStatus: 404},
 		{op: "GetIdentity", exception: "TooManyRequestsException", want: domain.TooManyRequests, httpStatus: 429, retryAfter: "1"},
 		{op: "DeleteIdentity", exception: "UserNotFoundException", want: ""},

@@ -233,7 +233,7 @@ func (p *Provider) SignIn(ctx context.Context, email, password string) (domain.T
 // Returns Unauthenticated for an unknown, expired or revoked refresh token,
 // TooManyRequests, Unavailable.
 func (p *Provider) Refresh(ctx context.Context, refreshToken string) (domain.Tokens, error) {
-	if refreshToken == "" || len(refreshToken) > 16<<10 {
+	if refreshToken == "" || len(refreshToken) > maxRefreshTokenLen {
 		return domain.Tokens{}, domain.Errorf(domain.Unauthenticated, msgBadRefresh)
 	}
 	c, err := p.client.get(ctx)
@@ -303,24 +303,51 @@ func (p *Provider) tokens(res *types.AuthenticationResultType, withRefresh bool)
 	return t, nil
 }
 
+// maxRefreshTokenLen bounds the refresh tokens sent to Cognito (its own
+// are a few KiB).
+const maxRefreshTokenLen = 16 << 10
+
+// tokenClaims are the claims read from a token without a check of its own.
+type tokenClaims struct {
+	Exp      int64  `json:"exp"`
+	Username string `json:"username"`
+}
+
+// readClaims decodes the payload of a JWT. It checks nothing: callers use
+// it only on a token just received from Cognito over TLS or on one already
+// verified.
+func readClaims(token string) (tokenClaims, bool) {
+	var c tokenClaims
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return c, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(raw, &c) != nil {
+		return tokenClaims{}, false
+	}
+	return c, true
+}
+
 // unverifiedExp reads the exp claim of a token just received from Cognito
 // over TLS; it is only a lifetime hint for the client, never a check.
 func unverifiedExp(token string) (time.Time, bool) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return time.Time{}, false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return time.Time{}, false
-	}
-	var c struct {
-		Exp int64 `json:"exp"`
-	}
-	if json.Unmarshal(raw, &c) != nil || c.Exp <= 0 {
+	c, ok := readClaims(token)
+	if !ok || c.Exp <= 0 {
 		return time.Time{}, false
 	}
 	return time.Unix(c.Exp, 0), true
+}
+
+// tokenUsername returns the Cognito username (`username` claim) of a
+// verified access token, the name a SECRET_HASH is computed for once the
+// user is signed in; sub when the claim is missing (in a pool whose users
+// sign in with their email, the username Cognito generates is the sub).
+func tokenUsername(accessToken, sub string) string {
+	if c, ok := readClaims(accessToken); ok && c.Username != "" {
+		return c.Username
+	}
+	return sub
 }
 
 // ResendConfirmation lets Cognito mail a new confirmation code
@@ -368,14 +395,18 @@ func (p *Provider) mailCode(ctx context.Context, send func(c *cip.Client) error)
 }
 
 // ConfirmForgotPassword sets the new password with the mailed code, then
-// revokes the account's refresh tokens (AdminUserGlobalSignOut). Returns
-// Invalid for a wrong or expired code (also for an unknown email) or a
-// password that breaks the pool's policy, TooManyRequests when throttled,
-// Unavailable when the sign-out after the reset fails.
-func (p *Provider) ConfirmForgotPassword(ctx context.Context, email, code, newPassword string) error {
+// revokes the account's refresh tokens (AdminUserGlobalSignOut) and returns
+// the account's user id, its `sub` (AdminGetUser by the email; the reset
+// itself answers nothing). Returns Invalid for a wrong or expired code (also
+// for an unknown email, and for an account deleted right after the reset)
+// or a password that breaks the pool's policy, TooManyRequests when
+// throttled, Unavailable when Cognito cannot be reached; when the sign-out
+// or the look-up after the reset fails (TooManyRequests, Unavailable), the
+// new password is already set.
+func (p *Provider) ConfirmForgotPassword(ctx context.Context, email, code, newPassword string) (string, error) {
 	c, err := p.client.get(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	_, err = c.ConfirmForgotPassword(ctx, &cip.ConfirmForgotPasswordInput{
 		ClientId:         aws.String(p.cfg.ClientID),
@@ -385,10 +416,10 @@ func (p *Provider) ConfirmForgotPassword(ctx context.Context, email, code, newPa
 		SecretHash:       p.secretHash(email),
 	})
 	if apiCode(err) == excInvalidPassword {
-		return domain.Wrap(err, domain.Invalid, msgWeakPassword)
+		return "", domain.Wrap(err, domain.Invalid, msgWeakPassword)
 	}
 	if err != nil {
-		return codeError(err)
+		return "", codeError(err)
 	}
 	// Cognito keeps the sessions of a reset account; the port promises
 	// they end, so sign the user out everywhere (refresh tokens revoked).
@@ -398,52 +429,58 @@ func (p *Provider) ConfirmForgotPassword(ctx context.Context, email, code, newPa
 	switch apiCode(err) {
 	case "":
 		if err != nil {
-			return translate(err)
+			return "", translate(err)
 		}
 	case excEmulatorUnsupported, excUserNotFound:
 		// cognito-local lacks the operation; a user deleted meanwhile has
-		// no sessions left.
+		// no sessions left (and is answered below).
 	default:
-		return translate(err)
+		return "", translate(err)
 	}
-	return nil
+	// The email is an alias of the user in a pool whose users sign in
+	// with it, so the admin API finds the user by it.
+	out, err := c.AdminGetUser(ctx, &cip.AdminGetUserInput{
+		UserPoolId: aws.String(p.cfg.UserPoolID), Username: aws.String(email),
+	})
+	if apiCode(err) == excUserNotFound {
+		return "", domain.Wrap(err, domain.Invalid, msgBadCode)
+	}
+	if err != nil {
+		return "", translate(err)
+	}
+	sub := attrMap(out.UserAttributes)["sub"]
+	if sub == "" {
+		return "", domain.Errorf(domain.Internal, "cognito returned a user without a sub")
+	}
+	return sub, nil
 }
 
-// SignOut revokes refreshToken (RevokeToken, when not empty) and then every
-// refresh token of the access token's user (GlobalSignOut); the verifier of
-// this provider refuses the user's earlier access tokens from then on.
-// Returns Unauthenticated for an invalid access token, TooManyRequests,
-// Unavailable.
+// SignOut ends the sessions of the access token's user: GlobalSignOut
+// revokes every refresh token of that user (refreshToken among them when it
+// is theirs) and their access tokens, and this provider's verifier refuses
+// the user's earlier access tokens from then on. A refresh token of another
+// user is never revoked, and the answer is the same as for a worthless one.
+// The access token is first verified here (signature, issuer, client,
+// token_use, expiry), so a forged one costs no Cognito call; GlobalSignOut
+// then refuses one that Cognito already revoked. Returns Unauthenticated for
+// an invalid access token, TooManyRequests, Unavailable (also when the
+// pool's keys cannot be fetched).
 //
 // cognito-local has no GlobalSignOut: when the service answers that it does
-// not implement the operation (only the emulator does), the revoked refresh
-// token is all that happens and SignOut succeeds if there was one.
+// not implement the operation (only the emulator does), SignOut revokes
+// refreshToken alone, once it has proved that the token is the caller's
+// (see revokeOwnRefreshToken), and succeeds whoever owns the token: the
+// app's stored revocation (core/sessions) is what ends the caller's access
+// tokens there, and the caller's other refresh tokens outlive the sign-out
+// on the emulator only.
 func (p *Provider) SignOut(ctx context.Context, accessToken, refreshToken string) error {
-	c, err := p.client.get(ctx)
+	caller, err := p.verifier.jwt.Verify(ctx, accessToken)
 	if err != nil {
 		return err
 	}
-	revoked := false
-	if refreshToken != "" {
-		in := &cip.RevokeTokenInput{ClientId: aws.String(p.cfg.ClientID), Token: aws.String(refreshToken)}
-		if p.cfg.ClientSecret != "" {
-			in.ClientSecret = aws.String(p.cfg.ClientSecret)
-		}
-		_, err := c.RevokeToken(ctx, in)
-		switch apiCode(err) {
-		case "":
-			if err != nil {
-				return translate(err)
-			}
-			revoked = true
-		case excNotAuthorized, excUnsupportedTokenType, excInvalidParameter:
-			// Not a live refresh token of this client: nothing to revoke.
-		default:
-			return translate(err)
-		}
-	}
-	if accessToken == "" {
-		return domain.Errorf(domain.Unauthenticated, msgBadAccess)
+	c, err := p.client.get(ctx)
+	if err != nil {
+		return err
 	}
 	_, err = c.GlobalSignOut(ctx, &cip.GlobalSignOutInput{AccessToken: aws.String(accessToken)})
 	switch apiCode(err) {
@@ -454,19 +491,75 @@ func (p *Provider) SignOut(ctx context.Context, accessToken, refreshToken string
 	case excNotAuthorized, excInvalidParameter, excUserNotFound:
 		return domain.Wrap(err, domain.Unauthenticated, msgBadAccess)
 	case excEmulatorUnsupported:
-		if revoked {
-			return nil
+		_, rerr := p.revokeOwnRefreshToken(ctx, c, accessToken, caller.UserID, refreshToken)
+		if rerr == nil {
+			p.revoked.revoke(caller.UserID)
 		}
-		return domain.Wrap(err, domain.Unavailable, "global sign-out is not supported by this identity service")
+		return rerr
 	default:
 		return translate(err)
 	}
-	// GlobalSignOut accepted the token, so it is a valid access token of
-	// the pool: the verifier now refuses the user's older tokens.
-	if pr, err := p.verifier.jwt.Verify(ctx, accessToken); err == nil {
-		p.revoked.revoke(pr.UserID)
-	}
+	// Cognito accepted the token: the verifier now refuses the user's
+	// older tokens.
+	p.revoked.revoke(caller.UserID)
 	return nil
+}
+
+// revokeOwnRefreshToken revokes refreshToken (RevokeToken) only once it is
+// proved to belong to the caller, whose verified access token and `sub` are
+// given, and reports whether it did. A refresh token is opaque, so the proof
+// is to redeem it (REFRESH_TOKEN_AUTH, with a SECRET_HASH computed for the
+// caller's username when the client has a secret, which Cognito refuses for
+// another user's token) and to verify the access token that comes back with
+// the pool's keys, like any bearer token, and compare its `sub`: a verified
+// signature, rather than claims decoded on trust, keeps the decision sound
+// even if the endpoint is not Cognito itself (a misrouted or intercepted
+// call), and the pool's keys are already cached from the caller's token.
+// A token that cannot be redeemed, that fails verification or that is
+// another user's is left alone without an error; throttling and outages are
+// returned (they say nothing about the token).
+func (p *Provider) revokeOwnRefreshToken(ctx context.Context, c *cip.Client, accessToken, callerID, refreshToken string) (bool, error) {
+	if refreshToken == "" || len(refreshToken) > maxRefreshTokenLen {
+		return false, nil
+	}
+	params := map[string]string{"REFRESH_TOKEN": refreshToken}
+	if h := p.secretHash(tokenUsername(accessToken, callerID)); h != nil {
+		params["SECRET_HASH"] = *h
+	}
+	out, err := c.InitiateAuth(ctx, &cip.InitiateAuthInput{
+		ClientId:       aws.String(p.cfg.ClientID),
+		AuthFlow:       types.AuthFlowTypeRefreshTokenAuth,
+		AuthParameters: params,
+	})
+	if err != nil {
+		if terr := translate(err); isThrottleOrOutage(terr) {
+			return false, terr
+		}
+		return false, nil
+	}
+	if out.AuthenticationResult == nil {
+		return false, nil
+	}
+	owner, err := p.verifier.jwt.Verify(ctx, aws.ToString(out.AuthenticationResult.AccessToken))
+	if err != nil || owner.UserID != callerID {
+		return false, nil
+	}
+	in := &cip.RevokeTokenInput{ClientId: aws.String(p.cfg.ClientID), Token: aws.String(refreshToken)}
+	if p.cfg.ClientSecret != "" {
+		in.ClientSecret = aws.String(p.cfg.ClientSecret)
+	}
+	_, err = c.RevokeToken(ctx, in)
+	switch apiCode(err) {
+	case "":
+		if err != nil {
+			return false, translate(err)
+		}
+	case excNotAuthorized, excUnsupportedTokenType, excInvalidParameter:
+		// Redeemed a moment ago, gone now: revoked meanwhile.
+	default:
+		return false, translate(err)
+	}
+	return true, nil
 }
 
 // userIDRE is the shape of a user id (Cognito `sub`, a UUID); anything else

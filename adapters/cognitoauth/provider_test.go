@@ -64,32 +64,60 @@ func TestGetIdentityBySub(t *testing.T) {
 	}
 }
 
-// TestResetSignsOut: after a password reset the account's sessions end; a
-// failure to end them is reported, not hidden.
+// TestResetSignsOut: after a password reset the account's sessions end and
+// the account's sub is looked up by the email and returned; a failure to
+// end the sessions or to find the user is reported, not hidden.
 func TestResetSignsOut(t *testing.T) {
+	const sub = "0f6c2d1e-1111-4c4c-9a9a-123456789abc"
 	f := newFakeCognito(t)
 	p := fakeProvider(t, f, "")
-	throttle := false
+	var signOutErr, getUserErr string
 	f.set(func(op string, body map[string]any) (int, http.Header, any) {
-		if op == "AdminUserGlobalSignOut" {
-			if body["Username"] != "ada@example.com" {
+		switch op {
+		case "AdminUserGlobalSignOut":
+			if body["Username"] != "ada@example.com" || body["UserPoolId"] != "eu-west-1_Fake123" {
 				return 400, nil, map[string]any{"__type": "UserNotFoundException"}
 			}
-			if throttle {
-				return 400, nil, map[string]any{"__type": "TooManyRequestsException"}
+			if signOutErr != "" {
+				return 400, nil, map[string]any{"__type": signOutErr}
 			}
+		case "AdminGetUser":
+			if body["Username"] != "ada@example.com" || body["UserPoolId"] != "eu-west-1_Fake123" {
+				return 400, nil, map[string]any{"__type": "UserNotFoundException"}
+			}
+			if getUserErr != "" {
+				return 400, nil, map[string]any{"__type": getUserErr}
+			}
+			return 200, nil, map[string]any{"Username": sub, "UserStatus": "CONFIRMED", "UserAttributes": []any{
+				map[string]any{"Name": "email", "Value": "ada@example.com"},
+				map[string]any{"Name": "sub", "Value": sub},
+			}}
 		}
 		return 200, nil, map[string]any{}
 	})
-	if err := p.ConfirmForgotPassword(context.Background(), "ada@example.com", "123456", "correct-horse-9"); err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	id, err := p.ConfirmForgotPassword(ctx, "ada@example.com", "123456", "correct-horse-9")
+	if err != nil || id != sub {
+		t.Fatalf("ConfirmForgotPassword = %q, %v; want %q", id, err, sub)
 	}
 	calls := f.recorded()
-	if len(calls) != 2 || calls[0].op != "ConfirmForgotPassword" || calls[1].op != "AdminUserGlobalSignOut" {
+	if len(calls) != 3 || calls[0].op != "ConfirmForgotPassword" || calls[1].op != "AdminUserGlobalSignOut" || calls[2].op != "AdminGetUser" {
 		t.Fatalf("calls %+v", calls)
 	}
-	throttle = true
-	if err := p.ConfirmForgotPassword(context.Background(), "ada@example.com", "123456", "correct-horse-9"); domain.ErrorCode(err) != domain.TooManyRequests {
-		t.Fatalf("throttled sign-out: %v", err)
+	for _, tc := range []struct {
+		signOut, getUser string
+		want             domain.Code
+	}{
+		{signOut: "TooManyRequestsException", want: domain.TooManyRequests},
+		{getUser: "TooManyRequestsException", want: domain.TooManyRequests},
+		{getUser: "InternalErrorException", want: domain.Unavailable},
+		// Deleted between the reset and the look-up: like an unknown email.
+		{signOut: "UserNotFoundException", getUser: "UserNotFoundException", want: domain.Invalid},
+	} {
+		signOutErr, getUserErr = tc.signOut, tc.getUser
+		id, err := p.ConfirmForgotPassword(ctx, "ada@example.com", "123456", "correct-horse-9")
+		if domain.ErrorCode(err) != tc.want || id != "" {
+			t.Errorf("sign-out %q, look-up %q: ConfirmForgotPassword = %q, %v; want %s", tc.signOut, tc.getUser, id, err, tc.want)
+		}
 	}
 }

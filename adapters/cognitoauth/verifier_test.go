@@ -65,6 +65,9 @@ func newFakePool(t testing.TB, opts cognitoauth.Options) *fakePool {
 		fp.mu.Lock()
 		defer fp.mu.Unlock()
 		if a, ok := fp.ops[op]; ok {
+			if e, ok := a.(fakeErr); ok {
+				return e.status, nil, map[string]any{"__type": e.exception, "message": "scripted " + e.exception}
+			}
 			return 200, nil, a
 		}
 		return 400, nil, map[string]any{"__type": "InvalidParameterException", "message": "unexpected " + op}
@@ -80,6 +83,13 @@ func newFakePool(t testing.TB, opts cognitoauth.Options) *fakePool {
 	return fp
 }
 
+// fakeErr is an answer of fakePool that fails with a Cognito exception.
+type fakeErr struct {
+	status    int
+	exception string
+}
+
+// answer sets what op answers: resp with status 200, or a fakeErr.
 func (fp *fakePool) answer(op string, resp any) {
 	fp.mu.Lock()
 	fp.ops[op] = resp
@@ -89,10 +99,16 @@ func (fp *fakePool) answer(op string, resp any) {
 // token is an access token of the fake pool for sub issued at iat.
 func (fp *fakePool) token(t testing.TB, sub string, iat time.Time) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+	return fp.sign(t, jwt.MapClaims{
 		"iss": fp.cfg.IssuerURL(), "sub": sub, "client_id": fp.cfg.ClientID, "token_use": "access",
 		"iat": iat.Unix(), "exp": iat.Add(time.Hour).Unix(), "jti": rand.Text(), "cognito:groups": []string{"editors"},
 	})
+}
+
+// sign signs claims with the fake pool's key.
+func (fp *fakePool) sign(t testing.TB, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	tok.Header["kid"] = "pool-kid"
 	s, err := tok.SignedString(poolKey())
 	if err != nil {

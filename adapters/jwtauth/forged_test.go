@@ -166,9 +166,29 @@ func TestForgedTokens(t *testing.T) {
 		{name: "iss missing", token: rs(main, kidHeader, claims(map[string]any{"iss": nil}))},
 		{name: "iss as array", token: rs(main, kidHeader, claims(map[string]any{"iss": []string{testIssuer}}))},
 
-		// Token use and client.
-		{name: "id token used as access token", token: rs(main, kidHeader, idClaims(now))},
-		{name: "id token carrying a client_id", token: rs(main, kidHeader, jwttest.With(idClaims(now), map[string]any{"client_id": testClient}))},
+		// Token use and client. A genuine id token gets a hint
+		// (TestIDTokenAsAccessToken); forged or foreign ones must not.
+		{name: "id token signed by another key under the real kid", token: rs(other, kidHeader, idClaims(now))},
+		{name: "id token with an unknown kid", token: rs(other, rsHeader("kid-unknown"), idClaims(now))},
+		{name: "id token, alg none", token: func(t *testing.T) string {
+			return jwttest.B64JSON(t, map[string]any{"alg": "none", "kid": testKID}) + "." + jwttest.B64JSON(t, idClaims(now)) + "."
+		}},
+		{name: "id token, HS256 keyed with the RSA public key PEM", token: func(t *testing.T) string {
+			return jwttest.SignRaw(t, jwt.SigningMethodHS256, pubPEM, jwttest.B64JSON(t, map[string]any{"alg": "HS256", "kid": testKID}), jwttest.B64JSON(t, idClaims(now)))
+		}},
+		{name: "id token, signature bit flipped", token: func(t *testing.T) string {
+			tok := signRS256(t, main, kidHeader, idClaims(now))
+			return tok[:len(tok)-10] + flipChar(tok[len(tok)-10:], 0)
+		}},
+		{name: "access token payload swapped for an id token's", token: func(t *testing.T) string {
+			return hdr + "." + jwttest.B64JSON(t, idClaims(now)) + "." + sig
+		}},
+		{name: "id token of another client", token: rs(main, kidHeader, jwttest.With(idClaims(now), map[string]any{"aud": "client-z"}))},
+		{name: "id token without aud", token: rs(main, kidHeader, jwttest.With(idClaims(now), map[string]any{"aud": nil}))},
+		{name: "id token of another issuer", token: rs(main, kidHeader, jwttest.With(idClaims(now), map[string]any{"iss": "https://accounts.example.com"}))},
+		{name: "id token without sub", token: rs(main, kidHeader, jwttest.With(idClaims(now), map[string]any{"sub": nil}))},
+		{name: "id token, nbf in the future", token: rs(main, kidHeader, jwttest.With(idClaims(now), map[string]any{"nbf": now.Add(time.Hour).Unix()}))},
+		{name: "expired id token", expired: true, token: rs(main, kidHeader, jwttest.With(idClaims(now), map[string]any{"exp": now.Add(-time.Hour).Unix()}))},
 		{name: "token_use missing", token: rs(main, kidHeader, claims(map[string]any{"token_use": nil}))},
 		{name: "token_use Access", token: rs(main, kidHeader, claims(map[string]any{"token_use": "Access"}))},
 		{name: "token_use refresh", token: rs(main, kidHeader, claims(map[string]any{"token_use": "refresh"}))},

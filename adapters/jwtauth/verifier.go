@@ -53,6 +53,9 @@ const (
 	msgInvalid     = "invalid token"
 	msgExpired     = "token expired"
 	msgUnavailable = "token signing keys are unavailable"
+	// msgIDToken answers a genuine id token of a configured client sent
+	// where an access token belongs (a common client mistake).
+	msgIDToken = "token_use is id: send the access token"
 )
 
 // Config configures a Verifier.
@@ -176,7 +179,9 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 // UserID (sub), ClientID, TokenID (jti), Groups (cognito:groups), Email when
 // the token carries one, ExpiresAt. Returns Unauthenticated for any token
 // that fails a check ("token expired" for an expired one, "invalid token"
-// otherwise) and Unavailable when the key set cannot be fetched.
+// otherwise) and Unavailable when the key set cannot be fetched. An id token
+// that passes every check an id token must pass (VerifyID's, signature
+// first) is refused with "token_use is id: send the access token".
 func (v *Verifier) Verify(ctx context.Context, token string) (domain.Principal, error) {
 	return v.verify(ctx, token, useAccess)
 }
@@ -195,6 +200,8 @@ type claims struct {
 	ClientID string   `json:"client_id"`
 	Groups   []string `json:"cognito:groups"`
 	Email    string   `json:"email"`
+	// AuthTime is when the user signed in (seconds); refreshed tokens keep it.
+	AuthTime *jwt.NumericDate `json:"auth_time"`
 }
 
 func (v *Verifier) verify(ctx context.Context, token string, use tokenUse) (domain.Principal, error) {
@@ -246,8 +253,12 @@ func compactJWS(token string) bool {
 }
 
 // principal applies the Cognito-specific checks the parser does not know.
+// c comes from a token whose signature, issuer and times already checked out.
 func (v *Verifier) principal(c *claims, use tokenUse) (domain.Principal, error) {
 	if c.TokenUse != use.String() || c.Subject == "" || c.ExpiresAt == nil {
+		if use == useAccess && v.isIDToken(c) {
+			return domain.Principal{}, domain.Errorf(domain.Unauthenticated, msgIDToken)
+		}
 		return domain.Principal{}, domain.Errorf(domain.Unauthenticated, msgInvalid)
 	}
 	p := domain.Principal{
@@ -256,6 +267,14 @@ func (v *Verifier) principal(c *claims, use tokenUse) (domain.Principal, error) 
 		Groups:    c.Groups,
 		TokenID:   c.ID,
 		ExpiresAt: c.ExpiresAt.UTC(),
+	}
+	// The session began at auth_time; without it, at iat (revocations
+	// compare it). Neither leaves the zero time, which any revocation ends.
+	switch {
+	case c.AuthTime != nil:
+		p.AuthTime = c.AuthTime.UTC()
+	case c.IssuedAt != nil:
+		p.AuthTime = c.IssuedAt.UTC()
 	}
 	switch use {
 	case useAccess:
@@ -274,6 +293,14 @@ func (v *Verifier) principal(c *claims, use tokenUse) (domain.Principal, error) 
 		}
 	}
 	return p, nil
+}
+
+// isIDToken reports whether c, already checked like any token, is an id
+// token VerifyID would accept: the hint is only given for those, so it says
+// nothing about tokens of other clients.
+func (v *Verifier) isIDToken(c *claims) bool {
+	return c.TokenUse == useID.String() && c.Subject != "" && c.ExpiresAt != nil &&
+		slices.ContainsFunc(c.Audience, func(a string) bool { return slices.Contains(v.clientIDs, a) })
 }
 
 // classify turns a parser error into the domain error the port documents.

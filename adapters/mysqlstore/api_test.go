@@ -24,16 +24,20 @@ import (
 	"github.com/cloudpost/cloudpost/core/comments"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/core/notifications"
 	"github.com/cloudpost/cloudpost/core/posts"
 	"github.com/cloudpost/cloudpost/core/profiles"
+	"github.com/cloudpost/cloudpost/core/sessions"
 	"github.com/cloudpost/cloudpost/ports"
 )
 
 // apiEnv is the HTTP API (Echo handlers, real core services) over a MySQL
 // store, with the memory blob store and the local identity provider, served
-// on a loopback port, and one signed-in user.
+// on a loopback port, and one signed-in user. Rate limits (the default
+// policy) count in the MySQL store and the revocation check reads it, as
+// in the app.
 type apiEnv struct {
 	t      testing.TB
 	srv    *httptest.Server
@@ -57,8 +61,14 @@ func newAPIEnv(t testing.TB, store ports.Storage) *apiEnv {
 	}
 	mediaSvc := media.New(store, blobs, imaging.New(imaging.Config{}), ids, clock, log, media.Config{MaxUploadBytes: 1 << 20})
 	prof := profiles.New(store, auth, mediaSvc, clock, log)
+	limitSvc := limits.New(store, clock, limits.DefaultPolicy())
+	// The revocation instant read at sign-in stays cached for the test, so
+	// statement counts do not depend on timing; a cache miss costs one
+	// primary-key read (TokensRevokedBefore in TestStatementsPerStoreCall).
+	sessionSvc := sessions.New(store, clock, sessions.Config{CacheTTL: time.Hour})
 	deps := httpapi.Deps{
-		Accounts: accounts.New(auth, prof), Profiles: prof, Media: mediaSvc,
+		Accounts: accounts.New(auth, verifier, prof, limitSvc, sessionSvc), Limits: limitSvc, Sessions: sessionSvc,
+		Profiles: prof, Media: mediaSvc,
 		Posts:         posts.New(store, mediaSvc, prof, ids, clock),
 		Comments:      comments.New(store, prof, memnotify.New(log), ids, clock, log),
 		Notifications: notifications.New(store, clock),

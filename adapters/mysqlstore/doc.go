@@ -1,8 +1,9 @@
 // Package mysqlstore is the MySQL implementation of ports.Storage, for
 // MySQL 8.0, Aurora MySQL 3 and RDS (and MariaDB 10.11, which runs the
 // tests). It uses database/sql with github.com/go-sql-driver/mysql and plain
-// SQL that runs on both servers; no ORM. It passes the same
-// porttest.RunStorage contract suite as the memory store.
+// SQL that runs on both servers; no ORM. It passes the same contract
+// suites as the memory store (porttest.RunStorage, RunRateCounters and
+// RunRevocations).
 //
 // # Schema and migrations
 //
@@ -155,10 +156,43 @@
 // pruned seq, committed first); a cursor below the horizon gets a full
 // snapshot.
 //
+// # Rate counters and token revocations
+//
+// Hit counts in fixed windows, one row of rate_counters per key and window
+// (identified by its start and end, so a key counted over windows of two
+// lengths has two counters), with one autocommit statement:
+//
+//	INSERT INTO rate_counters (k, window_start, window_end, hits)
+//	VALUES (?, ?, ?, LAST_INSERT_ID(?))
+//	ON DUPLICATE KEY UPDATE hits = LAST_INSERT_ID(hits + ?)
+//
+// A new row starts at n; for an existing one InnoDB takes an exclusive
+// lock on the row and increments the latest committed count (the update
+// of an upsert is a locking read, never a snapshot), so concurrent hits
+// queue on the row for the length of one statement and none is lost.
+// LAST_INSERT_ID(expr) makes the server return the count after this
+// statement's addition in the statement's own OK packet (the driver's
+// LastInsertId, with client-side interpolation and with prepared
+// statements alike): no second query, no session state read later, and
+// nothing another connection does can change it. Hit with n = 0 only
+// reads (one primary-key SELECT on the writer) and creates no row. A
+// deadlock or lock wait timeout rolls the statement back whole and runs it
+// again. PruneRateCounters deletes ended windows in statements of at most
+// 1000 rows along the window_end index.
+//
+// RevokeTokens is one upsert that keeps the greater instant
+// (GREATEST(revoked_before, ?)), so a later revocation always wins, also
+// under concurrent calls; DeleteUser leaves token_revocations alone.
+// TokensRevokedBefore and Hit read the writer even with a replica: a
+// revocation or a hit recorded by another instance must count at once,
+// and read-your-writes only covers this process's own writes. Each is
+// one primary-key lookup.
+//
 // # Read replicas and read-your-writes
 //
 // With Config.ReaderDSN set, writes, transactions and sync reads
-// (ChangesSince, Snapshot, FeedHorizon) use the writer and the other reads
+// (ChangesSince, Snapshot, FeedHorizon, and the rate counter and
+// revocation reads) use the writer and the other reads
 // use the reader, except reads of something this process wrote within the
 // last Config.ReadYourWrites (default 5s): each commit pins the users whose
 // feeds it touched and the ids of the entities it wrote (and the global

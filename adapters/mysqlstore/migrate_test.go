@@ -29,7 +29,7 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if err := Migrate(ctx, db, MigrateStatus, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "00001_schema.sql") || !strings.Contains(out.String(), "pending") {
+	if !strings.Contains(out.String(), "00001_schema.sql") || !strings.Contains(out.String(), "00004_limits.sql") || !strings.Contains(out.String(), "pending") {
 		t.Errorf("status before up:\n%s", out.String())
 	}
 	out.Reset()
@@ -47,8 +47,9 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if err := Migrate(ctx, db, MigrateStatus, &out); err != nil || !strings.Contains(out.String(), "applied") {
 		t.Errorf("status after up: %v\n%s", err, out.String())
 	}
-	// Down one step at a time: 00003 adds media columns, indexes and the
-	// media_admission table, 00002 only columns.
+	// Down one step at a time: 00004 adds the rate counter and revocation
+	// tables, 00003 media columns, indexes and the media_admission table,
+	// 00002 only columns.
 	columns := func(names string) int {
 		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = ? AND column_name IN ("+names+")", name)
 	}
@@ -58,29 +59,44 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	admission := func() int {
 		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'media_admission'", name)
 	}
-	if c, i, a := columns("'etag', 'checksum'"), mediaIndexes(), admission(); c != 2 || i != 2 || a != 1 {
-		t.Errorf("after up: %d etag/checksum columns, %d media indexes, %d admission tables; want 2, 2 and 1", c, i, a)
+	// 00004: the rate counter and token revocation tables, and the index
+	// the counter prune walks.
+	limits := func() int {
+		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name IN ('rate_counters', 'token_revocations')", name)
+	}
+	pruneIndex := func() int {
+		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = ? AND table_name = 'rate_counters' AND index_name = 'rate_counters_end' AND seq_in_index = 1 AND column_name = 'window_end'", name)
+	}
+	if c, i, a, l, p := columns("'etag', 'checksum'"), mediaIndexes(), admission(), limits(), pruneIndex(); c != 2 || i != 2 || a != 1 || l != 2 || p != 1 {
+		t.Errorf("after up: %d etag/checksum columns, %d media indexes, %d admission tables, %d limit tables, %d prune indexes; want 2, 2, 1, 2 and 1", c, i, a, l, p)
+	}
+	out.Reset()
+	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
+		t.Fatalf("down: %v\n%s", err, out.String())
+	}
+	if n, a, l := tables(), admission(), limits(); n != 8 || a != 1 || l != 0 {
+		t.Errorf("after one down: %d tables, %d admission tables, %d limit tables; want 8, 1 and 0", n, a, l)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if n, c, i, a, pos := tables(), columns("'etag', 'checksum'"), mediaIndexes(), admission(), columns("'pos'"); n != 8 || c != 0 || i != 0 || a != 0 || pos != 2 {
-		t.Errorf("after one down: %d tables, %d etag/checksum columns, %d media indexes, %d admission tables, %d pos columns; want 8, 0, 0, 0 and 2", n, c, i, a, pos)
+		t.Errorf("after two downs: %d tables, %d etag/checksum columns, %d media indexes, %d admission tables, %d pos columns; want 8, 0, 0, 0 and 2", n, c, i, a, pos)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if n, cols := tables(), columns("'pos'"); n != 8 || cols != 0 {
-		t.Errorf("after two downs: %d tables, %d pos columns; want 8 and 0", n, cols)
+		t.Errorf("after three downs: %d tables, %d pos columns; want 8 and 0", n, cols)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
-	if n := tables(); n != 0 {
-		t.Errorf("after down to nothing: %d tables left", n)
+	if n, l := tables(), limits(); n != 0 || l != 0 {
+		t.Errorf("after down to nothing: %d tables and %d limit tables left", n, l)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil || !strings.Contains(out.String(), "no migration to roll back") {
@@ -106,8 +122,8 @@ func TestMigrateUpDownStatus(t *testing.T) {
 		}
 		total += applied[i]
 	}
-	if total != 3 || tables() != 8 || admission() != 1 {
-		t.Errorf("concurrent migrations applied %d migrations in total and left %d tables and %d admission tables, want 3, 8 and 1", total, tables(), admission())
+	if total != 4 || tables() != 8 || admission() != 1 || limits() != 2 {
+		t.Errorf("concurrent migrations applied %d migrations in total and left %d tables, %d admission tables and %d limit tables, want 4, 8, 1 and 2", total, tables(), admission(), limits())
 	}
 }
 

@@ -141,9 +141,10 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, fn func(p *domain.
 // user owns: posts with their comments, notifications and media; the user's
 // comments on other posts (decrementing their counts); notifications to
 // and from the user; the user's media and media admission row. It returns
-// the removed media. An unknown user is not an error. Feed: tombstones for
-// every removed entity to every user whose feed showed it, and a post
-// change for each other post whose count dropped.
+// the removed media. The user's token revocation record is kept, so the
+// deleted account's tokens stay refused. An unknown user is not an error.
+// Feed: tombstones for every removed entity to every user whose feed
+// showed it, and a post change for each other post whose count dropped.
 func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, error) {
 	if !validID(id) {
 		return nil, nil

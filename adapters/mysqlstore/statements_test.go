@@ -27,7 +27,9 @@ func countKinds(sent []string) (begins, commits, total int) {
 // TestStatementsPerAPICall counts the round trips each API call costs
 // against the database, at two data sizes: the budgets are fixed numbers
 // that do not grow with the data, and the test fails when a change makes
-// a call issue more statements.
+// a call issue more statements. Rate limited calls include their counter
+// upserts (one statement each); the revocation check is cached (see
+// newAPIEnv).
 func TestStatementsPerAPICall(t *testing.T) {
 	dsn := testDatabase(t, false)
 	db, counter := countingDB(t, dsn, DefaultConfig())
@@ -59,17 +61,19 @@ func TestStatementsPerAPICall(t *testing.T) {
 			{name: "GET /v1/posts/{id}", max: 2, method: "GET", path: func() string { return "/v1/posts/" + postID }},
 			// ListPosts + one GetMediaBatch for the page.
 			{name: "GET /v1/posts?limit=20", max: 3, method: "GET", path: func() string { return "/v1/posts?limit=20" }},
-			// CheckAttachable's GetMediaBatch, Ensure's GetProfile, then one
-			// transaction: BEGIN, lock media, insert post, attach media,
-			// lock feed head, insert change, COMMIT; then the answer's media.
-			{name: "POST /v1/posts with 2 media", max: 10, oneTx: true, method: "POST", path: func() string { return "/v1/posts" },
+			// Two rate limit hits (per address, per user), CheckAttachable's
+			// GetMediaBatch, Ensure's GetProfile, then one transaction:
+			// BEGIN, lock media, insert post, attach media, lock feed head,
+			// insert change, COMMIT; then the answer's media.
+			{name: "POST /v1/posts with 2 media", max: 12, oneTx: true, method: "POST", path: func() string { return "/v1/posts" },
 				body: func() any { return map[string]any{"body": "new", "mediaIds": en.readyMedia(2)} }},
-			// Ensure + one transaction (lock post, insert comment, count,
-			// feed head, change).
-			{name: "POST /v1/posts/{id}/comments", max: 9, oneTx: true, method: "POST",
+			// Two rate limit hits, Ensure + one transaction (lock post,
+			// insert comment, count, feed head, change).
+			{name: "POST /v1/posts/{id}/comments", max: 11, oneTx: true, method: "POST",
 				path: func() string { return "/v1/posts/" + postID + "/comments" }, body: func() any { return map[string]any{"body": "hi"} }},
 			{name: "GET /v1/posts/{id}/comments", max: 2, method: "GET", path: func() string { return "/v1/posts/" + postID + "/comments?limit=20" }},
-			{name: "GET /v1/notifications", max: 2, method: "GET", path: func() string { return "/v1/notifications?limit=20" }},
+			// Two rate limit hits and the page.
+			{name: "GET /v1/notifications", max: 4, method: "GET", path: func() string { return "/v1/notifications?limit=20" }},
 			{name: "GET /v1/me", max: 2, method: "GET", path: func() string { return "/v1/me" }},
 			// Full sync: horizon-free first call = Ensure + snapshot
 			// transaction (BEGIN, 6 reads, ROLLBACK) + media of the posts.
@@ -147,6 +151,18 @@ func TestStatementsPerStoreCall(t *testing.T) {
 			commentIDs = append(commentIDs, c.ID)
 		}
 		newMedia := []string{media(a.ID), media(a.ID)}
+		// Rate counters (current and ended windows) and revocations.
+		for range size {
+			for _, at := range []time.Time{now, now.Add(-2 * time.Hour)} {
+				if _, _, err := s.Hit(ctx, porttest.NewID(), time.Minute, 1, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.RevokeTokens(ctx, porttest.NewID(), now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rateKey := "statements:" + porttest.NewID()
 		for _, op := range []struct {
 			name string
 			want int
@@ -174,6 +190,18 @@ func TestStatementsPerStoreCall(t *testing.T) {
 				}
 				return nil
 			}},
+			// One upsert (INSERT ... ON DUPLICATE KEY UPDATE, the count
+			// read back from the OK packet), new counter or existing.
+			{"Hit(new counter)", 1, func() error { _, _, err := s.Hit(ctx, porttest.NewID(), time.Minute, 1, now); return err }},
+			{"Hit", 1, func() error { _, _, err := s.Hit(ctx, rateKey, time.Minute, 1, now); return err }},
+			// One primary-key SELECT.
+			{"Hit(n=0)", 1, func() error { _, _, err := s.Hit(ctx, rateKey, time.Minute, 0, now); return err }},
+			// One DELETE ... LIMIT 1000 (fewer than 1000 ended windows).
+			{"PruneRateCounters", 1, func() error { _, err := s.PruneRateCounters(ctx, now.Add(-time.Hour)); return err }},
+			// One upsert.
+			{"RevokeTokens", 1, func() error { return s.RevokeTokens(ctx, b.ID, now) }},
+			// One primary-key SELECT on the writer.
+			{"TokensRevokedBefore", 1, func() error { _, err := s.TokensRevokedBefore(ctx, b.ID); return err }},
 			// BEGIN, feed position (latest changes), horizon, 4 reads, ROLLBACK.
 			{"Snapshot", 8, func() error { _, err := s.Snapshot(ctx, a.ID); return err }},
 			// BEGIN, lock media, insert post, attach, feed head, change, COMMIT.

@@ -12,6 +12,8 @@ import (
 func TestStorageContract(t *testing.T) {
 	requireServer(t)
 	porttest.RunStorage(t, func(t *testing.T) ports.Storage { return newTestStore(t, Options{}) })
+	porttest.RunRateCounters(t, func(t *testing.T) ports.RateCounters { return newTestStore(t, Options{}) })
+	porttest.RunRevocations(t, func(t *testing.T) ports.Storage { return newTestStore(t, Options{}) })
 }
 
 // TestStorageContractWithReplica runs the suite through the routing code:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/cognitoauth"
 	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
+	"github.com/cloudpost/cloudpost/core/limits"
 )
 
 // Adapter choices.
@@ -45,6 +47,9 @@ type Config struct {
 	CORSOrigins []string `env:"CLOUDPOST_CORS_ORIGINS" envSeparator:"," envDefault:"http://localhost:3000,http://127.0.0.1:3000,http://localhost:5173"`
 	// MaxUploadBytes is the largest media upload.
 	MaxUploadBytes int64 `env:"CLOUDPOST_MAX_UPLOAD_BYTES" envDefault:"10485760"`
+	// JSONReadTimeout bounds the time a client has to send the body of a
+	// request to any route but the blob route (408 after it).
+	JSONReadTimeout time.Duration `env:"CLOUDPOST_JSON_READ_TIMEOUT" envDefault:"10s"`
 	// MaxImagePixels is the largest image (width*height) the pipeline decodes.
 	MaxImagePixels int64 `env:"CLOUDPOST_MAX_IMAGE_PIXELS" envDefault:"40000000"`
 	// UploadExpiry is the lifetime of presigned uploads.
@@ -73,6 +78,11 @@ type Config struct {
 	MemoryBlobMaxBytes int64 `env:"CLOUDPOST_MEMORY_BLOB_MAX_BYTES" envDefault:"1073741824"`
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `env:"CLOUDPOST_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// ShutdownDrain is how long the server keeps serving after SIGTERM,
+	// with /readyz failing and every response closing its connection, so
+	// load balancers and keep-alive clients move away first. It is part of
+	// ShutdownTimeout. The Lambda app never drains.
+	ShutdownDrain time.Duration `env:"CLOUDPOST_SHUTDOWN_DRAIN" envDefault:"5s"`
 	// LogLevel (debug, info, warn, error) and LogFormat (text, json).
 	LogLevel  slog.Level `env:"CLOUDPOST_LOG_LEVEL" envDefault:"info"`
 	LogFormat string     `env:"CLOUDPOST_LOG_FORMAT" envDefault:"text"`
@@ -82,6 +92,22 @@ type Config struct {
 	LocalClientID   string        `env:"CLOUDPOST_LOCAL_CLIENT_ID" envDefault:"cloudpost-local"`
 	LocalTokenTTL   time.Duration `env:"CLOUDPOST_LOCAL_TOKEN_TTL" envDefault:"1h"`
 	LocalBlobSecret string        `env:"CLOUDPOST_LOCAL_BLOB_SECRET"`
+	// LocalMaxConcurrentHashes caps the password hashes (bcrypt) the local
+	// provider runs at once; beyond it (after a 200 ms wait) sign-ins get
+	// 429. 0: one per CPU.
+	LocalMaxConcurrentHashes int `env:"CLOUDPOST_LOCAL_MAX_CONCURRENT_HASHES" envDefault:"0"`
+
+	// TrustedProxies are the load balancers or proxies in front of the
+	// server whose X-Forwarded-For entry names the client (CIDRs); empty:
+	// the connection's peer is the client. Ignored on Lambda (API
+	// Gateway's sourceIp is the client).
+	TrustedProxies []netip.Prefix `env:"CLOUDPOST_TRUSTED_PROXIES" envSeparator:","`
+	// RevocationCacheTTL is how long a process reuses a user's revocation
+	// instant read from storage (a sign-out on another instance holds here
+	// at most this much later); negative: read on every request.
+	RevocationCacheTTL time.Duration `env:"CLOUDPOST_REVOCATION_CACHE_TTL" envDefault:"2s"`
+	// Limits are the abuse limits (CLOUDPOST_LIMIT_*).
+	Limits Limits
 
 	// MySQL configures CLOUDPOST_STORAGE=mysql (CLOUDPOST_MYSQL_*, CLOUDPOST_MIGRATE).
 	MySQL mysqlstore.Config
@@ -89,6 +115,47 @@ type Config struct {
 	S3 s3blob.Config
 	// Cognito configures CLOUDPOST_AUTH=cognito (CLOUDPOST_COGNITO_*).
 	Cognito cognitoauth.Config
+}
+
+// Limits are the abuse limits, each "N/duration" (e.g. "20/1h") or "off".
+// Per address counts requests from one client address (an IPv6 address by
+// its /64); per user, by one signed-in user. Failures (wrong passwords,
+// wrong codes) are counted per account and address, per address and per
+// account: the per-account ceiling is much higher, so an owner signing in
+// from elsewhere still gets in while a guesser is slowed.
+type Limits struct {
+	SignUpAddr             limits.Rule `env:"CLOUDPOST_LIMIT_SIGNUP_ADDR" envDefault:"30/1h"`
+	SignInAddr             limits.Rule `env:"CLOUDPOST_LIMIT_SIGNIN_ADDR" envDefault:"100/5m"`
+	CodesAddr              limits.Rule `env:"CLOUDPOST_LIMIT_CODES_ADDR" envDefault:"60/1h"`
+	UploadAddr             limits.Rule `env:"CLOUDPOST_LIMIT_UPLOAD_ADDR" envDefault:"600/1h"`
+	UploadUser             limits.Rule `env:"CLOUDPOST_LIMIT_UPLOAD_USER" envDefault:"120/1h"`
+	PostAddr               limits.Rule `env:"CLOUDPOST_LIMIT_POST_ADDR" envDefault:"300/1h"`
+	PostUser               limits.Rule `env:"CLOUDPOST_LIMIT_POST_USER" envDefault:"60/1h"`
+	CommentAddr            limits.Rule `env:"CLOUDPOST_LIMIT_COMMENT_ADDR" envDefault:"600/1h"`
+	CommentUser            limits.Rule `env:"CLOUDPOST_LIMIT_COMMENT_USER" envDefault:"120/1h"`
+	NotificationsAddr      limits.Rule `env:"CLOUDPOST_LIMIT_NOTIFICATIONS_ADDR" envDefault:"1200/1m"`
+	NotificationsUser      limits.Rule `env:"CLOUDPOST_LIMIT_NOTIFICATIONS_USER" envDefault:"120/1m"`
+	FailuresPerAccountAddr limits.Rule `env:"CLOUDPOST_LIMIT_FAILURES_ACCOUNT_ADDR" envDefault:"10/15m"`
+	FailuresPerAddr        limits.Rule `env:"CLOUDPOST_LIMIT_FAILURES_ADDR" envDefault:"100/15m"`
+	FailuresPerAccount     limits.Rule `env:"CLOUDPOST_LIMIT_FAILURES_ACCOUNT" envDefault:"200/1h"`
+}
+
+// Policy is the limits as the core's limit service takes them.
+func (l Limits) Policy() limits.Policy {
+	return limits.Policy{
+		PerAddress: map[limits.Action]limits.Rule{
+			limits.SignUp: l.SignUpAddr, limits.SignIn: l.SignInAddr, limits.Codes: l.CodesAddr,
+			limits.Upload: l.UploadAddr, limits.Post: l.PostAddr, limits.Comment: l.CommentAddr,
+			limits.Notifications: l.NotificationsAddr,
+		},
+		PerUser: map[limits.Action]limits.Rule{
+			limits.Upload: l.UploadUser, limits.Post: l.PostUser, limits.Comment: l.CommentUser,
+			limits.Notifications: l.NotificationsUser,
+		},
+		FailuresPerAccountAddress: l.FailuresPerAccountAddr,
+		FailuresPerAddress:        l.FailuresPerAddr,
+		FailuresPerAccount:        l.FailuresPerAccount,
+	}
 }
 
 // Load parses environ (os.Environ() form) into a Config and validates it.
@@ -179,8 +246,16 @@ func (c *Config) validate() error {
 	if c.MemoryBlobMaxBytes < c.MaxUploadBytes {
 		bad("CLOUDPOST_MEMORY_BLOB_MAX_BYTES", "must be at least CLOUDPOST_MAX_UPLOAD_BYTES (%d)", c.MaxUploadBytes)
 	}
+	if c.JSONReadTimeout < time.Second || c.JSONReadTimeout > 2*time.Minute {
+		bad("CLOUDPOST_JSON_READ_TIMEOUT", "must be between 1s and 2m, not %s", c.JSONReadTimeout)
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("CLOUDPOST_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	if c.ShutdownDrain < 0 || (c.ShutdownTimeout > 0 && c.ShutdownDrain >= c.ShutdownTimeout) {
+		// The drain comes out of the shutdown budget: requests in flight
+		// and the other components need what is left.
+		bad("CLOUDPOST_SHUTDOWN_DRAIN", "must be at least 0 and less than CLOUDPOST_SHUTDOWN_TIMEOUT (%s), not %s", c.ShutdownTimeout, c.ShutdownDrain)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("CLOUDPOST_LOG_FORMAT", "must be text or json, not %q", c.LogFormat)

@@ -1,15 +1,21 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -17,8 +23,9 @@ import (
 
 // decodeJSON reads the request body strictly into dst: the Content-Type must
 // be application/json (UnsupportedMediaType otherwise), the body one JSON
-// value (Invalid for malformed JSON, trailing data, unknown fields, wrong
-// types; the message names the field), within the body limit (TooLarge).
+// object (Invalid for malformed JSON, null, trailing data, unknown or
+// duplicate member names, invalid UTF-8, wrong types; the message names the
+// field), within the body limit (TooLarge).
 func decodeJSON(c echo.Context, dst any) error {
 	return decodeJSONBody(c, dst, false)
 }
@@ -55,19 +62,40 @@ func requireJSON(req *http.Request) error {
 	return nil
 }
 
+// decodeOptions add RejectUnknownMembers to json v2's defaults, which
+// already match member names case-sensitively and refuse duplicate names,
+// invalid UTF-8 and lone surrogate escapes (instead of replacing them with
+// U+FFFD as encoding/json does).
+var decodeOptions = json.RejectUnknownMembers(true)
+
+// decoders keeps decoders (and their read buffers) between requests: a new
+// one costs a 4 KiB buffer.
+var decoders = sync.Pool{New: func() any { return new(jsontext.Decoder) }}
+
+// noBody is what pooled decoders read, so they do not pin a request body.
+var noBody = strings.NewReader("")
+
 func decodeStrict(body io.Reader, dst any, allowEmpty bool) error {
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		if errors.Is(err, io.EOF) && allowEmpty {
+	dec := decoders.Get().(*jsontext.Decoder)
+	dec.Reset(body, decodeOptions)
+	defer func() {
+		dec.Reset(noBody)
+		decoders.Put(dec)
+	}()
+	if dec.PeekKind() == 'n' {
+		// json v2 leaves a struct untouched for null; a PATCH of null is not
+		// an empty change but a mistake.
+		return domain.Errorf(domain.Invalid, "request body must be a JSON object, not null")
+	}
+	if err := json.UnmarshalDecode(dec, dst); err != nil {
+		if err == io.EOF && allowEmpty {
 			return nil
 		}
 		return jsonError(err)
 	}
 	// Exactly one value: anything but whitespace after it is an error.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+	if _, err := dec.ReadToken(); err != io.EOF {
+		if isReadFailure(err) {
 			return jsonError(err)
 		}
 		return domain.Errorf(domain.Invalid, "request body must hold a single JSON value")
@@ -75,43 +103,122 @@ func decodeStrict(body io.Reader, dst any, allowEmpty bool) error {
 	return nil
 }
 
-// jsonError turns a decoding error into a client-safe domain error.
+// isReadFailure tells errors of the body's reader (limit, deadline) from
+// errors in the JSON text.
+func isReadFailure(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe) || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// jsonError turns a decoding error into a client-safe error: a domain error,
+// or the 408 of a body that did not arrive in time.
 func jsonError(err error) error {
 	var (
-		syn *json.SyntaxError
-		typ *json.UnmarshalTypeError
 		mbe *http.MaxBytesError
+		syn *jsontext.SyntacticError
+		sem *json.SemanticError
 		fe  *fieldError
 	)
 	switch {
 	case errors.As(err, &mbe):
 		return domain.Errorf(domain.TooLarge, "request body must be at most %d bytes", mbe.Limit)
-	case errors.Is(err, io.EOF):
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return bodyTimeoutError()
+	case errors.As(err, &fe):
+		return domain.Errorf(domain.Invalid, "%s", fe.msg)
+	case err == io.EOF:
 		return domain.Errorf(domain.Invalid, "request body is required")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return domain.Errorf(domain.Invalid, "request body is not valid JSON: unexpected end")
 	case errors.As(err, &syn):
-		return domain.Errorf(domain.Invalid, "request body is not valid JSON (at byte %d)", syn.Offset)
-	case errors.As(err, &fe):
-		return domain.Errorf(domain.Invalid, "%s", fe.msg)
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return domain.Errorf(domain.Invalid, "request body must be %s", jsonKind(dstKindName(typ)))
-		}
-		return domain.Errorf(domain.Invalid, "field %q must be %s", typ.Field, jsonKind(dstKindName(typ)))
-	}
-	// encoding/json has no typed error for unknown fields.
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return domain.Errorf(domain.Invalid, "unknown field %s", name)
+		return syntaxError(syn)
+	case errors.As(err, &sem):
+		return semanticError(sem)
 	}
 	return domain.Errorf(domain.Invalid, "request body is not valid JSON")
 }
 
-func dstKindName(e *json.UnmarshalTypeError) string {
-	if e.Type == nil {
+// syntaxError describes JSON text that is malformed or that json v2 refuses
+// outright (duplicate names, invalid UTF-8).
+func syntaxError(e *jsontext.SyntacticError) error {
+	field := fieldPath(e.JSONPointer)
+	// json v2 has no exported sentinels for bad text, only messages; the
+	// tests pin these cases.
+	reason := ""
+	if e.Err != nil {
+		reason = e.Err.Error()
+	}
+	switch {
+	case errors.Is(e.Err, jsontext.ErrDuplicateName):
+		return domain.Errorf(domain.Invalid, "field %q appears more than once", field)
+	case strings.Contains(reason, "surrogate"):
+		return domain.Errorf(domain.Invalid, "%s is not valid Unicode (unpaired surrogate escape)", fieldOrBody(field))
+	case strings.Contains(reason, "UTF-8"):
+		return domain.Errorf(domain.Invalid, "%s is not valid UTF-8", fieldOrBody(field))
+	case field != "":
+		return domain.Errorf(domain.Invalid, "request body is not valid JSON (in field %q, at byte %d)", field, e.ByteOffset)
+	}
+	return domain.Errorf(domain.Invalid, "request body is not valid JSON (at byte %d)", e.ByteOffset)
+}
+
+// semanticError describes valid JSON that does not fit the request type.
+func semanticError(e *json.SemanticError) error {
+	field := fieldPath(e.JSONPointer)
+	if errors.Is(e.Err, json.ErrUnknownName) {
+		return domain.Errorf(domain.Invalid, "unknown field %q%s", field, caseHint(e.GoType, e.JSONPointer.LastToken()))
+	}
+	kind := "of another type"
+	if e.GoType != nil {
+		kind = jsonKind(e.GoType.Kind().String())
+	}
+	switch {
+	case field == "":
+		return domain.Errorf(domain.Invalid, "request body must be %s", kind)
+	case errors.Is(e.Err, strconv.ErrRange):
+		return domain.Errorf(domain.Invalid, "field %q is out of range", field)
+	}
+	return domain.Errorf(domain.Invalid, "field %q must be %s", field, kind)
+}
+
+func fieldOrBody(field string) string {
+	if field == "" {
+		return "request body"
+	}
+	return fmt.Sprintf("field %q", field)
+}
+
+// fieldPath writes a JSON pointer the way a client names a field:
+// "/mediaIds/0" is mediaIds[0], "/a/b" is a.b.
+func fieldPath(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		switch {
+		case b.Len() > 0 && tok != "" && strings.Trim(tok, "0123456789") == "":
+			b.WriteString("[" + tok + "]")
+		case b.Len() > 0:
+			b.WriteString("." + tok)
+		default:
+			b.WriteString(tok)
+		}
+	}
+	return b.String()
+}
+
+// caseHint points at the field an unknown name differs from only in case.
+func caseHint(t reflect.Type, name string) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
 		return ""
 	}
-	return e.Type.Kind().String()
+	for f := range t.Fields() {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag != "" && strings.EqualFold(tag, name) {
+			return fmt.Sprintf(" (names are case-sensitive: %q)", tag)
+		}
+	}
+	return ""
 }
 
 // jsonKind names a Go kind the way a JSON client thinks of it.
@@ -139,22 +246,24 @@ type fieldError struct{ msg string }
 func (e *fieldError) Error() string { return e.msg }
 
 // optional is a JSON field that distinguishes absent (Set false) from null
-// (Set and Null) from a value. encoding/json calls UnmarshalJSON only for
-// fields present in the input.
+// (Set and Null) from a value. json v2 calls UnmarshalJSONFrom only for
+// members present in the input.
 type optional[T any] struct {
 	Set   bool
 	Null  bool
 	Value T
 }
 
-// UnmarshalJSON records presence and decodes the value.
-func (o *optional[T]) UnmarshalJSON(b []byte) error {
+// UnmarshalJSONFrom records presence and decodes the value with the
+// decoder's options, so errors inside it name the field.
+func (o *optional[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	o.Set = true
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+	if dec.PeekKind() == 'n' {
 		o.Null = true
-		return nil
+		_, err := dec.ReadToken()
+		return err
 	}
-	return json.Unmarshal(b, &o.Value)
+	return json.UnmarshalDecode(dec, &o.Value)
 }
 
 // ptr returns the value for a partial update: nil when absent, an error
@@ -170,15 +279,41 @@ func (o optional[T]) ptr(field string) (*T, error) {
 	return &v, nil
 }
 
-// queryLimit parses the limit query parameter: 0 (the default) when absent,
-// Invalid when not an integer in 1..MaxPageLimit.
+// strictQuery refuses what Echo would silently make the best of: a query
+// string url.ParseQuery cannot parse (Echo drops the bad pairs, so
+// ?cursor=%%% would read page one) and a parameter given more than once
+// (Echo takes the first). Returns Invalid naming the problem.
+func strictQuery(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return domain.Errorf(domain.Invalid, "query string is malformed: %v", err)
+	}
+	var repeated []string
+	for k, v := range q {
+		if len(v) > 1 {
+			repeated = append(repeated, k)
+		}
+	}
+	if len(repeated) > 0 {
+		return domain.Errorf(domain.Invalid, "query parameter %q must be given once", slices.Min(repeated))
+	}
+	return nil
+}
+
+// queryLimit parses the limit query parameter: 0 (the default) when absent
+// or empty, Invalid when not one run of digits in 1..MaxPageLimit.
 func queryLimit(c echo.Context) (int, error) {
-	s := c.QueryParam("limit")
-	if s == "" {
+	values := c.QueryParams()["limit"]
+	if len(values) == 0 || values[0] == "" {
 		return 0, nil
 	}
+	s := values[0]
+	// Digits only: Atoi would take "+5".
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > domain.MaxPageLimit {
+	if len(values) > 1 || strings.Trim(s, "0123456789") != "" || err != nil || n < 1 || n > domain.MaxPageLimit {
 		return 0, domain.Errorf(domain.Invalid, "limit must be an integer between 1 and %d", domain.MaxPageLimit)
 	}
 	return n, nil

@@ -129,7 +129,7 @@ func (a *api) confirm(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := a.Accounts.Confirm(c.Request().Context(), req.Email, req.Code); err != nil {
+	if err := a.Accounts.Confirm(c.Request().Context(), req.Email, req.Code, c.RealIP()); err != nil {
 		return err
 	}
 	return noContent(c, http.StatusNoContent)
@@ -140,7 +140,7 @@ func (a *api) signIn(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	t, err := a.Accounts.SignIn(c.Request().Context(), req.Email, req.Password)
+	t, err := a.Accounts.SignIn(c.Request().Context(), req.Email, req.Password, c.RealIP())
 	if err != nil {
 		return err
 	}
@@ -183,20 +183,24 @@ func (a *api) reset(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := a.Accounts.Reset(c.Request().Context(), req.Email, req.Code, req.Password); err != nil {
+	if err := a.Accounts.Reset(c.Request().Context(), req.Email, req.Code, req.Password, c.RealIP()); err != nil {
 		return err
 	}
 	return noContent(c, http.StatusNoContent)
 }
 
-// signOut revokes the caller's refresh tokens; the body, optional, may name
+// signOut ends every session of the caller; the body, optional, may name
 // the refresh token of this session.
 func (a *api) signOut(c echo.Context) error {
+	p, err := caller(c)
+	if err != nil {
+		return err
+	}
 	var req signOutRequest
 	if err := decodeOptionalJSON(c, &req); err != nil {
 		return err
 	}
-	if err := a.Accounts.SignOut(c.Request().Context(), rawBearerToken(c), req.RefreshToken); err != nil {
+	if err := a.Accounts.SignOut(c.Request().Context(), p, rawBearerToken(c), req.RefreshToken); err != nil {
 		return err
 	}
 	return noContent(c, http.StatusNoContent)
@@ -262,7 +266,7 @@ func (a *api) deleteMe(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Profiles.Delete(c.Request().Context(), p); err != nil {
+	if err := a.Accounts.DeleteAccount(c.Request().Context(), p); err != nil {
 		return err
 	}
 	return noContent(c, http.StatusNoContent)

@@ -32,10 +32,12 @@ import (
 	"github.com/cloudpost/cloudpost/core/comments"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/core/notifications"
 	"github.com/cloudpost/cloudpost/core/posts"
 	"github.com/cloudpost/cloudpost/core/profiles"
+	"github.com/cloudpost/cloudpost/core/sessions"
 	"github.com/cloudpost/cloudpost/internal/testlog"
 	"github.com/cloudpost/cloudpost/ports"
 )
@@ -56,6 +58,8 @@ type env struct {
 	store    *memstore.Store
 	notifier *memnotify.Notifier
 	media    *media.Service
+	limits   *limits.Service
+	sessions *sessions.Service
 	deps     httpapi.Deps
 	logs     *testlog.Buffer
 }
@@ -63,6 +67,12 @@ type env struct {
 type envOption func(*httpapi.Deps)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	return newEnvPolicy(t, limits.DefaultPolicy(), opts...)
+}
+
+// newEnvPolicy is newEnv with the abuse limits of policy.
+func newEnvPolicy(t *testing.T, policy limits.Policy, opts ...envOption) *env {
 	t.Helper()
 	v, err := validator()
 	if err != nil {
@@ -79,7 +89,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Secret: []byte("test-secret"), Clock: clock, PathPrefix: httpapi.BlobPathPrefix,
 		BaseURL: func() string { return en.srv.URL },
 	})
-	en.auth = localauth.New(localauth.Config{BcryptCost: bcrypt.MinCost, Clock: clock, IDs: ids})
+	// As the app does: failures are counted per account and address by
+	// core/limits, not by an account-wide lock.
+	en.auth = localauth.New(localauth.Config{BcryptCost: bcrypt.MinCost, Clock: clock, IDs: ids, MaxFailures: -1})
 	verifier, err := jwtauth.NewVerifier(jwtauth.Config{
 		Issuer: localauth.DefaultIssuer, ClientIDs: []string{localauth.DefaultClientID},
 		JWKS: en.auth.JWKS, Clock: clock,
@@ -99,8 +111,17 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		}
 	})
 	prof := profiles.New(en.store, en.auth, en.media, clock, log)
+	en.limits = limits.New(en.store, clock, policy)
+	// The fake clock stands still: a revocation's wait for the next second
+	// moves it instead.
+	en.sessions = sessions.New(en.store, clock, sessions.Config{Sleep: func(_ context.Context, d time.Duration) error {
+		clock.Advance(d)
+		return nil
+	}})
 	en.deps = httpapi.Deps{
-		Accounts:      accounts.New(en.auth, prof),
+		Accounts:      accounts.New(en.auth, verifier, prof, en.limits, en.sessions),
+		Limits:        en.limits,
+		Sessions:      en.sessions,
 		Profiles:      prof,
 		Media:         en.media,
 		Posts:         posts.New(en.store, en.media, prof, ids, clock),

@@ -13,6 +13,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -20,10 +21,12 @@ import (
 	"github.com/cloudpost/cloudpost/core/accounts"
 	"github.com/cloudpost/cloudpost/core/comments"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/core/notifications"
 	"github.com/cloudpost/cloudpost/core/posts"
 	"github.com/cloudpost/cloudpost/core/profiles"
+	"github.com/cloudpost/cloudpost/core/sessions"
 	"github.com/cloudpost/cloudpost/ports"
 )
 
@@ -52,6 +55,14 @@ type Config struct {
 	// BlobBodyLimit is the largest body accepted on the blob route. Zero:
 	// DefaultBlobBodyLimit.
 	BlobBodyLimit int64
+	// JSONReadTimeout bounds the time a client has to send the body of a
+	// request to any route but the blob route (408 after it). Zero:
+	// DefaultJSONReadTimeout.
+	JSONReadTimeout time.Duration
+	// TrustedProxies are the proxies (load balancers) whose
+	// X-Forwarded-For entry names the client; empty: the connection's peer
+	// is the client (and X-Forwarded-For is ignored).
+	TrustedProxies []netip.Prefix
 }
 
 // ReadyCheck is one readiness probe run by GET /readyz.
@@ -96,6 +107,10 @@ type Deps struct {
 	Comments      *comments.Service
 	Notifications *notifications.Service
 	Feed          *feed.Service
+	// Limits counts requests against the abuse limits; Sessions refuses
+	// callers whose sessions were revoked.
+	Limits   *limits.Service
+	Sessions *sessions.Service
 	// Verifier checks bearer access tokens.
 	Verifier ports.TokenVerifier
 	// Ready are the checks of GET /readyz.
@@ -141,6 +156,9 @@ func New(d Deps) *echo.Echo {
 	if d.Config.BlobBodyLimit <= 0 {
 		d.Config.BlobBodyLimit = DefaultBlobBodyLimit
 	}
+	if d.Config.JSONReadTimeout <= 0 {
+		d.Config.JSONReadTimeout = DefaultJSONReadTimeout
+	}
 	a := &api{Deps: d, log: d.Log}
 
 	e := echo.New()
@@ -150,6 +168,7 @@ func New(d Deps) *echo.Echo {
 	// Handlers decode bodies themselves (strict JSON); the default binder is
 	// never used, but make sure nobody reaches for it by accident.
 	e.Binder = refuseBinder{}
+	e.IPExtractor = ipExtractor(d.Config.TrustedProxies)
 
 	// Order matters: the request id exists before anything logs; the access
 	// log sees the final status, including recovered panics; CORS answers
@@ -170,7 +189,10 @@ func New(d Deps) *echo.Echo {
 // routes registers every route. Each one is described in openapi.yaml; a
 // test keeps the two in step.
 func (a *api) routes(e *echo.Echo) {
-	auth := a.authenticate
+	// Authentication, then the revocation check, on every authenticated
+	// route; limits after them, so they can count per user.
+	auth := func(next echo.HandlerFunc) echo.HandlerFunc { return a.authenticate(a.notRevoked(next)) }
+	limit := a.limit
 
 	e.GET("/healthz", a.healthz)
 	e.GET("/readyz", a.readyz)
@@ -185,13 +207,13 @@ func (a *api) routes(e *echo.Echo) {
 		e.Any(BlobPathPrefix+"*", echo.WrapHandler(a.Blobs))
 	}
 
-	e.POST("/v1/auth/signup", a.signUp)
-	e.POST("/v1/auth/confirm", a.confirm)
-	e.POST("/v1/auth/resend", a.resend)
-	e.POST("/v1/auth/signin", a.signIn)
+	e.POST("/v1/auth/signup", a.signUp, limit(limits.SignUp))
+	e.POST("/v1/auth/confirm", a.confirm, limit(limits.Codes))
+	e.POST("/v1/auth/resend", a.resend, limit(limits.Codes))
+	e.POST("/v1/auth/signin", a.signIn, limit(limits.SignIn))
 	e.POST("/v1/auth/refresh", a.refresh)
-	e.POST("/v1/auth/forgot", a.forgot)
-	e.POST("/v1/auth/reset", a.reset)
+	e.POST("/v1/auth/forgot", a.forgot, limit(limits.Codes))
+	e.POST("/v1/auth/reset", a.reset, limit(limits.Codes))
 	e.POST("/v1/auth/signout", a.signOut, auth)
 
 	e.GET("/v1/me", a.getMe, auth)
@@ -199,21 +221,21 @@ func (a *api) routes(e *echo.Echo) {
 	e.DELETE("/v1/me", a.deleteMe, auth)
 	e.GET("/v1/users/:id", a.getUser, auth)
 
-	e.POST("/v1/uploads", a.createUpload, auth)
+	e.POST("/v1/uploads", a.createUpload, auth, limit(limits.Upload))
 	e.GET("/v1/media/:id", a.getMedia, auth)
 	e.POST("/v1/media/:id/complete", a.completeMedia, auth)
 
-	e.POST("/v1/posts", a.createPost, auth)
+	e.POST("/v1/posts", a.createPost, auth, limit(limits.Post))
 	e.GET("/v1/posts", a.listPosts, auth)
 	e.GET("/v1/posts/:id", a.getPost, auth)
 	e.PATCH("/v1/posts/:id", a.patchPost, auth)
 	e.DELETE("/v1/posts/:id", a.deletePost, auth)
-	e.POST("/v1/posts/:id/comments", a.createComment, auth)
+	e.POST("/v1/posts/:id/comments", a.createComment, auth, limit(limits.Comment))
 	e.GET("/v1/posts/:id/comments", a.listComments, auth)
 	e.DELETE("/v1/comments/:id", a.deleteComment, auth)
 
-	e.GET("/v1/notifications", a.listNotifications, auth)
-	e.POST("/v1/notifications/read", a.markNotificationsRead, auth)
+	e.GET("/v1/notifications", a.listNotifications, auth, limit(limits.Notifications))
+	e.POST("/v1/notifications/read", a.markNotificationsRead, auth, limit(limits.Notifications))
 
 	e.GET("/v1/sync", a.sync, auth)
 }

@@ -183,21 +183,29 @@ func corsMiddleware(origins []string) echo.MiddlewareFunc {
 
 // bodyLimit refuses bodies above the limit with 413: by Content-Length before
 // reading, and while reading for chunked bodies (decodeJSON maps the read
-// error). The blob route has its own, larger limit.
+// error). Either way the 413 is sent at once and what the client still sends
+// is drained within bounds first, so a client that writes its whole body
+// before reading gets the answer, not a reset (refuseBody). The blob route
+// has its own, larger limit. As the one middleware every route passes, it
+// also gives every route but the blob route a short read deadline for the
+// body (408 when missed; watchBody) and refuses malformed query strings
+// (strictQuery).
 func (a *api) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		limit := a.Config.JSONBodyLimit
+		limit, timeout := a.Config.JSONBodyLimit, a.jsonReadTimeout()
 		if strings.HasPrefix(req.URL.Path, BlobPathPrefix) {
-			limit = a.Config.BlobBodyLimit
+			// Uploads keep the server's ReadTimeout; their presigned query
+			// is checked by the blob handler.
+			limit, timeout = a.Config.BlobBodyLimit, 0
+		} else if err := strictQuery(req.URL.RawQuery); err != nil {
+			return err
 		}
 		if req.ContentLength > limit {
-			return domain.Errorf(domain.TooLarge, "request body must be at most %d bytes", limit)
+			return refuseBody(c, unsentBody(req), domain.Errorf(domain.TooLarge, "request body must be at most %d bytes", limit))
 		}
-		if req.Body != nil && req.Body != http.NoBody {
-			req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
-		}
-		return next(c)
+		w := watchBody(c, limit, timeout)
+		return w.settle(c, next(c))
 	}
 }
 
@@ -205,10 +213,11 @@ func (a *api) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 const maxTokenLen = 16 << 10
 
 // authenticate requires a verified caller: a principal put in the request
-// context by WithPrincipal, else `Authorization: Bearer <token>` (scheme case
-// insensitive, exactly one token) checked by the verifier. Returns
-// Unauthenticated (401) for a missing, malformed or rejected token, and the
-// verifier's Unavailable when keys cannot be fetched.
+// context by WithPrincipal, else the access token of the Authorization
+// header (bearerToken: `Bearer <token>` or a bare JWT) checked by the
+// verifier. Returns Unauthenticated (401) for a missing, malformed or
+// rejected token (with the verifier's message, e.g. that an id token was
+// sent), and the verifier's Unavailable when keys cannot be fetched.
 func (a *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
@@ -232,8 +241,12 @@ func (a *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// bearerToken extracts the token of an `Authorization: Bearer <token>`
-// header. Returns Unauthenticated.
+// bearerToken extracts the token of the one Authorization header:
+// `Bearer <token>` (scheme case insensitive, exactly one token), or a bare
+// JWT (three non-empty base64url segments), which API Gateway's Cognito
+// authorizers accept and so the Flutter client sends. Both are verified
+// alike; any other scheme (Basic, Token, ...) is refused. Returns
+// Unauthenticated.
 func bearerToken(r *http.Request) (string, error) {
 	values := r.Header.Values(echo.HeaderAuthorization)
 	if len(values) == 0 {
@@ -242,9 +255,22 @@ func bearerToken(r *http.Request) (string, error) {
 	if len(values) > 1 {
 		return "", domain.Errorf(domain.Unauthenticated, "more than one Authorization header")
 	}
-	scheme, token, ok := strings.Cut(values[0], " ")
+	v := values[0]
+	// Neither space nor any other separator fits the base64url alphabet, so
+	// "<scheme> <credentials>" is never taken for a bare token.
+	bare := strings.Count(v, ".") == 2 && v[0] != '.' && v[len(v)-1] != '.' && !strings.Contains(v, "..") &&
+		!strings.ContainsFunc(v, func(c rune) bool {
+			return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.')
+		})
+	if bare {
+		if len(v) > maxTokenLen {
+			return "", domain.Errorf(domain.Unauthenticated, "malformed bearer token")
+		}
+		return v, nil
+	}
+	scheme, token, ok := strings.Cut(v, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", domain.Errorf(domain.Unauthenticated, `Authorization must be "Bearer <token>"`)
+		return "", domain.Errorf(domain.Unauthenticated, `Authorization must be "Bearer <access token>" or the access token alone`)
 	}
 	if token == "" || len(token) > maxTokenLen || strings.ContainsAny(token, " \t") {
 		return "", domain.Errorf(domain.Unauthenticated, "malformed bearer token")

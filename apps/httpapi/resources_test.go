@@ -366,3 +366,19 @@ func TestUploadsInFlightAreCapped(t *testing.T) {
 	}
 	en.do(req{method: "POST", path: "/v1/uploads", token: bob.token, body: body}).want(t, http.StatusCreated)
 }
+
+// TestDisplayNamesLoseBidiControls: direction overrides and isolates are
+// removed from display names (they would reorder the text around them
+// wherever the name is shown); a name of nothing else is refused.
+func TestDisplayNamesLoseBidiControls(t *testing.T) {
+	en := newEnv(t)
+	u := en.signUp("ann")
+	var me struct{ DisplayName string }
+	en.do(req{method: "PATCH", path: "/v1/me", token: u.token, body: map[string]any{"displayName": "Ann\u202e\u2066 L."}}).
+		want(t, http.StatusOK).json(t, &me)
+	if me.DisplayName != "Ann L." {
+		t.Errorf("display name %q, want %q", me.DisplayName, "Ann L.")
+	}
+	en.do(req{method: "PATCH", path: "/v1/me", token: u.token, body: map[string]any{"displayName": "\u202e\u200f"}}).
+		problem(t, http.StatusBadRequest, domain.Invalid)
+}

@@ -105,19 +105,35 @@ func migrate(cfg config.Config, direction string) error {
 	return mysqlstore.Migrate(ctx, db, direction, os.Stdout)
 }
 
-// serve starts the app and stops it gracefully on SIGINT/SIGTERM, letting
-// requests in flight finish within CLOUDPOST_SHUTDOWN_TIMEOUT.
-func serve(cfg config.Config) error {
-	app := fx.New(wire.Server(cfg), fx.StopTimeout(cfg.ShutdownTimeout))
+// serve starts the app and, on SIGINT or SIGTERM, drains it for
+// CLOUDPOST_SHUTDOWN_DRAIN (wire.Drain), then stops it, letting requests in
+// flight finish: all within CLOUDPOST_SHUTDOWN_TIMEOUT. A second signal
+// ends the drain early. opts are added to the app (tests).
+func serve(cfg config.Config, opts ...fx.Option) error {
+	// Subscribed before the start: a signal during start-up then stops the
+	// app once started instead of killing the process.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	var drain *wire.Drain
+	app := fx.New(wire.Server(cfg), fx.StopTimeout(cfg.ShutdownTimeout), fx.Populate(&drain), fx.Options(opts...))
 	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancelStop()
+	drainCtx, endDrain := context.WithCancel(stopCtx)
+	defer endDrain()
+	go func() {
+		select {
+		case <-sig:
+			endDrain()
+		case <-drainCtx.Done():
+		}
+	}()
+	drain.Drain(drainCtx)
 	return app.Stop(stopCtx)
 }

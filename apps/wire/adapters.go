@@ -107,6 +107,11 @@ var LocalAuth = fx.Module("localauth",
 		func(cfg config.Config, clock ports.Clock, ids ports.IDs) *localauth.Provider {
 			return localauth.New(localauth.Config{
 				Issuer: cfg.LocalIssuer, ClientID: cfg.LocalClientID, AccessTTL: cfg.LocalTokenTTL, Clock: clock, IDs: ids,
+				MaxConcurrentHashes: cfg.LocalMaxConcurrentHashes,
+				// Failures are counted per account and address by
+				// core/limits; an account-wide lock would let anyone keep
+				// the owner out.
+				MaxFailures: -1,
 			})
 		},
 		func(p *localauth.Provider) ports.Identity { return p },

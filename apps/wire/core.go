@@ -13,10 +13,12 @@ import (
 	"github.com/cloudpost/cloudpost/core/accounts"
 	"github.com/cloudpost/cloudpost/core/comments"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/core/notifications"
 	"github.com/cloudpost/cloudpost/core/posts"
 	"github.com/cloudpost/cloudpost/core/profiles"
+	"github.com/cloudpost/cloudpost/core/sessions"
 	"github.com/cloudpost/cloudpost/ports"
 )
 
@@ -36,6 +38,8 @@ var Core = fx.Module("core",
 		newNotifications,
 		newFeed,
 		accounts.New,
+		newLimits,
+		newSessions,
 	),
 )
 
@@ -64,6 +68,14 @@ func newNotifications(store ports.Storage, clock ports.Clock) *notifications.Ser
 
 func newFeed(store ports.Storage, p *profiles.Service, clock ports.Clock, cfg config.Config) *feed.Service {
 	return feed.New(store, p, clock, feed.Config{Retention: cfg.SyncRetention})
+}
+
+func newLimits(store ports.Storage, clock ports.Clock, cfg config.Config) *limits.Service {
+	return limits.New(store, clock, cfg.Limits.Policy())
+}
+
+func newSessions(store ports.Storage, clock ports.Clock, cfg config.Config) *sessions.Service {
+	return sessions.New(store, clock, sessions.Config{CacheTTL: cfg.RevocationCacheTTL})
 }
 
 // NewLogger returns the process logger configured by cfg (stderr).

@@ -26,6 +26,9 @@ func NewEndpoint(cfg config.Config) *Endpoint { return &Endpoint{cfg: cfg} }
 // AWS clients upload straight to S3, and API Gateway is no blob store).
 var LambdaAPI = fx.Provide(func(in echoIn) *echo.Echo {
 	in.BlobRoute = BlobRoute{}
+	// The client address is API Gateway's sourceIp (the connection's peer
+	// as the lambda adapter builds the request), never a forwarded header.
+	in.Cfg.TrustedProxies = nil
 	return newEcho(in)
 })
 

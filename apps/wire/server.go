@@ -18,11 +18,14 @@ import (
 	"github.com/cloudpost/cloudpost/apps/worker"
 	"github.com/cloudpost/cloudpost/core/accounts"
 	"github.com/cloudpost/cloudpost/core/comments"
+	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/core/notifications"
 	"github.com/cloudpost/cloudpost/core/posts"
 	"github.com/cloudpost/cloudpost/core/profiles"
+	"github.com/cloudpost/cloudpost/core/sessions"
 	"github.com/cloudpost/cloudpost/ports"
 )
 
@@ -68,6 +71,8 @@ type BlobRoute struct {
 
 // Server returns the options of the Echo server app for cfg: adapters chosen
 // by cfg, the core, the media queue, the HTTP server and the feed janitor.
+// Stopping the app closes the listener at once; call its *Drain's Drain
+// first (apps/server does on SIGTERM) so that no client loses a request.
 func Server(cfg config.Config) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg),
@@ -79,6 +84,7 @@ func Server(cfg config.Config) fx.Option {
 			},
 			func(q *worker.Queue) MediaTrigger { return func(owner, id string) { q.Enqueue(owner, id) } },
 			newEcho,
+			newDrain,
 		),
 		Adapters(cfg),
 		Core,
@@ -98,6 +104,8 @@ type echoIn struct {
 	Comments      *comments.Service
 	Notifications *notifications.Service
 	Feed          *feed.Service
+	Limits        *limits.Service
+	Sessions      *sessions.Service
 	Verifier      ports.TokenVerifier
 	Storage       ports.Storage
 	LocalAuth     LocalAuthRoutes
@@ -110,9 +118,12 @@ func newEcho(in echoIn) *echo.Echo {
 	ready := append([]httpapi.ReadyCheck{{Name: "storage", Check: in.Storage.Ping}}, in.Ready...)
 	return httpapi.New(httpapi.Deps{
 		Accounts: in.Accounts, Profiles: in.Profiles, Media: in.Media, Posts: in.Posts, Comments: in.Comments,
-		Notifications: in.Notifications, Feed: in.Feed, Verifier: in.Verifier,
+		Notifications: in.Notifications, Feed: in.Feed, Limits: in.Limits, Sessions: in.Sessions, Verifier: in.Verifier,
 		Ready: ready, DevMail: in.LocalAuth.DevMail, JWKS: in.LocalAuth.JWKS, Blobs: in.BlobRoute.Handler, Routes: in.Routes,
-		Log: in.Log, Config: httpapi.Config{CORSOrigins: in.Cfg.CORSOrigins, BlobBodyLimit: in.Cfg.MaxUploadBytes},
+		Log: in.Log, Config: httpapi.Config{
+			CORSOrigins: in.Cfg.CORSOrigins, BlobBodyLimit: in.Cfg.MaxUploadBytes, TrustedProxies: in.Cfg.TrustedProxies,
+			JSONReadTimeout: in.Cfg.JSONReadTimeout,
+		},
 	})
 }
 
@@ -123,11 +134,15 @@ func startQueue(lc fx.Lifecycle, q *worker.Queue, m *media.Service) {
 	})
 }
 
-// startJanitor prunes the sync feed every hour.
-func startJanitor(lc fx.Lifecycle, f *feed.Service, log *slog.Logger) {
+// startJanitor prunes the sync feed and the ended rate-limit windows every
+// hour.
+func startJanitor(lc fx.Lifecycle, f *feed.Service, l *limits.Service, log *slog.Logger) {
 	every(lc, time.Hour, false, func(ctx context.Context) {
 		if err := f.Prune(ctx); err != nil {
 			log.Warn("sync feed prune failed", "err", err)
+		}
+		if _, err := l.Prune(ctx); err != nil {
+			log.Warn("rate limit counters prune failed", "err", err)
 		}
 	})
 }
@@ -179,7 +194,9 @@ func every(lc fx.Lifecycle, interval time.Duration, atStart bool, job func(conte
 	})
 }
 
-func startHTTP(lc fx.Lifecycle, e *echo.Echo, ep *Endpoint, cfg config.Config, log *slog.Logger) {
+func startHTTP(lc fx.Lifecycle, e *echo.Echo, ep *Endpoint, drain *Drain, cfg config.Config, log *slog.Logger) {
+	// Added here, not in newEcho: the Lambda app shares newEcho and never drains.
+	e.Use(drain.middleware)
 	srv := &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -208,7 +225,67 @@ func startHTTP(lc fx.Lifecycle, e *echo.Echo, ep *Endpoint, cfg config.Config, l
 			}
 			return nil
 		},
-		// Shutdown stops accepting, then waits for requests in flight.
-		OnStop: srv.Shutdown,
+		// Shutdown stops accepting, closes idle connections, then waits for
+		// requests in flight. Whatever is still open when ctx ends is cut, so
+		// the app's stop ends within its budget.
+		OnStop: func(ctx context.Context) error {
+			drain.draining.Store(true) // /readyz fails for what is left, drained or not
+			if err := srv.Shutdown(ctx); err != nil {
+				_ = srv.Close()
+				return fmt.Errorf("http server shutdown: %w", err)
+			}
+			return nil
+		},
 	})
+}
+
+// Drain takes the server out of service before it stops. While it drains,
+// the server serves as usual, except that GET /readyz answers 503 (a
+// problem) so load balancers stop routing to it, and every response
+// carries "Connection: close" so keep-alive clients open their next
+// connection elsewhere. Without it, stopping closes idle keep-alive
+// connections under clients that are writing a request on them: that
+// request fails with a reset.
+type Drain struct {
+	delay    time.Duration
+	log      *slog.Logger
+	draining atomic.Bool
+}
+
+func newDrain(cfg config.Config, log *slog.Logger) *Drain {
+	return &Drain{delay: cfg.ShutdownDrain, log: log}
+}
+
+// Drain starts draining and returns after CLOUDPOST_SHUTDOWN_DRAIN, or
+// sooner when ctx ends; the server keeps draining until the app stops.
+// Stop the app next. Calling it again waits again.
+func (d *Drain) Drain(ctx context.Context) {
+	if !d.draining.Swap(true) {
+		d.log.Info("draining before shutdown: /readyz answers 503, connections close after each response", "for", d.delay)
+	}
+	t := time.NewTimer(d.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// Draining reports whether the server is draining (or stopping).
+func (d *Drain) Draining() bool { return d.draining.Load() }
+
+// middleware applies the drain to every request.
+func (d *Drain) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !d.draining.Load() {
+			return next(c)
+		}
+		// net/http closes the connection once a response says so; closing
+		// it any other way could race with the client's next request.
+		c.Response().Header().Set(echo.HeaderConnection, "close")
+		if c.Path() == "/readyz" {
+			return domain.Errorf(domain.Unavailable, "the server is shutting down")
+		}
+		return next(c)
+	}
 }

@@ -18,6 +18,10 @@ type Principal struct {
 	TokenID string
 	// ExpiresAt is the token expiry.
 	ExpiresAt time.Time
+	// AuthTime is when the user signed in to get the session the token
+	// belongs to (`auth_time`, which refreshed tokens keep; `iat` when the
+	// token has none): revocations compare it (ports.Revocations).
+	AuthTime time.Time
 }
 
 // Profile is a user's public face. Its ID is the identity's user id.

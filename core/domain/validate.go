@@ -31,7 +31,12 @@ var AllowedImageTypes = map[string]bool{
 
 // ValidateText checks that s is valid UTF-8 without control characters
 // (newlines and tabs allowed when multiline) and has between min and max
-// characters after trimming. Returns Invalid naming field.
+// characters after trimming. Required text (min >= 1) must also have a
+// visible character: spaces and invisible format characters (ZWSP, ZWJ,
+// word joiner, bidi controls, ...) alone are not text. Single-line text
+// (display names) must not hold bidirectional controls, which reorder
+// what is shown around them: callers strip them first (NormalizeDisplayName).
+// Returns Invalid naming field.
 func ValidateText(field, s string, min, max int, multiline bool) error {
 	if !utf8.ValidString(s) {
 		return Errorf(Invalid, "%s must be valid UTF-8", field)
@@ -46,12 +51,58 @@ func ValidateText(field, s string, min, max int, multiline bool) error {
 	if utf8.RuneCountInString(s) > max {
 		return Errorf(Invalid, "%s must have at most %d characters", field, max)
 	}
+	hasVisible := false
 	for _, r := range s {
 		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
 			return Errorf(Invalid, "%s must not contain control characters", field)
 		}
+		if !multiline && isBidiControl(r) {
+			return Errorf(Invalid, "%s must not contain bidirectional control characters", field)
+		}
+		hasVisible = hasVisible || isVisible(r)
+	}
+	if min >= 1 && !hasVisible {
+		return Errorf(Invalid, "%s must contain a visible character", field)
 	}
 	return nil
+}
+
+// NormalizeDisplayName returns name without bidirectional controls
+// (embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069, and
+// the marks U+200E, U+200F and U+061C) and surrounding spaces. A control
+// that survived into a display name would reorder the text shown after it
+// (a comment, a notification), so names are stripped, not refused. Validate
+// the result with ValidateText.
+func NormalizeDisplayName(name string) string {
+	if strings.IndexFunc(name, isBidiControl) >= 0 {
+		name = strings.Map(func(r rune) rune {
+			if isBidiControl(r) {
+				return -1
+			}
+			return r
+		}, name)
+	}
+	return strings.TrimSpace(name)
+}
+
+// isBidiControl reports the explicit directional formatting characters and
+// marks of Unicode's bidirectional algorithm (UAX #9).
+func isBidiControl(r rune) bool {
+	return r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069' ||
+		r == '\u200E' || r == '\u200F' || r == '\u061C'
+}
+
+// isVisible reports whether r shows something: a letter, mark, number,
+// punctuation or symbol. Spaces, format characters (ZWSP, ZWJ, word joiner,
+// bidi controls) and controls do not; nor do the default-ignorable letters
+// and marks that render as nothing (Hangul fillers such as U+3164, variation
+// selectors, U+034F) and the blank braille pattern U+2800, all used to make
+// blank-looking names.
+func isVisible(r rune) bool {
+	if r == '\u2800' || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.Is(unicode.Variation_Selector, r) {
+		return false
+	}
+	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S)
 }
 
 // NormalizeEmail trims and lower-cases an email address and checks its form.

@@ -70,3 +70,62 @@ func TestUploadKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateTextNeedsAVisibleCharacter(t *testing.T) {
+	invisible := []string{
+		"\u200d\u200b\u2060",   // ZWJ, ZWSP, word joiner
+		"\u202e",               // right-to-left override
+		" \u2066\u2069 ",       // an empty isolate between spaces
+		"\u3164\u3164",         // Hangul fillers (letters that render as nothing)
+		"\ufe0f",               // a lone variation selector (a mark)
+		"\u2800",               // blank braille pattern
+		"\u00a0\u2003\u3000\n", // no-break, em and ideographic spaces
+		"\u00ad",               // soft hyphen
+		"\U000e0041",           // a tag character
+	}
+	for _, s := range invisible {
+		for _, multiline := range []bool{true, false} {
+			err := ValidateText("body", s, 1, 100, multiline)
+			if ErrorCode(err) != Invalid || !strings.Contains(ErrorMessage(err), "body") {
+				t.Errorf("ValidateText(%q, multiline %v) = %v, want Invalid naming the field", s, multiline, err)
+			}
+		}
+		// Optional text (a bio) may be blank.
+		if err := ValidateText("bio", strings.ReplaceAll(s, "\n", ""), 0, 100, true); err != nil {
+			t.Errorf("optional %q: %v", s, err)
+		}
+	}
+	if msg := ErrorMessage(ValidateText("body", "\u200b", 1, 10, true)); msg != "body must contain a visible character" {
+		t.Errorf("message %q", msg)
+	}
+	visible := []string{
+		"a", "é", "\u0301", "5", "!", "€", "👍", "👨\u200d👩\u200d👧", "\u200b.", "☃\ufe0f",
+		"שלום", "مرحبا", "\u202bשלום\u202c", // a bidi embedding is fine in multiline text (posts)
+	}
+	for _, s := range visible {
+		if err := ValidateText("body", s, 1, 100, true); err != nil {
+			t.Errorf("%q refused: %v", s, err)
+		}
+	}
+}
+
+func TestValidateTextRefusesBidiControlsInSingleLineText(t *testing.T) {
+	for _, r := range []rune{0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x061c} {
+		s := "Bob" + string(r) + "xyz"
+		err := ValidateText("displayName", s, 1, 50, false)
+		if ErrorCode(err) != Invalid || !strings.Contains(ErrorMessage(err), "bidirectional") {
+			t.Errorf("%q: %v", s, err)
+		}
+		if got := NormalizeDisplayName(" " + s + "\u202c "); got != "Bobxyz" {
+			t.Errorf("NormalizeDisplayName(%q) = %q", s, got)
+		}
+	}
+	// Format characters that are not bidi controls stay (emoji sequences).
+	if got := NormalizeDisplayName("  Ann 👩\u200d💻 "); got != "Ann 👩\u200d💻" {
+		t.Errorf("NormalizeDisplayName kept %q", got)
+	}
+	// A name of controls alone normalises to empty, which is refused.
+	if err := ValidateText("displayName", NormalizeDisplayName("\u202e\u2066"), 1, 50, false); ErrorCode(err) != Invalid {
+		t.Errorf("empty normalised name: %v", err)
+	}
+}

@@ -53,7 +53,7 @@ func (s *Service) Ensure(ctx context.Context, p domain.Principal) (domain.Profil
 // delivered twice.
 func (s *Service) CreateFromIdentity(ctx context.Context, id domain.Identity) (domain.Profile, error) {
 	now := s.clock.Now()
-	name := strings.TrimSpace(id.DisplayName)
+	name := domain.NormalizeDisplayName(id.DisplayName)
 	if domain.ValidateText("displayName", name, 1, domain.MaxDisplayName, false) != nil {
 		name, _, _ = strings.Cut(id.Email, "@")
 		if r := []rune(name); len(r) > domain.MaxDisplayName {
@@ -93,6 +93,8 @@ type Update struct {
 // deleted when it is replaced.
 func (s *Service) Update(ctx context.Context, p domain.Principal, u Update) (domain.Profile, error) {
 	if u.DisplayName != nil {
+		name := domain.NormalizeDisplayName(*u.DisplayName)
+		u.DisplayName = &name
 		if err := domain.ValidateText("displayName", *u.DisplayName, 1, domain.MaxDisplayName, false); err != nil {
 			return domain.Profile{}, err
 		}

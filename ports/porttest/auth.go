@@ -2,9 +2,12 @@ package porttest
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/ports"
@@ -47,6 +50,9 @@ type AuthCaps struct {
 	Throttling bool
 	// ResendConfirmation: ResendConfirmation mails a new sign-up code.
 	ResendConfirmation bool
+	// AuthTimeKeptOnRefresh: tokens from Refresh carry the `auth_time` of
+	// the sign-in (without it they must still carry one).
+	AuthTimeKeptOnRefresh bool
 }
 
 // authPassword and authNewPassword satisfy domain.ValidatePassword.
@@ -253,6 +259,88 @@ func RunAuth(t *testing.T, newHarness func(t *testing.T) AuthHarness) {
 		}
 	})
 
+	t.Run("SignOutLeavesOtherUsersRefreshTokens", func(t *testing.T) {
+		ctx := t.Context()
+		victim := authSignIn(t, h, authSignedUp(t, h), authPassword)
+		email := authSignedUp(t, h)
+		caller := authSignIn(t, h, email, authPassword)
+		callerOther := authSignIn(t, h, email, authPassword) // another device
+		victimErr := h.Identity.SignOut(ctx, caller.AccessToken, victim.RefreshToken)
+		// The answer is the one a worthless refresh token gets, so the
+		// caller learns nothing about the victim's token. (A new sign-in:
+		// the provider may have revoked the first access token.)
+		again := authSignIn(t, h, email, authPassword)
+		garbageErr := h.Identity.SignOut(ctx, again.AccessToken, "not-a-refresh-token")
+		if domain.ErrorCode(victimErr) != domain.ErrorCode(garbageErr) || domain.ErrorMessage(victimErr) != domain.ErrorMessage(garbageErr) {
+			t.Fatalf("SignOut with another user's refresh token: %v; with a worthless one: %v (the answers must not differ)", victimErr, garbageErr)
+		}
+		if h.Caps.GlobalSignOut && victimErr != nil {
+			t.Fatalf("SignOut with another user's refresh token: %v", victimErr)
+		}
+		if _, err := h.Identity.Refresh(ctx, victim.RefreshToken); err != nil {
+			t.Fatalf("another user's sign-out revoked the victim's refresh token: Refresh: %v", err)
+		}
+		if _, err := h.Verifier.Verify(ctx, victim.AccessToken); err != nil {
+			t.Fatalf("another user's sign-out revoked the victim's access token: %v", err)
+		}
+		if h.Caps.GlobalSignOut {
+			for _, tok := range []domain.Tokens{caller, callerOther} {
+				_, err := h.Identity.Refresh(ctx, tok.RefreshToken)
+				authWantCode(t, err, domain.Unauthenticated)
+			}
+		}
+		// The caller's own refresh token is revoked.
+		own := authSignIn(t, h, email, authPassword)
+		if err := h.Identity.SignOut(ctx, own.AccessToken, own.RefreshToken); err != nil {
+			t.Fatalf("SignOut: %v", err)
+		}
+		_, err := h.Identity.Refresh(ctx, own.RefreshToken)
+		authWantCode(t, err, domain.Unauthenticated)
+		if _, err := h.Identity.Refresh(ctx, victim.RefreshToken); err != nil {
+			t.Fatalf("the victim's refresh token after the caller's own sign-out: %v", err)
+		}
+	})
+
+	t.Run("AuthTime", func(t *testing.T) {
+		ctx := t.Context()
+		tok := authSignIn(t, h, authSignedUp(t, h), authPassword)
+		authTime := authClaimTime(t, tok.AccessToken, "auth_time")
+		if got := authClaimTime(t, tok.IDToken, "auth_time"); !got.Equal(authTime) {
+			t.Fatalf("id token auth_time %v, access token auth_time %v", got, authTime)
+		}
+		if d := time.Since(authTime); d < -10*time.Minute || d > 10*time.Minute {
+			t.Fatalf("auth_time %v is not the sign-in time (now %v)", authTime, time.Now())
+		}
+		// Refresh in a later second than the sign-in (auth_time has whole
+		// seconds), so that a provider that stamps the time of the refresh
+		// is caught.
+		for wait := time.Until(authTime.Add(time.Second)); wait > 0; wait = time.Until(authTime.Add(time.Second)) {
+			time.Sleep(min(wait+10*time.Millisecond, 2*time.Second))
+		}
+		fresh, err := h.Identity.Refresh(ctx, tok.RefreshToken)
+		if err != nil {
+			t.Fatalf("Refresh: %v", err)
+		}
+		freshAccess := authClaimTime(t, fresh.AccessToken, "auth_time")
+		freshID := authClaimTime(t, fresh.IDToken, "auth_time")
+		if !h.Caps.AuthTimeKeptOnRefresh {
+			return // present (authClaimTime checked it) is all it can do
+		}
+		if !freshAccess.Equal(authTime) || !freshID.Equal(authTime) {
+			t.Fatalf("refreshed tokens have auth_time %v (access) and %v (id), want the sign-in's %v", freshAccess, freshID, authTime)
+		}
+		if iat := authClaimTime(t, fresh.AccessToken, "iat"); !iat.After(authTime) {
+			t.Fatalf("refreshed access token has iat %v, not after the sign-in's %v", iat, authTime)
+		}
+		p, err := h.Verifier.Verify(ctx, fresh.AccessToken)
+		if err != nil {
+			t.Fatalf("Verify refreshed access token: %v", err)
+		}
+		if !p.AuthTime.IsZero() && !p.AuthTime.Equal(authTime) {
+			t.Fatalf("principal AuthTime %v, want %v", p.AuthTime, authTime)
+		}
+	})
+
 	t.Run("ResendConfirmation", func(t *testing.T) {
 		if !h.Caps.ResendConfirmation {
 			t.Skip("the provider cannot resend confirmation codes")
@@ -287,22 +375,36 @@ func RunAuth(t *testing.T, newHarness func(t *testing.T) AuthHarness) {
 		if err := h.Identity.ForgotPassword(ctx, authEmail()); err != nil {
 			t.Fatalf("ForgotPassword for an unknown email: %v, want nil", err)
 		}
-		email := authSignedUp(t, h)
+		email, userID := authSignedUpID(t, h)
 		before := authSignIn(t, h, email, authPassword)
 		if err := h.Identity.ForgotPassword(ctx, email); err != nil {
 			t.Fatalf("ForgotPassword: %v", err)
 		}
 		code := h.Code(t, email, AuthCodeReset)
-		authWantCode(t, h.Identity.ConfirmForgotPassword(ctx, email, authOtherCode(code), authNewPassword), domain.Invalid)
-		if h.Caps.PasswordPolicy {
-			authWantCode(t, h.Identity.ConfirmForgotPassword(ctx, email, code, "weak"), domain.Invalid)
+		confirm := func(code, password string) error {
+			t.Helper()
+			id, err := h.Identity.ConfirmForgotPassword(ctx, email, code, password)
+			if err != nil && id != "" {
+				t.Fatalf("ConfirmForgotPassword returned user id %q with error %v", id, err)
+			}
+			return err
 		}
-		if err := h.Identity.ConfirmForgotPassword(ctx, email, code, authNewPassword); err != nil {
+		authWantCode(t, confirm(authOtherCode(code), authNewPassword), domain.Invalid)
+		if h.Caps.PasswordPolicy {
+			authWantCode(t, confirm(code, "weak"), domain.Invalid)
+		}
+		id, err := h.Identity.ConfirmForgotPassword(ctx, email, code, authNewPassword)
+		if err != nil {
 			t.Fatalf("ConfirmForgotPassword: %v", err)
 		}
-		authWantCode(t, h.Identity.ConfirmForgotPassword(ctx, email, code, "another-pass-5"), domain.Invalid)
+		if id != userID {
+			t.Fatalf("ConfirmForgotPassword returned user id %q, SignUp returned %q", id, userID)
+		}
+		authWantCode(t, confirm(code, "another-pass-5"), domain.Invalid)
+		_, err = h.Identity.ConfirmForgotPassword(ctx, authEmail(), code, authNewPassword)
+		authWantCode(t, err, domain.Invalid)
 
-		_, err := h.Identity.SignIn(ctx, email, authPassword)
+		_, err = h.Identity.SignIn(ctx, email, authPassword)
 		if c := domain.ErrorCode(err); c != domain.Unauthenticated && (h.Caps.WrongPasswordIsUnauthenticated || c != domain.Invalid) {
 			t.Fatalf("SignIn with the old password: %v, want Unauthenticated", err)
 		}
@@ -420,12 +522,48 @@ func authConfirm(t *testing.T, h AuthHarness, email string) {
 // authSignedUp creates and confirms an account with authPassword.
 func authSignedUp(t *testing.T, h AuthHarness) string {
 	t.Helper()
-	email := authEmail()
-	if _, err := h.Identity.SignUp(t.Context(), email, authPassword, "Test User"); err != nil {
+	email, _ := authSignedUpID(t, h)
+	return email
+}
+
+// authSignedUpID creates and confirms an account with authPassword and
+// returns its email and the user id SignUp returned.
+func authSignedUpID(t *testing.T, h AuthHarness) (email, userID string) {
+	t.Helper()
+	email = authEmail()
+	res, err := h.Identity.SignUp(t.Context(), email, authPassword, "Test User")
+	if err != nil {
 		t.Fatalf("SignUp: %v", err)
 	}
 	authConfirm(t, h, email)
-	return email
+	return email, res.UserID
+}
+
+// authClaimTime reads a NumericDate claim (seconds since the epoch) of a
+// token the provider issued. It fails the test when the claim is missing.
+func authClaimTime(t *testing.T, token, claim string) time.Time {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d segments, want 3", len(parts))
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatalf("token payload: %v", err)
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatalf("token payload: %v", err)
+	}
+	var n json.Number
+	if v, ok := claims[claim]; !ok || json.Unmarshal(v, &n) != nil {
+		t.Fatalf("token has no numeric %s claim (claims %s)", claim, raw)
+	}
+	f, err := n.Float64()
+	if err != nil || f <= 0 {
+		t.Fatalf("token claim %s = %s", claim, n)
+	}
+	return time.Unix(int64(f), 0)
 }
 
 func authSignIn(t *testing.T, h AuthHarness, email, password string) domain.Tokens {

@@ -2,9 +2,15 @@
 // that behaves like the Amazon Cognito pool cloudpost uses in AWS. It keeps
 // accounts with bcrypt password hashes, mails confirmation and reset codes
 // to an in-memory outbox, throttles repeated failures, and issues RS256
-// access and id tokens shaped like Cognito's, whose public keys it publishes
-// as a JWKS (served at /.well-known/jwks.json). The server verifies them with
-// the same jwtauth.Verifier as Cognito tokens.
+// access and id tokens shaped like Cognito's (with the `auth_time` of the
+// sign-in, which refreshed tokens keep), whose public keys it publishes as a
+// JWKS (served at /.well-known/jwks.json). The server verifies them with the
+// same jwtauth.Verifier as Cognito tokens.
+//
+// bcrypt is slow by design, so the provider bounds it: at most
+// Config.MaxConcurrentHashes password hashes or comparisons run at once, and
+// a call that cannot get a slot within Config.HashWait answers
+// TooManyRequests, so that a flood of sign-ins cannot take all the CPU.
 package localauth
 
 import (
@@ -15,6 +21,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/big"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -32,6 +39,12 @@ const (
 	DefaultClientID   = "cloudpost-local"
 	DefaultAccessTTL  = time.Hour
 	DefaultRefreshTTL = 30 * 24 * time.Hour
+	// DefaultHashWait is how long a call waits for a password hashing slot
+	// (Config.HashWait).
+	DefaultHashWait = 200 * time.Millisecond
+	// BusyRetryAfter is the RetryAfter of the TooManyRequests answered when
+	// no hashing slot frees up in time.
+	BusyRetryAfter = time.Second
 
 	// SignUpCodeTTL and ResetCodeTTL are how long mailed codes stay valid.
 	SignUpCodeTTL = 24 * time.Hour
@@ -62,6 +75,7 @@ const (
 	msgThrottled      = "too many attempts, try again later"
 	msgBadRefresh     = "invalid refresh token"
 	msgBadAccess      = "invalid access token"
+	msgBusy           = "the server is busy: try again in a moment"
 )
 
 // Config configures a Provider. Zero fields take the defaults.
@@ -77,6 +91,20 @@ type Config struct {
 	// BcryptCost is the password hashing cost (bcrypt.DefaultCost); tests
 	// use bcrypt.MinCost.
 	BcryptCost int
+	// MaxConcurrentHashes caps the bcrypt operations (hashes, and password
+	// checks, including the dummy check for unknown emails) that run at
+	// once (runtime.GOMAXPROCS(0)).
+	MaxConcurrentHashes int
+	// HashWait is how long a call waits for a free hashing slot before it
+	// answers TooManyRequests (DefaultHashWait).
+	HashWait time.Duration
+	// MaxFailures is how many consecutive failed sign-ins (or wrong codes)
+	// an account takes before it is throttled, as Cognito does (0: the
+	// package's MaxFailures; negative: never). An app that counts failures
+	// per account and client address itself (core/limits) turns this off,
+	// since an account-wide lock lets anyone who knows an email keep its
+	// owner out.
+	MaxFailures int
 	// Clock tells the time (the system clock).
 	Clock ports.Clock
 	// IDs makes user ids and token ids (UUIDv7).
@@ -96,6 +124,7 @@ type Provider struct {
 	cfg Config
 
 	signer    signer
+	hashSlots chan struct{} // a token per running bcrypt operation
 	dummyOnce sync.Once
 	dummyHash []byte // compared against for unknown emails, to equalise timing
 
@@ -155,6 +184,15 @@ func New(cfg Config) *Provider {
 	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
 		cfg.BcryptCost = bcrypt.DefaultCost
 	}
+	if cfg.MaxFailures == 0 {
+		cfg.MaxFailures = MaxFailures
+	}
+	if cfg.MaxConcurrentHashes <= 0 {
+		cfg.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	if cfg.HashWait <= 0 {
+		cfg.HashWait = DefaultHashWait
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = system.Clock{}
 	}
@@ -162,12 +200,13 @@ func New(cfg Config) *Provider {
 		cfg.IDs = system.IDs{}
 	}
 	return &Provider{
-		cfg:      cfg,
-		signer:   signer{issuer: cfg.Issuer, clientID: cfg.ClientID, clock: cfg.Clock},
-		accounts: make(map[string]*account),
-		byID:     make(map[string]*account),
-		refresh:  make(map[[32]byte]refreshRecord),
-		outbox:   make(map[string][]Message),
+		cfg:       cfg,
+		signer:    signer{issuer: cfg.Issuer, clientID: cfg.ClientID, clock: cfg.Clock},
+		hashSlots: make(chan struct{}, cfg.MaxConcurrentHashes),
+		accounts:  make(map[string]*account),
+		byID:      make(map[string]*account),
+		refresh:   make(map[[32]byte]refreshRecord),
+		outbox:    make(map[string][]Message),
 	}
 }
 
@@ -180,8 +219,10 @@ func (p *Provider) ClientID() string { return p.cfg.ClientID }
 // SignUp registers an unconfirmed account and mails a confirmation code.
 // Returns Invalid for a malformed email, a display name that is not plain
 // text or a password that breaks domain.ValidatePassword, Conflict if the
-// email is taken (confirmed or not).
-func (p *Provider) SignUp(_ context.Context, email, password, displayName string) (domain.SignUpResult, error) {
+// email is taken (confirmed or not), TooManyRequests (RetryAfter
+// BusyRetryAfter) when no password hashing slot frees up within
+// Config.HashWait or ctx ends while waiting for one.
+func (p *Provider) SignUp(ctx context.Context, email, password, displayName string) (domain.SignUpResult, error) {
 	email, err := domain.NormalizeEmail(email)
 	if err != nil {
 		return domain.SignUpResult{}, err
@@ -192,7 +233,7 @@ func (p *Provider) SignUp(_ context.Context, email, password, displayName string
 	if err := domain.ValidateText("display name", displayName, 0, maxDisplayNameLen, false); err != nil {
 		return domain.SignUpResult{}, err
 	}
-	hash, err := p.hashPassword(password)
+	hash, err := p.hashPassword(ctx, password)
 	if err != nil {
 		return domain.SignUpResult{}, err
 	}
@@ -237,7 +278,7 @@ func (p *Provider) ConfirmSignUp(_ context.Context, email, code string) error {
 	if a == nil {
 		return domain.Errorf(domain.Invalid, msgBadCode)
 	}
-	if err := a.checkCode(&a.signUpCode, code, now); err != nil {
+	if err := a.checkCode(&a.signUpCode, code, now, p.cfg.MaxFailures); err != nil {
 		return err
 	}
 	a.confirmed = true
@@ -246,12 +287,12 @@ func (p *Provider) ConfirmSignUp(_ context.Context, email, code string) error {
 
 // checkCode checks code against want under the account's code throttle and
 // consumes want when it matches. The caller holds p.mu.
-func (a *account) checkCode(want *pendingCode, code string, now time.Time) error {
+func (a *account) checkCode(want *pendingCode, code string, now time.Time, maxFailures int) error {
 	if wait := a.codeTries.wait(now); wait > 0 {
 		return throttled(wait)
 	}
 	// Count the attempt as a failure until it proves right.
-	a.codeTries.fail(now)
+	a.codeTries.fail(now, maxFailures)
 	if want.code == "" || !now.Before(want.expires) ||
 		subtle.ConstantTimeCompare([]byte(want.code), []byte(code)) != 1 {
 		return domain.Errorf(domain.Invalid, msgBadCode)
@@ -266,9 +307,11 @@ func (a *account) checkCode(want *pendingCode, code string, now time.Time) error
 // wrong password, UserNotConfirmed for an unconfirmed account (only with the
 // right password), and TooManyRequests (with RetryAfter) while the account
 // is throttled after MaxFailures consecutive failures; the throttle applies
-// before the password is checked.
-func (p *Provider) SignIn(_ context.Context, email, password string) (domain.Tokens, error) {
-	now := p.cfg.Clock.Now()
+// before the password is checked. It also returns TooManyRequests
+// (RetryAfter BusyRetryAfter) when no password hashing slot frees up within
+// Config.HashWait or ctx ends while waiting for one; such an attempt does
+// not count against the account.
+func (p *Provider) SignIn(ctx context.Context, email, password string) (domain.Tokens, error) {
 	email, err := domain.NormalizeEmail(email)
 	p.mu.Lock()
 	var a *account
@@ -277,20 +320,40 @@ func (p *Provider) SignIn(_ context.Context, email, password string) (domain.Tok
 	}
 	if a == nil {
 		p.mu.Unlock()
-		p.dummyCompare(password)
+		if err := p.dummyCompare(ctx, password); err != nil {
+			return domain.Tokens{}, err
+		}
 		return domain.Tokens{}, domain.Errorf(domain.Unauthenticated, msgBadCredentials)
 	}
+	// A throttled account is answered at once, without queueing for a slot.
+	if wait := a.signIns.wait(p.cfg.Clock.Now()); wait > 0 {
+		p.mu.Unlock()
+		return domain.Tokens{}, throttled(wait)
+	}
+	p.mu.Unlock()
+
+	// Take the hashing slot before the attempt is counted, so that a busy
+	// answer never locks the account.
+	release, err := p.acquireHashSlot(ctx)
+	if err != nil {
+		return domain.Tokens{}, err
+	}
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
 	if wait := a.signIns.wait(now); wait > 0 {
 		p.mu.Unlock()
+		release()
 		return domain.Tokens{}, throttled(wait)
 	}
 	// Count the attempt as a failure before the slow compare, so concurrent
 	// guesses cannot all slip under the limit; a right password resets it.
-	a.signIns.fail(now)
+	a.signIns.fail(now, p.cfg.MaxFailures)
 	hash := a.hash
 	p.mu.Unlock()
 
-	if !checkPassword(hash, password) {
+	ok := checkPassword(hash, password)
+	release()
+	if !ok {
 		return domain.Tokens{}, domain.Errorf(domain.Unauthenticated, msgBadCredentials)
 	}
 
@@ -319,6 +382,7 @@ func (p *Provider) SignIn(_ context.Context, email, password string) (domain.Tok
 }
 
 // Refresh issues new access and id tokens (RefreshToken empty) for a
+// refresh token; they keep the `auth_time` of the sign-in that made the
 // refresh token. Returns Unauthenticated for an unknown, expired or revoked
 // refresh token or a deleted account.
 func (p *Provider) Refresh(_ context.Context, refreshToken string) (domain.Tokens, error) {
@@ -416,44 +480,48 @@ func limitMails(sent *[]time.Time, now time.Time) error {
 }
 
 // ConfirmForgotPassword sets a new password with the mailed reset code
-// (single use) and revokes every refresh token of the account; it also
-// lifts a sign-in throttle. Returns Invalid for a weak password, for a
-// wrong, used or expired code and for an unknown email, TooManyRequests
-// after MaxFailures wrong codes.
-func (p *Provider) ConfirmForgotPassword(_ context.Context, email, code, newPassword string) error {
+// (single use), revokes every refresh token of the account, lifts a sign-in
+// throttle and returns the account's user id. Returns Invalid for a weak
+// password, for a wrong, used or expired code and for an unknown email,
+// TooManyRequests after MaxFailures wrong codes, and TooManyRequests
+// (RetryAfter BusyRetryAfter) when no password hashing slot frees up within
+// Config.HashWait or ctx ends while waiting for one.
+func (p *Provider) ConfirmForgotPassword(ctx context.Context, email, code, newPassword string) (string, error) {
 	email, err := domain.NormalizeEmail(email)
 	if err != nil {
-		return domain.Errorf(domain.Invalid, msgBadCode)
+		return "", domain.Errorf(domain.Invalid, msgBadCode)
 	}
 	if err := domain.ValidatePassword(newPassword); err != nil {
-		return err
+		return "", err
 	}
 	// Hash before taking the lock (bcrypt is slow); this also makes
 	// unknown emails cost the same as known ones.
-	hash, err := p.hashPassword(newPassword)
+	hash, err := p.hashPassword(ctx, newPassword)
 	if err != nil {
-		return err
+		return "", err
 	}
 	now := p.cfg.Clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	a := p.accounts[email]
 	if a == nil {
-		return domain.Errorf(domain.Invalid, msgBadCode)
+		return "", domain.Errorf(domain.Invalid, msgBadCode)
 	}
-	if err := a.checkCode(&a.resetCode, code, now); err != nil {
-		return err
+	if err := a.checkCode(&a.resetCode, code, now, p.cfg.MaxFailures); err != nil {
+		return "", err
 	}
 	a.hash = hash
 	a.signIns = throttle{}
 	p.revokeUserLocked(a)
-	return nil
+	return a.userID, nil
 }
 
-// SignOut revokes refreshToken (when not empty) and every refresh token of
-// the access token's user. The access token is checked with the provider's
-// own key: signature, issuer, client, token_use "access" and expiry.
-// Returns Unauthenticated for an invalid access token.
+// SignOut revokes every refresh token of the access token's user, which
+// includes refreshToken when it is theirs; a refresh token of another user
+// is left alone, and the answer does not tell whether it was valid. The
+// access token is checked with the provider's own key: signature, issuer,
+// client, token_use "access" and expiry. Returns Unauthenticated for an
+// invalid access token.
 func (p *Provider) SignOut(_ context.Context, accessToken, refreshToken string) error {
 	userID, err := p.signer.verifyAccess(accessToken)
 	if err != nil {
@@ -462,7 +530,13 @@ func (p *Provider) SignOut(_ context.Context, accessToken, refreshToken string) 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if refreshToken != "" {
-		p.revokeLocked(sha256.Sum256([]byte(refreshToken)))
+		// Only the owner's sign-out may revoke a token (revokeUserLocked
+		// below does it); the explicit check keeps that true should the
+		// global revocation ever become optional.
+		sum := sha256.Sum256([]byte(refreshToken))
+		if r, ok := p.refresh[sum]; ok && r.userID == userID {
+			p.revokeLocked(sum)
+		}
 	}
 	if a := p.byID[userID]; a != nil {
 		p.revokeUserLocked(a)
@@ -582,10 +656,40 @@ func (a *account) claims() userClaims {
 	}
 }
 
-// hashPassword hashes with bcrypt. The password is first reduced to the
-// base64 of its SHA-256, because bcrypt reads at most 72 bytes and the
-// policy allows 256 characters: longer passwords must not share a hash.
-func (p *Provider) hashPassword(pw string) ([]byte, error) {
+// acquireHashSlot waits up to Config.HashWait for one of the
+// MaxConcurrentHashes bcrypt slots and returns the function that frees it.
+// Returns TooManyRequests (RetryAfter BusyRetryAfter) when none frees up in
+// time or ctx ends first.
+func (p *Provider) acquireHashSlot(ctx context.Context) (release func(), err error) {
+	release = func() { <-p.hashSlots }
+	select {
+	case p.hashSlots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	timer := time.NewTimer(p.cfg.HashWait)
+	defer timer.Stop()
+	select {
+	case p.hashSlots <- struct{}{}:
+		return release, nil
+	case <-timer.C:
+		return nil, &domain.Error{Code: domain.TooManyRequests, Message: msgBusy, RetryAfter: BusyRetryAfter}
+	case <-ctx.Done():
+		return nil, &domain.Error{Code: domain.TooManyRequests, Message: msgBusy, RetryAfter: BusyRetryAfter, Err: ctx.Err()}
+	}
+}
+
+// hashPassword hashes with bcrypt in a hashing slot. The password is first
+// reduced to the base64 of its SHA-256, because bcrypt reads at most 72
+// bytes and the policy allows 256 characters: longer passwords must not
+// share a hash. Returns TooManyRequests when no slot is free in time,
+// Internal.
+func (p *Provider) hashPassword(ctx context.Context, pw string) ([]byte, error) {
+	release, err := p.acquireHashSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	h, err := bcrypt.GenerateFromPassword(prehash(pw), p.cfg.BcryptCost)
 	if err != nil {
 		return nil, domain.Wrap(err, domain.Internal, "hash password")
@@ -593,6 +697,7 @@ func (p *Provider) hashPassword(pw string) ([]byte, error) {
 	return h, nil
 }
 
+// checkPassword compares pw with hash; the caller holds a hashing slot.
 func checkPassword(hash []byte, pw string) bool {
 	return bcrypt.CompareHashAndPassword(hash, prehash(pw)) == nil
 }
@@ -602,15 +707,22 @@ func prehash(pw string) []byte {
 	return []byte(base64.StdEncoding.EncodeToString(sum[:]))
 }
 
-// dummyCompare spends the time of a real password check, so unknown emails
-// answer as slowly as wrong passwords.
-func (p *Provider) dummyCompare(pw string) {
+// dummyCompare spends the time of a real password check, in a hashing slot
+// like one, so unknown emails answer as slowly as wrong passwords. Returns
+// TooManyRequests when no slot is free in time.
+func (p *Provider) dummyCompare(ctx context.Context, pw string) error {
+	release, err := p.acquireHashSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	p.dummyOnce.Do(func() {
 		p.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("cloudpost-dummy-password"), p.cfg.BcryptCost)
 	})
 	if p.dummyHash != nil {
 		_ = checkPassword(p.dummyHash, pw)
 	}
+	return nil
 }
 
 // newCode returns 6 uniformly random digits.
@@ -637,13 +749,13 @@ func (t *throttle) wait(now time.Time) time.Duration {
 	return 0
 }
 
-func (t *throttle) fail(now time.Time) {
+func (t *throttle) fail(now time.Time, maxFailures int) {
 	t.failures++
-	if t.failures < MaxFailures {
+	if maxFailures < 0 || t.failures < maxFailures {
 		return
 	}
 	d := MaxLockout
-	if shift := t.failures - MaxFailures; shift < 7 {
+	if shift := t.failures - maxFailures; shift < 7 {
 		d = min(BaseLockout<<shift, MaxLockout)
 	}
 	t.until = now.Add(d)

@@ -50,9 +50,14 @@ func newVerifier(t *testing.T, p *localauth.Provider, clock *system.FakeClock) *
 	return v
 }
 
+// patientWait is the HashWait of tests that are not about the bound on
+// hashing: on a small, busy machine (a race-enabled run) a burst of
+// concurrent calls may queue for the slots longer than the default.
+const patientWait = time.Minute
+
 func TestContract(t *testing.T) {
 	porttest.RunAuth(t, func(t *testing.T) porttest.AuthHarness {
-		p := localauth.New(localauth.Config{BcryptCost: bcrypt.MinCost})
+		p := localauth.New(localauth.Config{BcryptCost: bcrypt.MinCost, HashWait: patientWait})
 		return porttest.AuthHarness{
 			Identity: p,
 			Verifier: newVerifier(t, p, nil),
@@ -63,6 +68,7 @@ func TestContract(t *testing.T) {
 				WrongPasswordIsUnauthenticated: true,
 				Throttling:                     true,
 				ResendConfirmation:             true,
+				AuthTimeKeptOnRefresh:          true,
 			},
 		}
 	})
@@ -80,7 +86,7 @@ var envStart = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func newEnv(t *testing.T) *env {
 	clock := system.NewFakeClock(envStart)
-	p := localauth.New(localauth.Config{BcryptCost: bcrypt.MinCost, Clock: clock})
+	p := localauth.New(localauth.Config{BcryptCost: bcrypt.MinCost, Clock: clock, HashWait: patientWait})
 	return &env{p: p, v: newVerifier(t, p, clock), clock: clock, code: codeOf(p)}
 }
 
@@ -146,11 +152,12 @@ func TestOutbox(t *testing.T) {
 		t.Fatalf("subjects = %q ... %q", msgs[0].Subject, msgs[3].Subject)
 	}
 	// Only the newest reset code works.
-	wantCode(t, e.p.ConfirmForgotPassword(ctx, email, msgs[1].Code, "password2"), domain.Invalid)
 	if msgs[1].Code == msgs[0].Code {
 		t.Skip("two random codes collided")
 	}
-	if err := e.p.ConfirmForgotPassword(ctx, email, msgs[0].Code, "password2"); err != nil {
+	_, err := e.p.ConfirmForgotPassword(ctx, email, msgs[1].Code, "password2")
+	wantCode(t, err, domain.Invalid)
+	if _, err := e.p.ConfirmForgotPassword(ctx, email, msgs[0].Code, "password2"); err != nil {
 		t.Fatal(err)
 	}
 	// The caller's copy is its own.
@@ -200,7 +207,8 @@ func TestResetCodeExpires(t *testing.T) {
 	}
 	code := e.code(t, email, "reset")
 	e.clock.Advance(localauth.ResetCodeTTL)
-	wantCode(t, e.p.ConfirmForgotPassword(ctx, email, code, "password2"), domain.Invalid)
+	_, err := e.p.ConfirmForgotPassword(ctx, email, code, "password2")
+	wantCode(t, err, domain.Invalid)
 	if _, err := e.p.SignIn(ctx, email, "password1"); err != nil {
 		t.Fatalf("the old password must still work after a failed reset: %v", err)
 	}
@@ -592,5 +600,238 @@ func TestUnknownEmailCostsAPasswordCheck(t *testing.T) {
 	unknown := median(func() { _, _ = p.SignIn(ctx, "nobody@example.com", "wrong-pass1") })
 	if unknown < wrong/4 {
 		t.Fatalf("unknown email answers in %v, wrong password in %v", unknown, wrong)
+	}
+}
+
+// wantBusy checks that err is the answer to a call that found no free
+// password hashing slot.
+func wantBusy(t *testing.T, err error) {
+	t.Helper()
+	wantCode(t, err, domain.TooManyRequests)
+	if ra := domain.RetryAfter(err); ra != localauth.BusyRetryAfter {
+		t.Fatalf("RetryAfter = %v, want %v", ra, localauth.BusyRetryAfter)
+	}
+	if msg := domain.ErrorMessage(err); !strings.Contains(msg, "busy") {
+		t.Fatalf("message %q does not say the server is busy", msg)
+	}
+}
+
+// TestHashingIsBounded: while every hashing slot is taken, each call that
+// needs bcrypt (sign-up, sign-in with a known or unknown email, password
+// reset) waits HashWait and answers TooManyRequests, or sooner when its
+// context ends; the busy answers do not count against the account; once a
+// slot is free everything works.
+func TestHashingIsBounded(t *testing.T) {
+	const wait = 30 * time.Millisecond
+	p := localauth.New(localauth.Config{BcryptCost: bcrypt.MinCost, MaxConcurrentHashes: 2, HashWait: wait})
+	ctx := t.Context()
+	const email = "bounded@example.com"
+	if _, err := p.SignUp(ctx, email, "password1", "B"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ConfirmSignUp(ctx, email, p.Mail(email)[0].Code); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ForgotPassword(ctx, email); err != nil {
+		t.Fatal(err)
+	}
+	reset := p.Mail(email)[0].Code
+
+	release := p.HoldHashSlots()
+	calls := map[string]func(ctx context.Context) error{
+		"SignIn": func(ctx context.Context) error { _, err := p.SignIn(ctx, email, "password1"); return err },
+		"SignIn unknown email": func(ctx context.Context) error {
+			_, err := p.SignIn(ctx, "ghost@example.com", "password1")
+			return err
+		},
+		"SignUp": func(ctx context.Context) error {
+			_, err := p.SignUp(ctx, "new@example.com", "password1", "N")
+			return err
+		},
+		"ConfirmForgotPassword": func(ctx context.Context) error {
+			_, err := p.ConfirmForgotPassword(ctx, email, reset, "password2")
+			return err
+		},
+	}
+	for name, call := range calls {
+		start := time.Now()
+		err := call(ctx)
+		if d := time.Since(start); d < wait {
+			t.Errorf("%s answered after %v, before the %v wait", name, d, wait)
+		}
+		t.Run(name, func(t *testing.T) { wantBusy(t, err) })
+	}
+	// More busy sign-ins than the account's failure limit: none counts.
+	for range localauth.MaxFailures + 1 {
+		wantBusy(t, calls["SignIn"](ctx))
+	}
+	// A context that ends stops the wait.
+	slow := localauth.New(localauth.Config{BcryptCost: bcrypt.MinCost, MaxConcurrentHashes: 1, HashWait: time.Hour})
+	releaseSlow := slow.HoldHashSlots()
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := slow.SignIn(cctx, "ghost@example.com", "password1")
+	wantBusy(t, err)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("a cancelled context waited %v", d)
+	}
+	releaseSlow()
+
+	release()
+	if _, err := p.SignIn(ctx, email, "password1"); err != nil {
+		t.Fatalf("SignIn once the slots are free: %v", err)
+	}
+	if _, err := p.ConfirmForgotPassword(ctx, email, reset, "password2"); err != nil {
+		t.Fatalf("ConfirmForgotPassword once the slots are free: %v", err)
+	}
+	if _, err := p.SignUp(ctx, "new@example.com", "password1", "N"); err != nil {
+		t.Fatalf("SignUp once the slots are free: %v", err)
+	}
+}
+
+// TestSignInFlood: with one hashing slot and a slow bcrypt cost, a burst of
+// concurrent sign-ins gets TooManyRequests for every attempt that cannot
+// start within HashWait instead of queueing for the CPU, and afterwards an
+// honest sign-in works.
+func TestSignInFlood(t *testing.T) {
+	const cost = 8 // over 10 ms per operation, above the wait
+	p := localauth.New(localauth.Config{BcryptCost: cost, MaxConcurrentHashes: 1, HashWait: 5 * time.Millisecond})
+	ctx := t.Context()
+	const email = "flooded@example.com"
+	if _, err := p.SignUp(ctx, email, "password1", "F"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ConfirmSignUp(ctx, email, p.Mail(email)[0].Code); err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	errs := make([]error, n)
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-gate
+			if i%2 == 0 {
+				_, errs[i] = p.SignIn(context.Background(), fmt.Sprintf("bot%d@example.com", i), "password1")
+			} else {
+				_, errs[i] = p.SignIn(context.Background(), email, "wrong-pass1")
+			}
+		})
+	}
+	close(gate)
+	wg.Wait()
+	checked, busy := 0, 0
+	for _, err := range errs {
+		switch domain.ErrorCode(err) {
+		case domain.Unauthenticated:
+			checked++
+		case domain.TooManyRequests:
+			wantBusy(t, err)
+			busy++
+		default:
+			t.Fatalf("flooding sign-in: %v", err)
+		}
+	}
+	if checked == 0 || busy == 0 {
+		t.Fatalf("%d passwords checked and %d busy answers among %d concurrent sign-ins, want both", checked, busy, n)
+	}
+	if checked >= localauth.MaxFailures {
+		t.Fatalf("%d of %d concurrent sign-ins got a password check with one slot", checked, n)
+	}
+	if _, err := p.SignIn(ctx, email, "password1"); err != nil {
+		t.Fatalf("an honest sign-in after the flood: %v", err)
+	}
+}
+
+// TestDefaultHashLimits: zero Config fields take the documented defaults,
+// so one sign-in at a time always gets a slot.
+func TestDefaultHashLimits(t *testing.T) {
+	p := localauth.New(localauth.Config{BcryptCost: bcrypt.MinCost})
+	release := p.HoldHashSlots()
+	start := time.Now()
+	_, err := p.SignIn(t.Context(), "ghost@example.com", "password1")
+	wantBusy(t, err)
+	if d := time.Since(start); d < localauth.DefaultHashWait {
+		t.Fatalf("busy after %v, want the default wait %v", d, localauth.DefaultHashWait)
+	}
+	release()
+	_, err = p.SignIn(t.Context(), "ghost@example.com", "password1")
+	wantCode(t, err, domain.Unauthenticated)
+}
+
+// TestConfirmForgotPasswordReturnsTheUserID: the id of the reset account,
+// whatever the case and spacing of the email.
+func TestConfirmForgotPasswordReturnsTheUserID(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	const email = "whoami@example.com"
+	id := e.confirmed(t, email)
+	if err := e.p.ForgotPassword(ctx, email); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.p.ConfirmForgotPassword(ctx, " WhoAmI@example.com", e.code(t, email, porttest.AuthCodeReset), "password2")
+	if err != nil || got != id {
+		t.Fatalf("ConfirmForgotPassword = %q, %v; want %q", got, err, id)
+	}
+}
+
+// TestSignOutOnlyRevokesOwnTokens: a refresh token presented by another
+// user's sign-out stays valid; the caller's own are revoked.
+func TestSignOutOnlyRevokesOwnTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	e.confirmed(t, "a@example.com")
+	e.confirmed(t, "b@example.com")
+	a, err := e.p.SignIn(ctx, "a@example.com", "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.p.SignIn(ctx, "b@example.com", "password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b signs out presenting a's refresh token: b's tokens go, a's stay.
+	if err := e.p.SignOut(ctx, b.AccessToken, a.RefreshToken); err != nil {
+		t.Fatalf("SignOut: %v", err)
+	}
+	if _, err := e.p.Refresh(ctx, a.RefreshToken); err != nil {
+		t.Fatalf("a's refresh token after b's sign-out: %v", err)
+	}
+	_, err = e.p.Refresh(ctx, b.RefreshToken)
+	wantCode(t, err, domain.Unauthenticated)
+	if err := e.p.SignOut(ctx, a.AccessToken, a.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.p.Refresh(ctx, a.RefreshToken)
+	wantCode(t, err, domain.Unauthenticated)
+}
+
+// TestAccountLockCanBeTurnedOff: with MaxFailures negative (the app, which
+// counts failures per account and address itself) no number of wrong
+// passwords or codes locks the owner out.
+func TestAccountLockCanBeTurnedOff(t *testing.T) {
+	clock := system.NewFakeClock(envStart)
+	p := localauth.New(localauth.Config{BcryptCost: bcrypt.MinCost, Clock: clock, HashWait: patientWait, MaxFailures: -1})
+	e := &env{p: p, v: newVerifier(t, p, clock), clock: clock, code: codeOf(p)}
+	ctx := t.Context()
+	const email = "open@example.com"
+	e.confirmed(t, email)
+	for range 3 * localauth.MaxFailures {
+		_, err := p.SignIn(ctx, email, "wrong-pass1")
+		wantCode(t, err, domain.Unauthenticated)
+	}
+	if _, err := p.SignIn(ctx, email, "password1"); err != nil {
+		t.Fatalf("the owner after others' failures: %v", err)
+	}
+	if err := p.ForgotPassword(ctx, email); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 * localauth.MaxFailures {
+		_, err := p.ConfirmForgotPassword(ctx, email, "not-it", "password2")
+		wantCode(t, err, domain.Invalid)
+	}
+	if _, err := p.ConfirmForgotPassword(ctx, email, e.code(t, email, porttest.AuthCodeReset), "password2"); err != nil {
+		t.Fatalf("the owner's reset after others' wrong codes: %v", err)
 	}
 }

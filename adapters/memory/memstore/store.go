@@ -40,6 +40,13 @@ type Store struct {
 	feeds   map[string][]domain.Change // user -> changes, ascending Seq
 	seq     int64                      // last Seq handed out (global)
 	horizon int64                      // highest pruned Seq
+
+	// Rate counters and token revocations have a lock of their own: they
+	// are read and written on every request and share nothing with the
+	// entities above (see limits.go).
+	limitsMu sync.Mutex
+	counters map[counterKey]*counter
+	revoked  map[string]time.Time // user id -> tokens issued before are refused
 }
 
 var _ ports.Storage = (*Store)(nil)
@@ -65,6 +72,8 @@ func New(clock ports.Clock) *Store {
 		notifsByUser:     map[string][]string{},
 		notifsByComment:  map[string][]string{},
 		feeds:            map[string][]domain.Change{},
+		counters:         map[counterKey]*counter{},
+		revoked:          map[string]time.Time{},
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 // (the suite's pruning test lets time pass).
 func TestStorageContract(t *testing.T) {
 	porttest.RunStorage(t, func(t *testing.T) ports.Storage { return memstore.New(system.Clock{}) })
+	porttest.RunRateCounters(t, func(t *testing.T) ports.RateCounters { return memstore.New(system.Clock{}) })
+	porttest.RunRevocations(t, func(t *testing.T) ports.Storage { return memstore.New(system.Clock{}) })
 }
 
 // newFixture returns an empty store on a fake clock.

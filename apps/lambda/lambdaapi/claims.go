@@ -24,6 +24,10 @@ func PrincipalFromClaims(claims map[string]string) (domain.Principal, error) {
 	if use := claims["token_use"]; use != "access" {
 		return domain.Principal{}, domain.Errorf(domain.Unauthenticated, "an access token is required, not %q", use)
 	}
+	authTime := parseTimeClaim(claims["auth_time"])
+	if authTime.IsZero() {
+		authTime = parseTimeClaim(claims["iat"])
+	}
 	return domain.Principal{
 		UserID:    sub,
 		Email:     claims["email"],
@@ -31,6 +35,7 @@ func PrincipalFromClaims(claims map[string]string) (domain.Principal, error) {
 		ClientID:  claims["client_id"],
 		TokenID:   claims["jti"],
 		ExpiresAt: parseTimeClaim(claims["exp"]),
+		AuthTime:  authTime,
 	}, nil
 }
 
@@ -66,7 +71,7 @@ func ParseListClaim(s string) []string {
 	return out
 }
 
-// parseTimeClaim reads exp as seconds since the epoch (JWT, HTTP API) or
+// parseTimeClaim reads a time claim (exp, iat, auth_time) as seconds since the epoch (JWT, HTTP API) or
 // in the REST authorizer's form "Fri Jul 29 18:52:53 UTC 2016". Zero when
 // absent or unreadable (the authorizer has checked it already).
 func parseTimeClaim(s string) time.Time {

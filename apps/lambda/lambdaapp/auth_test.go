@@ -177,3 +177,30 @@ func TestSignOutWithAuthorizerUsesTheRawToken(t *testing.T) {
 		t.Errorf("refresh after sign-out: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestRevocationHoldsWithAuthorizerClaims: a session ended by sign-out is
+// refused on Lambda too, where API Gateway's authorizer (which knows
+// nothing of revocations) has already accepted the token: its claims'
+// auth_time is older than the sign-out.
+func TestRevocationHoldsWithAuthorizerClaims(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	alice, access, _ := f.account(t, "alice@example.com")
+	claims := accessClaims(alice)
+	claims["auth_time"] = strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)
+	x := jsonReq("GET", "/v1/me", nil)
+	x.Claims = claims
+	if got := meID(t, invokeV2(t, f.app, x)); got != alice {
+		t.Fatalf("before sign-out: %q", got)
+	}
+	if r := invokeV2(t, f.app, jsonReq("POST", "/v1/auth/signout", nil, "Authorization", "Bearer "+access)); r.Status != http.StatusNoContent {
+		t.Fatalf("signout: %d %s", r.Status, r.Body)
+	}
+	for _, ev := range []func(testing.TB, *lambdaapp.App, exchange) result{invokeV2, invokeV1} {
+		x := jsonReq("POST", "/v1/uploads", map[string]any{"purpose": "post", "contentType": "image/png", "size": 10})
+		x.Claims = claims
+		if r := ev(t, f.app, x); r.Status != http.StatusUnauthorized {
+			t.Errorf("upload with the old session's claims: %d %s", r.Status, r.Body)
+		}
+	}
+}

@@ -7,22 +7,25 @@ import (
 	"time"
 
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
 )
 
 // JanitorHandler is the `janitor` handler, run on a schedule: the media
 // sweep (what the server's sweep ticker does: process uploads whose S3
 // event was lost or whose processing died, expire uploads that never
-// arrived) and the sync feed prune (the server's hourly ticker).
+// arrived), the sync feed prune and the prune of ended rate-limit windows
+// (the server's hourly ticker).
 type JanitorHandler struct {
-	feed  *feed.Service
-	media *media.Service
-	log   *slog.Logger
+	feed   *feed.Service
+	media  *media.Service
+	limits *limits.Service
+	log    *slog.Logger
 }
 
 // NewJanitorHandler returns the janitor handler.
-func NewJanitorHandler(f *feed.Service, m *media.Service, log *slog.Logger) *JanitorHandler {
-	return &JanitorHandler{feed: f, media: m, log: log}
+func NewJanitorHandler(f *feed.Service, m *media.Service, l *limits.Service, log *slog.Logger) *JanitorHandler {
+	return &JanitorHandler{feed: f, media: m, limits: l, log: log}
 }
 
 // sweepReserve is the part of the invocation's time left for the feed
@@ -65,7 +68,13 @@ func (h *JanitorHandler) Invoke(ctx context.Context, _ []byte) ([]byte, error) {
 	} else {
 		h.log.InfoContext(ctx, "sync feed pruned")
 	}
-	if err := errors.Join(sweepErr, pruneErr); err != nil {
+	pruned, limitsErr := h.limits.Prune(ctx)
+	if limitsErr != nil {
+		h.log.ErrorContext(ctx, "rate limit counters prune failed", "err", limitsErr)
+	} else {
+		h.log.InfoContext(ctx, "rate limit counters pruned", "deleted", pruned)
+	}
+	if err := errors.Join(sweepErr, pruneErr, limitsErr); err != nil {
 		return nil, err
 	}
 	return []byte("null"), nil
