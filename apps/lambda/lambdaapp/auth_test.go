@@ -204,3 +204,30 @@ func TestRevocationHoldsWithAuthorizerClaims(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitsCountAPIGatewaysSourceIP: on Lambda the client address is API
+// Gateway's sourceIp; X-Forwarded-For is ignored even with trusted proxies
+// configured (they mean nothing behind API Gateway).
+func TestLimitsCountAPIGatewaysSourceIP(t *testing.T) {
+	t.Parallel()
+	app := startApp(t, testConfig(t, "CLOUDPOST_LIMIT_SIGNUP_ADDR=2/1h", "CLOUDPOST_TRUSTED_PROXIES=0.0.0.0/0"), lambdaapp.HandlerAPI)
+	signUp := func(i int, source string) result {
+		x := jsonReq("POST", "/v1/auth/signup", map[string]string{
+			"email": "u" + strconv.Itoa(i) + "@example.com", "password": "s3cret-pass", "displayName": "U",
+		}, "X-Forwarded-For", "198.51.100."+strconv.Itoa(i))
+		x.SourceIP = source
+		return invokeV2(t, app, x)
+	}
+	for i := range 2 {
+		if r := signUp(i, "203.0.113.50"); r.Status != http.StatusCreated {
+			t.Fatalf("sign-up %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	r := signUp(2, "203.0.113.50")
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || r.Header.Get("RateLimit-Policy") == "" {
+		t.Fatalf("third sign-up from one source: %d %v %s", r.Status, r.Header, r.Body)
+	}
+	if r := signUp(3, "203.0.113.51"); r.Status != http.StatusCreated {
+		t.Fatalf("another source: %d %s", r.Status, r.Body)
+	}
+}

@@ -165,6 +165,9 @@ type exchange struct {
 	// Base64 sends even a JSON body base64-encoded in events (API Gateway
 	// does so for bodies it considers binary).
 	Base64 bool
+	// SourceIP is the client address API Gateway reports (v2 events;
+	// default 203.0.113.9).
+	SourceIP string
 }
 
 // result is a response in transport-neutral form.
@@ -232,6 +235,9 @@ func v2Event(x exchange, stage string) events.APIGatewayV2HTTPRequest {
 			RouteKey: "$default", Stage: stage, RequestID: "JKJaXmPLvHcESHA=", DomainName: "api.example.com",
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: x.Method, Path: raw, Protocol: "HTTP/1.1", SourceIP: "203.0.113.9"},
 		},
+	}
+	if x.SourceIP != "" {
+		ev.RequestContext.HTTP.SourceIP = x.SourceIP
 	}
 	for k, vs := range x.Header {
 		if strings.EqualFold(k, "Cookie") {
