@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudpost/cloudpost/adapters/s3blob/s3test"
 	"github.com/cloudpost/cloudpost/ports"
 	"github.com/cloudpost/cloudpost/ports/porttest"
 )
@@ -30,19 +31,10 @@ func TestBrowserUploadCORS(t *testing.T) {
 
 	preflight := func(origin string) *http.Response {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodOptions, tg.URL, nil)
+		resp, err := s3test.UploadPreflight(t.Context(), tg.URL, origin)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "PUT")
-		// What a browser preflights for fetch(url, {method: "PUT", headers: target.Headers}).
-		req.Header.Set("Access-Control-Request-Headers", "content-type,if-none-match")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
 		return resp
 	}
 	resp := preflight(origin)

@@ -73,18 +73,10 @@ func TestS3Setup(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodOptions, tg.URL, nil)
+		resp, err := s3test.UploadPreflight(ctx, tg.URL, origin)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "PUT")
-		req.Header.Set("Access-Control-Request-Headers", "content-type,if-none-match")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
 		return resp
 	}
 	resp := preflight(origin)

@@ -24,10 +24,7 @@ import (
 // shares no counters with any other store it returned: the subtests run in
 // parallel. It may register cleanups on t.
 func RunRateCounters(t *testing.T, newStore func(t *testing.T) ports.RateCounters) {
-	cases := []struct {
-		name string
-		run  func(t *testing.T, f *rateFix)
-	}{
+	parallelCases(t, "RateCounters", []namedCase[*rateFix]{
 		{"CountsAddUpWithinAWindow", rateCountsAddUp},
 		{"ResetAtIsTheWindowEnd", rateResetAt},
 		{"KeysAndWindowsAreIndependent", rateIndependent},
@@ -35,19 +32,38 @@ func RunRateCounters(t *testing.T, newStore func(t *testing.T) ports.RateCounter
 		{"ConcurrentHitsAreNeverLost", rateConcurrent},
 		{"Invalid", rateInvalid},
 		{"PruneRemovesOnlyEndedWindows", ratePrune},
-	}
-	t.Run("RateCounters", func(t *testing.T) {
+	}, func(t *testing.T) *rateFix {
+		return &rateFix{t: t, ctx: t.Context(), s: nonNil(t, newStore(t))}
+	})
+}
+
+// namedCase is one subtest of a contract suite run by parallelCases.
+type namedCase[F any] struct {
+	name string
+	run  func(t *testing.T, f F)
+}
+
+// parallelCases runs every case as a parallel subtest of group, each on a
+// fixture of its own from newFix.
+func parallelCases[F any](t *testing.T, group string, cases []namedCase[F], newFix func(t *testing.T) F) {
+	t.Run(group, func(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
-				s := newStore(t)
-				if s == nil {
-					t.Fatal("newStore returned nil")
-				}
-				c.run(t, &rateFix{t: t, ctx: t.Context(), s: s})
+				c.run(t, newFix(t))
 			})
 		}
 	})
+}
+
+// nonNil fails the test when a suite's constructor returned a nil store.
+func nonNil[S comparable](t *testing.T, s S) S {
+	t.Helper()
+	var zero S
+	if s == zero {
+		t.Fatal("newStore returned nil")
+	}
+	return s
 }
 
 // rateFix is the store of one subtest with a helper that fails the test on

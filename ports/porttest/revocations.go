@@ -22,10 +22,7 @@ import (
 // shares no data with any other store it returned: the subtests run in
 // parallel. It may register cleanups on t.
 func RunRevocations(t *testing.T, newStore func(t *testing.T) ports.Storage) {
-	cases := []struct {
-		name string
-		run  func(t *testing.T, f *storageFix)
-	}{
+	parallelCases(t, "Revocations", []namedCase[*storageFix]{
 		{"NoneIsZero", revokeNone},
 		{"LaterWins", revokeLaterWins},
 		{"ConcurrentLatestWins", revokeConcurrent},
@@ -33,18 +30,8 @@ func RunRevocations(t *testing.T, newStore func(t *testing.T) ports.Storage) {
 		{"SurvivesDeleteUser", revokeSurvivesDelete},
 		{"MicrosecondPrecision", revokePrecision},
 		{"Invalid", revokeInvalid},
-	}
-	t.Run("Revocations", func(t *testing.T) {
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				t.Parallel()
-				s := newStore(t)
-				if s == nil {
-					t.Fatal("newStore returned nil")
-				}
-				c.run(t, &storageFix{t: t, ctx: t.Context(), s: s})
-			})
-		}
+	}, func(t *testing.T) *storageFix {
+		return &storageFix{t: t, ctx: t.Context(), s: nonNil(t, newStore(t))}
 	})
 }
 

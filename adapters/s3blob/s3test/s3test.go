@@ -186,3 +186,22 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// UploadPreflight sends the CORS preflight a browser on origin sends before
+// fetch(url, {method: "PUT", headers: target.Headers}) of a presigned
+// upload, and returns the answer (body closed).
+func UploadPreflight(ctx context.Context, url, origin string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodOptions, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	req.Header.Set("Access-Control-Request-Headers", "content-type,if-none-match")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	return resp, nil
+}

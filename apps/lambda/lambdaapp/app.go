@@ -5,7 +5,8 @@
 //	         same Echo app as the local server (apps/httpapi via apps/wire)
 //	media    S3 ObjectCreated events under uploads/: the image pipeline
 //	cognito  the user pool's post-confirmation trigger: creates the profile
-//	janitor  a schedule: prunes old sync feed entries
+//	janitor  a schedule: the media sweep, and prunes old sync feed entries
+//	         and ended rate-limit windows
 //	migrate  runs the MySQL migrations from inside the VPC
 //
 // The app is built once per cold start with fx (fx.New and Start, never
