@@ -3,17 +3,27 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 
-.PHONY: run test unit generate check-generate check-fmt vet fuzz bench load load-mysql build lambda
+.PHONY: run test unit services generate check-generate check-fmt vet fuzz bench load load-mysql build lambda
 
 ## run: start the Echo app on 127.0.0.1:8000 with every adapter in memory
 run:
 	$(GO) run ./apps/server serve
 
-## test: formatting, vet, stale-mock check, race-enabled tests, short fuzzing
-test: check-fmt vet check-generate unit fuzz
+## test: services, formatting, vet, stale-mock check, race-enabled tests
+## (integration tests included), short fuzzing
+test: services check-fmt vet lint check-generate unit fuzz
 
+## unit: the race-enabled tests alone; without `make services` first, the
+## integration tests skip (or fail, with CI=true) and name the script to run
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## services: install (once, cached in ~/.cache/cloudpost) and start what
+## the integration tests use: MariaDB, versitygw, cognito-local, the Lambda
+## Runtime Interface Emulator, wrk (scripts/ci/*.sh, each idempotent and
+## quick when already done)
+services:
+	@set -e; for script in scripts/ci/*.sh; do echo "== $$script"; bash "$$script"; done
 
 check-fmt:
 	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './dist/*' | xargs gofmt -l); \
@@ -21,6 +31,11 @@ check-fmt:
 
 vet:
 	$(GO) vet $(PKGS)
+
+## lint: staticcheck (pinned as a tool in go.mod)
+.PHONY: lint
+lint:
+	$(GO) tool staticcheck $(PKGS)
 
 ## generate: regenerate the gomock mocks of every port
 generate:

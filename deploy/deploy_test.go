@@ -355,7 +355,7 @@ var knownVariables = func() map[string]bool {
 
 // TestTemplateImageFunctionsHaveRoomForTheWorstImage: the functions that
 // run the image pipeline have the memory its worst allowed input needs
-// (about 670 MiB at 40 MP, adapters/imaging TestPeakMemoryTable) and a
+// (at 40 MP: adapters/imaging TestPeakMemoryTable measures it) and a
 // GOMEMLIMIT below it.
 func TestTemplateImageFunctionsHaveRoomForTheWorstImage(t *testing.T) {
 	tpl, generic := parse(t, scenarios[0])

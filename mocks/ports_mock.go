@@ -462,12 +462,13 @@ func (c *MockPostsListPostsCall) DoAndReturn(f func(context.Context, ports.PostQ
 }
 
 // UpdatePost mocks base method.
-func (m *MockPosts) UpdatePost(ctx context.Context, id string, fn func(*domain.Post) error) (domain.Post, error) {
+func (m *MockPosts) UpdatePost(ctx context.Context, id string, fn func(*domain.Post) error) (domain.Post, []domain.Media, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "UpdatePost", ctx, id, fn)
 	ret0, _ := ret[0].(domain.Post)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
+	ret1, _ := ret[1].([]domain.Media)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
 }
 
 // UpdatePost indicates an expected call of UpdatePost.
@@ -483,19 +484,19 @@ type MockPostsUpdatePostCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockPostsUpdatePostCall) Return(arg0 domain.Post, arg1 error) *MockPostsUpdatePostCall {
-	c.Call = c.Call.Return(arg0, arg1)
+func (c *MockPostsUpdatePostCall) Return(arg0 domain.Post, arg1 []domain.Media, arg2 error) *MockPostsUpdatePostCall {
+	c.Call = c.Call.Return(arg0, arg1, arg2)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockPostsUpdatePostCall) Do(f func(context.Context, string, func(*domain.Post) error) (domain.Post, error)) *MockPostsUpdatePostCall {
+func (c *MockPostsUpdatePostCall) Do(f func(context.Context, string, func(*domain.Post) error) (domain.Post, []domain.Media, error)) *MockPostsUpdatePostCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockPostsUpdatePostCall) DoAndReturn(f func(context.Context, string, func(*domain.Post) error) (domain.Post, error)) *MockPostsUpdatePostCall {
+func (c *MockPostsUpdatePostCall) DoAndReturn(f func(context.Context, string, func(*domain.Post) error) (domain.Post, []domain.Media, error)) *MockPostsUpdatePostCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -2781,12 +2782,13 @@ func (c *MockStorageUpdateMediaCall) DoAndReturn(f func(context.Context, string,
 }
 
 // UpdatePost mocks base method.
-func (m *MockStorage) UpdatePost(ctx context.Context, id string, fn func(*domain.Post) error) (domain.Post, error) {
+func (m *MockStorage) UpdatePost(ctx context.Context, id string, fn func(*domain.Post) error) (domain.Post, []domain.Media, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "UpdatePost", ctx, id, fn)
 	ret0, _ := ret[0].(domain.Post)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
+	ret1, _ := ret[1].([]domain.Media)
+	ret2, _ := ret[2].(error)
+	return ret0, ret1, ret2
 }
 
 // UpdatePost indicates an expected call of UpdatePost.
@@ -2802,19 +2804,19 @@ type MockStorageUpdatePostCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockStorageUpdatePostCall) Return(arg0 domain.Post, arg1 error) *MockStorageUpdatePostCall {
-	c.Call = c.Call.Return(arg0, arg1)
+func (c *MockStorageUpdatePostCall) Return(arg0 domain.Post, arg1 []domain.Media, arg2 error) *MockStorageUpdatePostCall {
+	c.Call = c.Call.Return(arg0, arg1, arg2)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockStorageUpdatePostCall) Do(f func(context.Context, string, func(*domain.Post) error) (domain.Post, error)) *MockStorageUpdatePostCall {
+func (c *MockStorageUpdatePostCall) Do(f func(context.Context, string, func(*domain.Post) error) (domain.Post, []domain.Media, error)) *MockStorageUpdatePostCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockStorageUpdatePostCall) DoAndReturn(f func(context.Context, string, func(*domain.Post) error) (domain.Post, error)) *MockStorageUpdatePostCall {
+func (c *MockStorageUpdatePostCall) DoAndReturn(f func(context.Context, string, func(*domain.Post) error) (domain.Post, []domain.Media, error)) *MockStorageUpdatePostCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

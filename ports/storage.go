@@ -72,9 +72,12 @@ type PostQuery struct {
 // Posts stores posts.
 type Posts interface {
 	// CreatePost inserts p with Version 1 and CommentCount 0 and attaches
-	// p.MediaIDs to it. Returns Conflict for a duplicate id or a media item
-	// attached to another post, NotFound for a missing media item, Forbidden
-	// for media owned by someone else. Feed: post change for the author.
+	// p.MediaIDs to it. Returns Invalid for a media list that
+	// domain.CheckMediaIDs refuses (an id listed twice, more than
+	// domain.MaxMediaPerPost ids), Conflict for a duplicate id or a media
+	// item attached to another post, NotFound for a missing media item,
+	// Forbidden for media owned by someone else. Nothing is written on
+	// error. Feed: post change for the author.
 	CreatePost(ctx context.Context, p domain.Post) (domain.Post, error)
 	// GetPost returns the post. Returns NotFound.
 	GetPost(ctx context.Context, id string) (domain.Post, error)
@@ -86,11 +89,15 @@ type Posts interface {
 	// GetPosts returns the posts that exist among ids, in no special order.
 	GetPosts(ctx context.Context, ids []string) ([]domain.Post, error)
 	// UpdatePost loads the post in a transaction, calls fn, and saves it with
-	// Version+1. Media attachments follow MediaIDs (detached media stay as
-	// unattached items). An error from fn aborts and is returned unchanged.
-	// Returns NotFound, and for media the errors of CreatePost. Feed: post
-	// change for the author.
-	UpdatePost(ctx context.Context, id string, fn func(p *domain.Post) error) (domain.Post, error)
+	// Version+1. Media attachments follow MediaIDs: the items of the post
+	// that MediaIDs no longer lists are deleted in the same transaction and
+	// returned (as DeletePost returns its media) so the caller can delete
+	// their blobs; none is returned when the list is unchanged. An error
+	// from fn aborts and is returned unchanged. Returns NotFound, and for
+	// the new media list the errors of CreatePost (Invalid, Conflict,
+	// NotFound, Forbidden); nothing is written on error. Feed: post change
+	// for the author.
+	UpdatePost(ctx context.Context, id string, fn func(p *domain.Post) error) (domain.Post, []domain.Media, error)
 	// DeletePost loads the post in a transaction and calls fn (to authorise;
 	// its error aborts and is returned unchanged), then deletes the post, its
 	// comments and their notifications and its media rows. Returns the

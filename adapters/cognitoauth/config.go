@@ -163,5 +163,5 @@ func httpURL(s string) bool {
 
 // validClientID reports whether id looks like an app client id: 1 to 128
 // word characters or '+'. (The length is checked apart: a counted
-// repetition in the regexp costs 70 µs to compile at every process start.)
+// repetition in the regexp is slow to compile, at every process start.)
 func validClientID(id string) bool { return len(id) <= 128 && clientIDRE.MatchString(id) }

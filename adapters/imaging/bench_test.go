@@ -27,9 +27,9 @@ func BenchmarkDecodeOnly(b *testing.B) {
 
 // BenchmarkPipeline4000x3000 is everything MakeVariants does for the same file:
 // read, sniff, header check, EXIF and ICC, decode, scale, orient, encode four
-// variants. The first issue's target, at most 1.8x BenchmarkDecodeOnly, was
+// variants. The first issue's target, a ratio to BenchmarkDecodeOnly, was
 // set for three variants; the large one (a 3-megapixel JPEG made from the
-// full-size planes) adds about 40% of CPU time.
+// full-size planes) adds to the CPU time.
 func BenchmarkPipeline4000x3000(b *testing.B) {
 	benchPipeline(b, jpeg12MP(b), "image/jpeg")
 }

@@ -34,7 +34,8 @@ func TestMemoryBudgetConfig(t *testing.T) {
 // withDecodeProbe wraps the PNG decoder for the test: it counts the decodes
 // under way, remembers the most at once, and holds each decode until
 // another one joins it or hold passes, so that decodes the budget allows
-// at once do overlap.
+// at once do overlap. When they are expected to overlap, hold is generous:
+// it only ends a wait for a decode that never comes, whatever the load.
 func withDecodeProbe(t *testing.T, hold time.Duration) (most func() int32) {
 	f := formats[1]
 	if f.contentType != "image/png" {
@@ -82,7 +83,13 @@ func TestMemoryBudgetSerialises(t *testing.T) {
 		{"unlimited", -1, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			most := withDecodeProbe(t, time.Second)
+			// One at a time: each decode waits a second for a second one
+			// that must not come. Two: the first waits for the second.
+			hold := time.Second
+			if c.want == 2 {
+				hold = time.Minute
+			}
+			most := withDecodeProbe(t, hold)
 			p := New(Config{MemoryBudget: c.budget})
 			var wg sync.WaitGroup
 			for range 2 {
@@ -112,14 +119,11 @@ func TestMemoryBudgetCancelWhileWaiting(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	_, err = p.MakeVariants(ctx, bytes.NewReader(data), "image/png", 0)
 	wantCode(t, err, domain.Unavailable)
+	// It returned because the context ended (the budget is still taken).
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err %v does not wrap the context's error", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("returned after %v", d)
 	}
 	release()
 	// The budget is whole again: a call that needs all of it runs.

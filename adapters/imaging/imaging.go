@@ -59,9 +59,9 @@ const (
 	// DefaultMemoryBudget is the memory budget used when Config.MemoryBudget
 	// is 0 and the Go runtime has no memory limit (GOMEMLIMIT): room for the
 	// costliest image the default limits let in (a 40-megapixel interlaced
-	// 16-bit PNG or progressive 4:4:4 JPEG, 630 to 710 MiB as estimated)
-	// with typical photos beside it (about 45 MiB for 12 megapixels), or for
-	// four 40-megapixel 8-bit PNGs (about 245 MiB each).
+	// 16-bit PNG or progressive 4:4:4 JPEG) with typical photos beside it,
+	// or for four 40-megapixel 8-bit PNGs (TestPeakMemoryTable prints the
+	// estimate and the measured peak of each).
 	DefaultMemoryBudget = 1 << 30
 
 	// ThumbSize is the side of the square thumb variant (cover, centre crop).

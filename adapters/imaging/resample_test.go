@@ -320,3 +320,11 @@ func TestHalvePaletteMatchesHalve(t *testing.T) {
 		t.Error("an opaque paletted image has alpha")
 	}
 }
+
+// makeVariants scales the source to every target and returns the results,
+// oriented, in target order.
+func (s *source) makeVariants(orient int) []output {
+	outs := make([]output, len(targets(s.w, s.h, orient)))
+	s.eachVariant(orient, func(i int, o output) { outs[i] = o }) // each index once
+	return outs
+}

@@ -78,14 +78,6 @@ type output struct {
 	planes []plane
 }
 
-// makeVariants scales the source to every target and returns the results,
-// oriented, in target order.
-func (s *source) makeVariants(orient int) []output {
-	outs := make([]output, len(targets(s.w, s.h, orient)))
-	s.eachVariant(orient, func(i int, o output) { outs[i] = o }) // each index once
-	return outs
-}
-
 // eachVariant scales the source to every target and calls emit with the
 // index and the output of each, oriented, as soon as all its planes are
 // made, so that encoding one variant (the large one first, usually) overlaps
@@ -201,7 +193,7 @@ func pyramidLevel(sw, sh float64, dw, dh int) int {
 		sw, sh = sw/2, sh/2
 		k++
 	}
-	const budget = 16 << 20 // multiply-adds of the final vertical pass, about 10 ms
+	const budget = 16 << 20 // multiply-adds of the final vertical pass
 	taps := math.Ceil(4 * max(sw/float64(dw), sh/float64(dh)))
 	if float64(dh)*sw*taps > budget && sw/2 >= float64(dw) && sh/2 >= float64(dh) {
 		k++

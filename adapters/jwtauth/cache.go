@@ -87,10 +87,3 @@ func (c *tokenCache) sweep(now time.Time) {
 	}
 	c.fifo, c.head = kept, 0
 }
-
-// size returns the number of cached tokens.
-func (c *tokenCache) size() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
-}

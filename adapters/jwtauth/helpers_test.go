@@ -17,8 +17,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cloudpost/cloudpost/adapters/jwtauth/jwttest"
-	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/internal/fakeclock"
 )
 
 const (
@@ -170,7 +170,7 @@ func newJWKSServer(t testing.TB, doc []byte) *jwksServer {
 // fixture is a verifier over a static JWKS holding the main key.
 type fixture struct {
 	v     *Verifier
-	clock *system.FakeClock
+	clock *fakeclock.Clock
 	src   *countingSource
 	key   *rsa.PrivateKey
 }
@@ -178,7 +178,7 @@ type fixture struct {
 func newFixture(t testing.TB, cacheSize int) *fixture {
 	t.Helper()
 	main, _, _, _ := keys(t)
-	f := &fixture{clock: system.NewFakeClock(testStart), src: &countingSource{}, key: main}
+	f := &fixture{clock: fakeclock.New(testStart), src: &countingSource{}, key: main}
 	f.src.set(jwksOf(t, map[string]*rsa.PublicKey{testKID: &main.PublicKey}), nil)
 	v, err := NewVerifier(Config{
 		Issuer:    testIssuer,
@@ -211,3 +211,10 @@ func wantCode(t *testing.T, err error, code domain.Code) {
 }
 
 func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+// size returns the number of cached tokens.
+func (c *tokenCache) size() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/cloudpost/cloudpost/adapters/jwtauth/jwttest"
-	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/internal/fakeclock"
 )
 
 func TestNewVerifierValidatesConfigWithoutNetwork(t *testing.T) {
@@ -219,7 +219,7 @@ func TestCacheIsBounded(t *testing.T) {
 func TestUnknownKIDRefreshAtMostOncePerMinuteAndRotation(t *testing.T) {
 	main, other, rotated, _ := keys(t)
 	srv := newJWKSServer(t, jwksOf(t, map[string]*rsa.PublicKey{testKID: &main.PublicKey}))
-	clock := system.NewFakeClock(testStart)
+	clock := fakeclock.New(testStart)
 	v, err := NewVerifier(Config{Issuer: testIssuer, ClientIDs: []string{testClient}, JWKSURL: srv.URL, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +295,7 @@ func TestJWKSUnavailable(t *testing.T) {
 	main, _, _, _ := keys(t)
 	srv := newJWKSServer(t, nil)
 	srv.src.set(nil, errors.New("down"))
-	clock := system.NewFakeClock(testStart)
+	clock := fakeclock.New(testStart)
 	v, err := NewVerifier(Config{Issuer: testIssuer, ClientIDs: []string{testClient}, JWKSURL: srv.URL, Clock: clock, HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 	if err != nil {
 		t.Fatal(err)

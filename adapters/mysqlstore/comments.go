@@ -104,6 +104,36 @@ func (s *Store) GetComments(ctx context.Context, ids []string) ([]domain.Comment
 	}, func(c domain.Comment) string { return c.ID })
 }
 
+// noteRef names a notification and its recipient: what its tombstone needs.
+type noteRef struct{ id, user string }
+
+func scanNoteRef(r *sql.Rows) (noteRef, error) {
+	var n noteRef
+	err := r.Scan(&n.id, &n.user)
+	return n, err
+}
+
+// deleteCommentNotes is the cascade of deleting comments to their
+// notifications, for DeletePost and DeleteComment: it locks the
+// notifications of the comments that cond selects (a condition on
+// comments c, such as "c.post_id = ?", with arg), deletes them (no DELETE
+// when there are none) and records a tombstone for each recipient in b.
+// The caller holds the comments' post locked and deletes the comments.
+func deleteCommentNotes(ctx context.Context, tx *sql.Tx, b *feedBatch, cond string, arg any) error {
+	const from = " FROM notifications n JOIN comments c ON c.id = n.comment_id WHERE "
+	notes, err := queryRows(ctx, tx, scanNoteRef, "SELECT n.id, n.user_id"+from+cond+" FOR UPDATE", arg)
+	if err != nil || len(notes) == 0 {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE n"+from+cond, arg); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		b.add(n.user, domain.EntityNotification, n.id, true)
+	}
+	return nil
+}
+
 // DeleteComment locks the comment's post and then the comment (the order
 // every write takes them in), calls fn (may be nil) with both to
 // authorise (its error is returned unchanged and nothing is deleted), then
@@ -140,28 +170,14 @@ func (s *Store) DeleteComment(ctx context.Context, id string, fn func(c domain.C
 				return err
 			}
 		}
-		type noteRef struct{ id, user string }
-		notes, err := queryRows(ctx, tx, func(r *sql.Rows) (noteRef, error) {
-			var n noteRef
-			err := r.Scan(&n.id, &n.user)
-			return n, err
-		}, "SELECT id, user_id FROM notifications WHERE comment_id = ? FOR UPDATE", id)
-		if err != nil {
+		if err := deleteCommentNotes(ctx, tx, b, "c.id = ?", id); err != nil {
 			return err
-		}
-		if len(notes) > 0 {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM notifications WHERE comment_id = ?", id); err != nil {
-				return err
-			}
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM comments WHERE id = ?", id); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE posts SET comment_count = comment_count - 1 WHERE id = ?", postID); err != nil {
 			return err
-		}
-		for _, n := range notes {
-			b.add(n.user, domain.EntityNotification, n.id, true)
 		}
 		b.add(c.AuthorID, domain.EntityComment, id, true)
 		b.add(p.AuthorID, domain.EntityComment, id, true)

@@ -38,9 +38,10 @@ func getPost(ctx context.Context, q querier, id, lock string) (domain.Post, erro
 // CreatePost inserts p with Version 1 and CommentCount 0 and attaches
 // p.MediaIDs to it, in one transaction. Returns Conflict for a duplicate id
 // or a media item attached to another post, NotFound for a missing media
-// item, Forbidden for media owned by someone else, Invalid for a media id
-// listed twice, more than MaxMediaPerPost items or an id that cannot be
-// stored. Feed: post change for the author.
+// item, Forbidden for media owned by someone else, Invalid for a media
+// list domain.CheckMediaIDs refuses (an id listed twice, more than
+// domain.MaxMediaPerPost) or an id that cannot be stored; nothing is
+// written on error. Feed: post change for the author.
 func (s *Store) CreatePost(ctx context.Context, p domain.Post) (domain.Post, error) {
 	if err := checkNewID("post", p.ID); err != nil {
 		return domain.Post{}, err
@@ -56,7 +57,7 @@ func (s *Store) CreatePost(ctx context.Context, p domain.Post) (domain.Post, err
 			p.ID, p.AuthorID, p.Body, strings.Join(p.MediaIDs, ","), nullTime(p.CreatedAt), nullTime(p.UpdatedAt)); err != nil {
 			return err
 		}
-		if err := attach(ctx, tx, p.ID, p.MediaIDs, false); err != nil {
+		if err := attach(ctx, tx, p.ID, p.MediaIDs); err != nil {
 			return err
 		}
 		b.add(p.AuthorID, domain.EntityPost, p.ID, false)
@@ -78,21 +79,12 @@ func cloneIDs(ids []string) []string {
 	return append([]string(nil), ids...)
 }
 
-// checkAttach validates, with the items locked, that every media id may be
-// attached to post postID of author.
+// checkAttach validates that the media list may be attached to post postID
+// of author: domain.CheckMediaIDs, then, with the items locked, every item
+// exists, is the author's and is on no other post.
 func checkAttach(ctx context.Context, tx *sql.Tx, author, postID string, mediaIDs []string) error {
-	if len(mediaIDs) == 0 {
-		return nil
-	}
-	if len(mediaIDs) > domain.MaxMediaPerPost {
-		return domain.Errorf(domain.Invalid, "a post has at most %d media items", domain.MaxMediaPerPost)
-	}
-	seen := make(map[string]bool, len(mediaIDs))
-	for _, id := range mediaIDs {
-		if seen[id] {
-			return domain.Errorf(domain.Invalid, "media item listed twice")
-		}
-		seen[id] = true
+	if err := domain.CheckMediaIDs(mediaIDs); err != nil || len(mediaIDs) == 0 {
+		return err
 	}
 	type ref struct {
 		owner string
@@ -132,41 +124,48 @@ func checkAttach(ctx context.Context, tx *sql.Tx, author, postID string, mediaID
 	return nil
 }
 
-// attach points the items of mediaIDs at postID in display order; with
-// detach, items of the post not in mediaIDs are detached, in the same
-// statement.
-func attach(ctx context.Context, tx *sql.Tx, postID string, mediaIDs []string, detach bool) error {
+// attach points the items of mediaIDs at postID in display order (one
+// statement). Items of the post that mediaIDs does not list must have
+// been removed first (deletePostMedia).
+func attach(ctx context.Context, tx *sql.Tx, postID string, mediaIDs []string) error {
 	if len(mediaIDs) == 0 {
-		if detach {
-			_, err := tx.ExecContext(ctx, "UPDATE media SET post_id = NULL, post_pos = NULL WHERE post_id = ?", postID)
-			return err
-		}
 		return nil
 	}
 	var pos strings.Builder
-	args := make([]any, 0, 3*len(mediaIDs)+3)
+	args := make([]any, 0, 3*len(mediaIDs)+1)
 	for i, id := range mediaIDs {
 		pos.WriteString(" WHEN ? THEN ?")
 		args = append(args, id, i)
 	}
-	in := placeholders(len(mediaIDs))
-	if !detach {
-		q := "UPDATE media SET post_pos = CASE id" + pos.String() + " END, post_id = ? WHERE id IN (" + in + ")"
-		args = append(args, postID)
-		_, err := tx.ExecContext(ctx, q, append(args, anys(mediaIDs)...)...)
-		return err
-	}
-	// Neither assignment reads the other column, so the order of the
-	// assignments (left to right; simultaneous under MariaDB's
-	// SIMULTANEOUS_ASSIGNMENT mode) does not matter.
-	q := "UPDATE media SET post_pos = CASE id" + pos.String() + " ELSE NULL END, " +
-		"post_id = CASE WHEN id IN (" + in + ") THEN ? ELSE NULL END " +
-		"WHERE post_id = ? OR id IN (" + in + ")"
-	args = append(args, anys(mediaIDs)...)
-	args = append(args, postID, postID)
-	args = append(args, anys(mediaIDs)...)
-	_, err := tx.ExecContext(ctx, q, args...)
+	q := "UPDATE media SET post_pos = CASE id" + pos.String() + " END, post_id = ? WHERE id IN (" + placeholders(len(mediaIDs)) + ")"
+	args = append(args, postID)
+	_, err := tx.ExecContext(ctx, q, append(args, anys(mediaIDs)...)...)
 	return err
+}
+
+// deletePostMedia locks and deletes the media rows of post postID that
+// keep does not list (all of them when keep is empty) and returns them as
+// they were, in display order; the DELETE is skipped when there are none.
+// The rows go in the transaction that drops them from the post, so no
+// reader, post or profile can refer to them afterwards: what is left is
+// for the caller to delete, their blobs.
+func deletePostMedia(ctx context.Context, tx *sql.Tx, b *feedBatch, postID string, keep []string) ([]domain.Media, error) {
+	where, args := " WHERE post_id = ?", []any{postID}
+	if len(keep) > 0 {
+		where += " AND id NOT IN (" + placeholders(len(keep)) + ")"
+		args = append(args, anys(keep)...)
+	}
+	media, err := queryRows(ctx, tx, scanMedia, "SELECT "+mediaCols+" FROM media"+where+" ORDER BY post_pos FOR UPDATE", args...)
+	if err != nil || len(media) == 0 {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM media"+where, args...); err != nil {
+		return nil, err
+	}
+	for _, m := range media {
+		b.pin(entityKey(m.ID))
+	}
+	return media, nil
 }
 
 // GetPost returns the post with its media ids (one statement). Returns
@@ -213,16 +212,20 @@ func (s *Store) GetPosts(ctx context.Context, ids []string) ([]domain.Post, erro
 
 // UpdatePost locks the post, calls fn with it and saves it with Version+1
 // (ID, AuthorID, CreatedAt and CommentCount keep their stored values);
-// media attachments follow MediaIDs (detached items stay as unattached
-// media). An error from fn is returned unchanged and nothing is saved.
-// Returns NotFound, and for media the errors of CreatePost. Feed: post
-// change for the author.
-func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Post) error) (domain.Post, error) {
+// media attachments follow MediaIDs: when the list changed, the items it
+// no longer lists are deleted in the same transaction (deletePostMedia)
+// and returned as they were, still naming the post. An error from fn is
+// returned unchanged and nothing is saved. Returns NotFound, and for the
+// new media list the errors of CreatePost; nothing is written on error.
+// Feed: post change for the author.
+func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Post) error) (domain.Post, []domain.Media, error) {
 	if !validID(id) {
-		return domain.Post{}, domain.Errorf(domain.NotFound, "post not found")
+		return domain.Post{}, nil, domain.Errorf(domain.NotFound, "post not found")
 	}
 	var out domain.Post
+	var removed []domain.Media
 	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+		removed = nil // the transaction may run again
 		cur, err := getPost(ctx, tx, id, " FOR UPDATE")
 		if err != nil {
 			return err
@@ -238,7 +241,7 @@ func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Pos
 		p.ID, p.AuthorID, p.CreatedAt, p.CommentCount = cur.ID, cur.AuthorID, cur.CreatedAt, cur.CommentCount
 		p.Version = cur.Version + 1
 		p.UpdatedAt = dbTime(p.UpdatedAt)
-		mediaChanged := !equalIDs(cur.MediaIDs, p.MediaIDs)
+		mediaChanged := !slices.Equal(cur.MediaIDs, p.MediaIDs)
 		if mediaChanged {
 			if err := checkAttach(ctx, tx, p.AuthorID, p.ID, p.MediaIDs); err != nil {
 				return err
@@ -253,7 +256,10 @@ func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Pos
 			return domain.Errorf(domain.Conflict, "the post changed concurrently")
 		}
 		if mediaChanged {
-			if err := attach(ctx, tx, id, p.MediaIDs, true); err != nil {
+			if removed, err = deletePostMedia(ctx, tx, b, id, p.MediaIDs); err != nil {
+				return err
+			}
+			if err := attach(ctx, tx, id, p.MediaIDs); err != nil {
 				return err
 			}
 		}
@@ -265,21 +271,9 @@ func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Pos
 		return nil
 	})
 	if err != nil {
-		return domain.Post{}, err
+		return domain.Post{}, nil, err
 	}
-	return out, nil
-}
-
-func equalIDs(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return out, removed, nil
 }
 
 // DeletePost locks the post and calls fn (may be nil) with it to
@@ -313,48 +307,26 @@ func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post
 		if err != nil {
 			return err
 		}
-		type noteRef struct{ id, user string }
-		notes, err := queryRows(ctx, tx, func(r *sql.Rows) (noteRef, error) {
-			var n noteRef
-			err := r.Scan(&n.id, &n.user)
-			return n, err
-		}, "SELECT n.id, n.user_id FROM notifications n JOIN comments c ON c.id = n.comment_id WHERE c.post_id = ? FOR UPDATE", id)
-		if err != nil {
-			return err
-		}
-		media, err := queryRows(ctx, tx, scanMedia, "SELECT "+mediaCols+" FROM media WHERE post_id = ? ORDER BY post_pos FOR UPDATE", id)
-		if err != nil {
-			return err
-		}
-		if len(notes) > 0 {
-			if _, err := tx.ExecContext(ctx, "DELETE n FROM notifications n JOIN comments c ON c.id = n.comment_id WHERE c.post_id = ?", id); err != nil {
+		if len(comments) > 0 {
+			if err := deleteCommentNotes(ctx, tx, b, "c.post_id = ?", id); err != nil {
 				return err
 			}
-		}
-		if len(comments) > 0 {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM comments WHERE post_id = ?", id); err != nil {
 				return err
 			}
 		}
-		if len(media) > 0 {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM media WHERE post_id = ?", id); err != nil {
-				return err
-			}
+		media, err := deletePostMedia(ctx, tx, b, id, nil)
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM posts WHERE id = ?", id); err != nil {
 			return err
-		}
-		for _, n := range notes {
-			b.add(n.user, domain.EntityNotification, n.id, true)
 		}
 		for _, c := range comments {
 			b.add(p.AuthorID, domain.EntityComment, c.id, true)
 			b.add(c.author, domain.EntityComment, c.id, true)
 		}
 		b.add(p.AuthorID, domain.EntityPost, id, true)
-		for _, m := range media {
-			b.pin(entityKey(m.ID))
-		}
 		post, removed = p, media
 		return nil
 	})

@@ -206,21 +206,15 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, erro
 		// Notifications: to the user, caused by the user, and those of
 		// every removed comment. Three indexed reads (an OR would scan and
 		// lock the whole table).
-		type noteRef struct{ id, user string }
-		scanNote := func(r *sql.Rows) (noteRef, error) {
-			var n noteRef
-			err := r.Scan(&n.id, &n.user)
-			return n, err
-		}
-		notes, err := queryRows(ctx, tx, scanNote, "SELECT id, user_id FROM notifications WHERE user_id = ? FOR UPDATE", id)
+		notes, err := queryRows(ctx, tx, scanNoteRef, "SELECT id, user_id FROM notifications WHERE user_id = ? FOR UPDATE", id)
 		if err != nil {
 			return err
 		}
-		byActor, err := queryRows(ctx, tx, scanNote, "SELECT id, user_id FROM notifications WHERE actor_id = ? FOR UPDATE", id)
+		byActor, err := queryRows(ctx, tx, scanNoteRef, "SELECT id, user_id FROM notifications WHERE actor_id = ? FOR UPDATE", id)
 		if err != nil {
 			return err
 		}
-		byComment, err := queryIn(ctx, tx, scanNote, "SELECT id, user_id FROM notifications WHERE comment_id IN (IN) FOR UPDATE", nil, commentIDs)
+		byComment, err := queryIn(ctx, tx, scanNoteRef, "SELECT id, user_id FROM notifications WHERE comment_id IN (IN) FOR UPDATE", nil, commentIDs)
 		if err != nil {
 			return err
 		}

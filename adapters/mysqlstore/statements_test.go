@@ -37,13 +37,12 @@ func TestStatementsPerAPICall(t *testing.T) {
 	en := newAPIEnv(t, store)
 
 	type budget struct {
-		name       string
-		max        int  // statements, BEGIN/COMMIT included
-		oneTx      bool // exactly one transaction
-		method     string
-		path       func() string
-		body       func() any
-		wantStatus int
+		name   string
+		max    int  // statements, BEGIN/COMMIT included
+		oneTx  bool // exactly one transaction
+		method string
+		path   func() string
+		body   func() any
 	}
 	var postID string
 	for _, size := range []int{1, 25} {
@@ -217,7 +216,7 @@ func TestStatementsPerStoreCall(t *testing.T) {
 			}},
 			// BEGIN, lock post, update, feed head, change, COMMIT.
 			{"UpdatePost(body)", 6, func() error {
-				_, err := s.UpdatePost(ctx, p.ID, func(q *domain.Post) error { q.Body = "edited"; return nil })
+				_, _, err := s.UpdatePost(ctx, p.ID, func(q *domain.Post) error { q.Body = "edited"; return nil })
 				return err
 			}},
 			// BEGIN, lock unread, update, feed head, changes, COMMIT.

@@ -13,25 +13,32 @@ import (
 // The tests run against a real MySQL or MariaDB server (see package
 // scratch: CLOUDPOST_TEST_MYSQL_DSN, by default the one scripts/ci/mariadb.sh
 // starts on 127.0.0.1:3306). Every store they make gets a fresh database,
-// migrated up and dropped at cleanup, so tests run in parallel and leave
-// nothing behind.
+// a copy of one migrated template (migrated once per test binary), dropped
+// at cleanup, so tests run in parallel and leave nothing behind.
 
 // requireServer returns the admin pool, or fails (CI=true) or skips the
 // test when no server answers.
 func requireServer(t testing.TB) *sql.DB { return scratch.Server(t) }
 
-// testDatabase creates an empty database, migrated up unless bare, drops it
-// at cleanup and returns its DSN.
+// migrated is the template of the tests' migrated databases.
+var migrated = &scratch.Template{Setup: func(ctx context.Context, dsn string) error {
+	db, err := OpenDB(DefaultConfig(), dsn, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = MigrateUpIfPending(ctx, db)
+	return err
+}}
+
+// testDatabase creates a database, migrated unless bare, drops it at
+// cleanup and returns its DSN.
 func testDatabase(t testing.TB, bare bool) string {
 	t.Helper()
-	dsn := scratch.NewDatabase(t)
-	if !bare {
-		db := testOpenDB(t, dsn, DefaultConfig())
-		if _, err := MigrateUpIfPending(context.Background(), db); err != nil {
-			t.Fatalf("migrate: %v", err)
-		}
+	if bare {
+		return scratch.NewDatabase(t)
 	}
-	return dsn
+	return migrated.NewDatabase(t)
 }
 
 // testOpenDB opens a pool like Open does, closed at cleanup.

@@ -10,7 +10,7 @@ import (
 )
 
 // Presigning is local CPU work (no request is sent), so these run without
-// a server. Target: under 50µs per presign on the project's machines.
+// a server.
 func benchStore(b *testing.B, cfg s3blob.Config) *s3blob.Store {
 	b.Helper()
 	cfg.Bucket, cfg.Region = "media-bucket", "eu-west-1"

@@ -49,7 +49,7 @@ func (d *cdn) url(key string, dur time.Duration, now time.Time) (string, error) 
 }
 
 // escapeKey escapes each segment of key for a URL path, so the decoded path
-// yields the key again (validKey has ruled out empty, "." and ".." segments).
+// yields the key again (blobcheck.Key has ruled out empty, "." and ".." segments).
 func escapeKey(key string) string {
 	if !needsEscape(key) {
 		return key

@@ -37,28 +37,28 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/cloudpost/cloudpost/adapters/internal/blobcheck"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/ports"
 )
 
 // S3 limits the adapter checks before sending anything.
 const (
-	// MaxKeyLen is the longest key in bytes.
-	MaxKeyLen = 1024
-	// MaxObjectSize is the largest object a single PUT may carry.
-	MaxObjectSize = 5 << 30
+	// MaxKeyLen is the longest key in bytes (blobcheck.MaxKeyLen).
+	MaxKeyLen = blobcheck.MaxKeyLen
+	// MaxObjectSize is the largest object a single PUT may carry
+	// (blobcheck.MaxObjectSize).
+	MaxObjectSize = blobcheck.MaxObjectSize
 	// MaxExpires is the longest validity of a presigned URL (SigV4's limit;
 	// with temporary credentials a URL also dies with its session).
 	MaxExpires = 7 * 24 * time.Hour
@@ -162,14 +162,14 @@ func (s *Store) Ping(ctx context.Context) error {
 // below 1 or above MaxObjectSize, or an expiry outside [1s, MaxExpires];
 // Internal or Unavailable when credentials cannot be retrieved.
 func (s *Store) PresignUpload(ctx context.Context, p ports.UploadPolicy) (domain.UploadTarget, error) {
-	if err := validKey(p.Key); err != nil {
+	if err := blobcheck.Key(p.Key); err != nil {
 		return domain.UploadTarget{}, err
 	}
-	if err := validContentType(p.ContentType); err != nil {
+	if err := blobcheck.ContentType(p.ContentType); err != nil {
 		return domain.UploadTarget{}, err
 	}
-	if p.Size < 1 || p.Size > MaxObjectSize {
-		return domain.UploadTarget{}, domain.Errorf(domain.Invalid, "size must be between 1 and %d bytes", int64(MaxObjectSize))
+	if err := blobcheck.UploadSize(p.Size); err != nil {
+		return domain.UploadTarget{}, err
 	}
 	exp, err := expiry(p.Expires)
 	if err != nil {
@@ -218,11 +218,11 @@ func (s *Store) PresignUpload(ctx context.Context, p ports.UploadPolicy) (domain
 // MaxExpires]; Internal or Unavailable when credentials cannot be
 // retrieved or the CDN URL cannot be signed.
 func (s *Store) PresignDownload(ctx context.Context, p ports.DownloadPolicy) (string, error) {
-	if err := validKey(p.Key); err != nil {
+	if err := blobcheck.Key(p.Key); err != nil {
 		return "", err
 	}
 	if p.ContentType != "" {
-		if err := validContentType(p.ContentType); err != nil {
+		if err := blobcheck.ContentType(p.ContentType); err != nil {
 			return "", err
 		}
 	}
@@ -258,7 +258,7 @@ func (s *Store) PresignDownload(ctx context.Context, p ports.DownloadPolicy) (st
 // Returns NotFound, Unavailable (S3 down or throttling after the SDK's
 // retries) or Internal (access denied and other failures, logged).
 func (s *Store) Stat(ctx context.Context, key string) (domain.ObjectInfo, error) {
-	if validKey(key) != nil {
+	if blobcheck.Key(key) != nil {
 		return domain.ObjectInfo{}, notFound(key) // Put never stores such a key
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
@@ -277,7 +277,7 @@ func (s *Store) Stat(ctx context.Context, key string) (domain.ObjectInfo, error)
 // buffered beyond the HTTP client's. The caller closes it. Returns NotFound,
 // Unavailable or Internal as Stat does.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, domain.ObjectInfo, error) {
-	if validKey(key) != nil {
+	if blobcheck.Key(key) != nil {
 		return nil, domain.ObjectInfo{}, notFound(key)
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
@@ -323,7 +323,7 @@ func (s *Store) ReadHead(ctx context.Context, key string, n int64) ([]byte, erro
 		}
 		return []byte{}, nil
 	}
-	if validKey(key) != nil {
+	if blobcheck.Key(key) != nil {
 		return nil, notFound(key)
 	}
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
@@ -373,14 +373,14 @@ func (s *Store) ReadHead(ctx context.Context, key string, n int64) ([]byte, erro
 // Internal when reading body fails, Unavailable when the server is full
 // (507, QuotaExceeded), and Unavailable or Internal as Stat does.
 func (s *Store) Put(ctx context.Context, o ports.Object, r io.Reader) error {
-	if err := validKey(o.Key); err != nil {
+	if err := blobcheck.Key(o.Key); err != nil {
 		return err
 	}
-	if err := validContentType(o.ContentType); err != nil {
+	if err := blobcheck.ContentType(o.ContentType); err != nil {
 		return err
 	}
-	if o.Size < 0 || o.Size > MaxObjectSize {
-		return domain.Errorf(domain.Invalid, "size must be between 0 and %d bytes", int64(MaxObjectSize))
+	if err := blobcheck.PutSize(o.Size); err != nil {
+		return err
 	}
 	h := objectHeaders{contentType: o.ContentType}
 	if o.MaxAge > 0 {
@@ -392,7 +392,7 @@ func (s *Store) Put(ctx context.Context, o ports.Object, r io.Reader) error {
 			return domain.Wrap(err, domain.Internal, "measuring the object body failed")
 		}
 		if n != o.Size {
-			return wrongSize(o.Size)
+			return blobcheck.WrongSize(o.Size)
 		}
 		return s.putObject(ctx, o.Key, h, rs, o.Size)
 	}
@@ -400,8 +400,8 @@ func (s *Store) Put(ctx context.Context, o ports.Object, r io.Reader) error {
 		return s.putMultipart(ctx, o.Key, h, r, o.Size)
 	}
 	buf := make([]byte, o.Size)
-	if err := readExactly(r, buf, true); err != nil {
-		return bodyError(o.Size, err)
+	if err := blobcheck.ReadExactly(r, buf, true); err != nil {
+		return blobcheck.PutBodyError(o.Size, err)
 	}
 	return s.putObject(ctx, o.Key, h, bytes.NewReader(buf), o.Size)
 }
@@ -453,8 +453,8 @@ func (s *Store) putMultipart(ctx context.Context, key string, h objectHeaders, r
 	for left, num := size, int32(1); left > 0; num++ {
 		part := buf[:min(left, PartSize)]
 		left -= int64(len(part))
-		if err := readExactly(r, part, left == 0); err != nil {
-			return bodyError(size, err)
+		if err := blobcheck.ReadExactly(r, part, left == 0); err != nil {
+			return blobcheck.PutBodyError(size, err)
 		}
 		out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 			Bucket: &s.bucket, Key: &key, UploadId: up.UploadId, PartNumber: aws.Int32(num),
@@ -482,7 +482,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, h objectHeaders, r
 func (s *Store) Delete(ctx context.Context, keys ...string) error {
 	ids := make([]types.ObjectIdentifier, 0, len(keys))
 	for _, k := range keys {
-		if validKey(k) == nil {
+		if blobcheck.Key(k) == nil {
 			ids = append(ids, types.ObjectIdentifier{Key: aws.String(k)})
 		}
 	}
@@ -540,49 +540,6 @@ func expiry(d time.Duration) (time.Time, error) {
 	return time.Now().UTC().Truncate(time.Second).Add(d.Truncate(time.Second)), nil
 }
 
-// validKey enforces the key rules that memblob enforces too, so a key that
-// works with the fake works here: non-empty, at most MaxKeyLen bytes,
-// UTF-8, no control characters, no empty, "." or ".." segments (they do not
-// survive URL path cleaning in browsers and CDNs).
-func validKey(key string) error {
-	switch {
-	case key == "":
-		return domain.Errorf(domain.Invalid, "key is required")
-	case len(key) > MaxKeyLen:
-		return domain.Errorf(domain.Invalid, "key must have at most %d bytes", MaxKeyLen)
-	case !utf8.ValidString(key):
-		return domain.Errorf(domain.Invalid, "key must be valid UTF-8")
-	}
-	start := 0
-	for i := 0; i <= len(key); i++ {
-		if i < len(key) && key[i] != '/' {
-			if c := key[i]; c < 0x20 || c == 0x7f {
-				return domain.Errorf(domain.Invalid, "key must not contain control characters")
-			}
-			continue
-		}
-		if seg := key[start:i]; seg == "" || seg == "." || seg == ".." {
-			return domain.Errorf(domain.Invalid, "key must not have empty, '.' or '..' segments")
-		}
-		start = i + 1
-	}
-	return nil
-}
-
-func validContentType(ct string) error {
-	if ct == "" {
-		return domain.Errorf(domain.Invalid, "content type is required")
-	}
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || !strings.Contains(mt, "/") {
-		return domain.Errorf(domain.Invalid, "content type is not a valid media type")
-	}
-	return nil
-}
-
 func notFound(key string) error {
 	return domain.Errorf(domain.NotFound, "object %q not found", key)
-}
-
-func wrongSize(size int64) error {
-	return domain.Errorf(domain.Invalid, "body does not hold exactly %d bytes", size)
 }

@@ -264,6 +264,7 @@ func (s *Store) setupLifecycle(ctx context.Context) (StepStatus, string, error) 
 // incomplete multipart uploads of every key.
 func abortsEverywhere(r types.LifecycleRule) bool {
 	// The deprecated top-level Prefix still narrows rules made long ago.
+	//lint:ignore SA1019 reading the deprecated field is the point: rules made long ago set it.
 	if r.Status != types.ExpirationStatusEnabled || r.AbortIncompleteMultipartUpload == nil || aws.ToString(r.Prefix) != "" {
 		return false
 	}

@@ -1,9 +1,8 @@
-// Package system provides the real clock and id generator, plus a settable
-// clock for tests.
+// Package system provides the real clock and id generator (the settable
+// clock of the tests is internal/fakeclock).
 package system
 
 import (
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,35 +26,3 @@ var _ ports.IDs = IDs{}
 
 // NewID returns a new UUIDv7 in its canonical text form.
 func (IDs) NewID() string { return uuid.Must(uuid.NewV7()).String() }
-
-// FakeClock is a clock that only moves when told. Safe for concurrent use.
-type FakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-var _ ports.Clock = (*FakeClock)(nil)
-
-// NewFakeClock returns a clock set to t.
-func NewFakeClock(t time.Time) *FakeClock { return &FakeClock{now: t.UTC()} }
-
-// Now returns the clock's time.
-func (c *FakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *FakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// Set moves the clock to t.
-func (c *FakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t.UTC()
-	c.mu.Unlock()
-}

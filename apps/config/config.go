@@ -158,20 +158,34 @@ func (l Limits) Policy() limits.Policy {
 	}
 }
 
-// Load parses environ (os.Environ() form) into a Config and validates it.
-// The error names the offending variable.
+// Load parses environ (os.Environ() form) into a Config (see Parse) and
+// validates it. The error names the offending variable.
 func Load(environ []string) (Config, error) {
+	var c Config
+	if err := Parse(environ, &c); err != nil {
+		return Config{}, err
+	}
+	return c, c.validate()
+}
+
+// Parse reads environ (os.Environ() form, "KEY=value"; entries without
+// "=" are ignored) into dst, a pointer to a struct whose fields carry
+// github.com/caarlos0/env tags (env, envDefault, envSeparator; untagged
+// struct fields are read recursively): the one way every app of cloudpost
+// reads its settings. It applies defaults and parses values but checks no
+// other rule. Returns an error naming the variable of each value that
+// cannot be parsed, or the library's error when dst is not such a pointer.
+func Parse(environ []string, dst any) error {
 	vars := make(map[string]string, len(environ))
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			vars[k] = v
 		}
 	}
-	var c Config
-	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
-		return Config{}, namedError(err)
+	if err := env.ParseWithOptions(dst, env.Options{Environment: vars}); err != nil {
+		return namedError(dst, err)
 	}
-	return c, c.validate()
+	return nil
 }
 
 func (c *Config) validate() error {
@@ -274,19 +288,26 @@ func (c Config) BaseURL() string {
 	return "http://" + c.HTTPAddr
 }
 
-// namedError rewrites the library's field-name errors to name the variable.
-func namedError(err error) error {
-	keys := map[string][]string{}
-	collectKeys(reflect.TypeFor[Config](), keys)
+// namedError rewrites the library's field-name errors about dst's fields
+// to name the variable.
+func namedError(dst any, err error) error {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
 		return err
+	}
+	keys := map[string][]string{}
+	if t := reflect.TypeOf(dst); t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
+		collectKeys(t.Elem(), keys)
 	}
 	var out []error
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
-			out = append(out, fmt.Errorf("%s: cannot parse as %s: %v", strings.Join(keys[pe.Name], " or "), pe.Type, errors.Unwrap(pe.Err)))
+			names := keys[pe.Name]
+			if len(names) == 0 {
+				names = []string{pe.Name}
+			}
+			out = append(out, fmt.Errorf("%s: cannot parse as %s: %v", strings.Join(names, " or "), pe.Type, errors.Unwrap(pe.Err)))
 			continue
 		}
 		out = append(out, e)

@@ -41,3 +41,32 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		}
 	}
 }
+
+// TestParseAnyStruct: Parse serves other apps' settings structs too
+// (lambdaapp.LoadConfig): defaults, "=" inside values, nested structs, and
+// errors that name the variable.
+func TestParseAnyStruct(t *testing.T) {
+	type inner struct {
+		Wait time.Duration `env:"TEST_WAIT" envDefault:"2s"`
+	}
+	type settings struct {
+		Name  string `env:"TEST_NAME"`
+		Count int    `env:"TEST_COUNT" envDefault:"3"`
+		Inner inner
+	}
+	var s settings
+	if err := Parse([]string{"TEST_NAME=a=b", "NOT_A_PAIR", "OTHER=x"}, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "a=b" || s.Count != 3 || s.Inner.Wait != 2*time.Second {
+		t.Errorf("Parse = %+v", s)
+	}
+	for kv, name := range map[string]string{"TEST_COUNT=many": "TEST_COUNT", "TEST_WAIT=later": "TEST_WAIT"} {
+		if err := Parse([]string{kv}, &settings{}); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v, want it to name %s", kv, err, name)
+		}
+	}
+	if err := Parse(nil, settings{}); err == nil {
+		t.Error("Parse into a struct value (not a pointer) succeeded")
+	}
+}

@@ -38,6 +38,7 @@ import (
 	"github.com/cloudpost/cloudpost/core/posts"
 	"github.com/cloudpost/cloudpost/core/profiles"
 	"github.com/cloudpost/cloudpost/core/sessions"
+	"github.com/cloudpost/cloudpost/internal/fakeclock"
 	"github.com/cloudpost/cloudpost/internal/testlog"
 	"github.com/cloudpost/cloudpost/ports"
 )
@@ -52,7 +53,7 @@ type env struct {
 	t        *testing.T
 	srv      *httptest.Server
 	client   *http.Client
-	clock    *system.FakeClock
+	clock    *fakeclock.Clock
 	auth     *localauth.Provider
 	blobs    *memblob.Store
 	store    *memstore.Store
@@ -78,7 +79,7 @@ func newEnvPolicy(t *testing.T, policy limits.Policy, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := system.NewFakeClock(time.Now())
+	clock := fakeclock.New(time.Now())
 	ids := system.IDs{}
 	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -1,8 +1,8 @@
 // Package httpapi is cloudpost's JSON/HTTP API on Echo v4: routes, handlers,
 // DTOs, the mapping of domain errors to RFC 9457 problems, middleware (request
 // id, access log, recover, body limit, CORS, secure headers, bearer auth) and
-// the OpenAPI document of every route (openapi.yaml, served at
-// GET /openapi.yaml).
+// the OpenAPI document of every route (internal/apidoc/openapi.yaml, served
+// at GET /openapi.yaml).
 //
 // The package drives the core use cases and knows no adapter: the caller
 // (apps/server with fx, apps/lambda, tests) builds the services and passes

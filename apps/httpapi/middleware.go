@@ -16,12 +16,10 @@ import (
 	"github.com/cloudpost/cloudpost/core/domain"
 )
 
-// Context keys. The types are unexported, so only this package's functions
-// can put values under them: nothing an HTTP client sends ends up there.
-type (
-	principalCtxKey struct{}
-	requestIDCtxKey struct{}
-)
+// principalCtxKey is the context key of an already verified principal. The
+// type is unexported, so only this package's functions can put values under
+// it: nothing an HTTP client sends ends up there.
+type principalCtxKey struct{}
 
 // principalKey is the echo.Context key of the verified principal.
 const principalKey = "cloudpost.principal"
@@ -41,30 +39,19 @@ func PrincipalFrom(c echo.Context) (domain.Principal, bool) {
 	return p, ok
 }
 
-// RequestIDFrom returns the request id stored in a request's context by the
-// request id middleware ("" outside a request), for logs in code below the
-// handlers.
-func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDCtxKey{}).(string)
-	return id
-}
-
 // maxRequestIDLen bounds an incoming X-Request-Id we are willing to echo.
 const maxRequestIDLen = 128
 
 // requestID sets X-Request-Id on the response: the incoming one when it is
 // sane (1-128 characters of [A-Za-z0-9._:-], so it cannot inject anything
-// into headers or logs), else a new random one. The id is also put in the
-// request context (RequestIDFrom).
+// into headers or logs), else a new random one.
 func requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		req := c.Request()
-		rid := req.Header.Get(echo.HeaderXRequestID)
+		rid := c.Request().Header.Get(echo.HeaderXRequestID)
 		if !saneRequestID(rid) {
 			rid = newRequestID()
 		}
 		c.Response().Header().Set(echo.HeaderXRequestID, rid)
-		c.SetRequest(req.WithContext(context.WithValue(req.Context(), requestIDCtxKey{}, rid)))
 		return next(c)
 	}
 }

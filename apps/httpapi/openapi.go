@@ -1,19 +1,16 @@
 package httpapi
 
 import (
-	_ "embed"
 	"net/http"
-	"slices"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/cloudpost/cloudpost/apps/httpapi/internal/apidoc"
 )
 
-//go:embed openapi.yaml
-var openapiYAML []byte
-
-// OpenAPIDocument returns a copy of the OpenAPI 3.0 document (YAML) that
-// describes every route of the API.
-func OpenAPIDocument() []byte { return slices.Clone(openapiYAML) }
+// openapiYAML is the OpenAPI document of every route
+// (internal/apidoc/openapi.yaml).
+var openapiYAML = apidoc.YAML()
 
 // serveOpenAPI serves the document at GET /openapi.yaml.
 func serveOpenAPI(c echo.Context) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/cloudpost/cloudpost/apps/httpapi"
+	"github.com/cloudpost/cloudpost/apps/httpapi/internal/apidoc"
 )
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {
@@ -51,8 +52,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 func TestServedDocumentIsTheEmbeddedOne(t *testing.T) {
 	en := newEnv(t)
 	r := en.do(req{method: "GET", path: "/openapi.yaml"}).want(t, http.StatusOK)
-	if string(r.body) != string(httpapi.OpenAPIDocument()) {
-		t.Fatal("GET /openapi.yaml differs from OpenAPIDocument")
+	if string(r.body) != string(apidoc.YAML()) {
+		t.Fatal("GET /openapi.yaml differs from internal/apidoc/openapi.yaml")
 	}
 	if ct := r.header.Get("Content-Type"); ct != "application/yaml" {
 		t.Errorf("content type %q", ct)

@@ -214,8 +214,13 @@ func upload(c *client, purpose string, data []byte) mediaDTO {
 		c.t.Fatalf("upload PUT: %d", st)
 	}
 	c.do("POST", "/v1/media/"+up.MediaID+"/complete", nil, 202, nil)
-	return waitReady(c, up.MediaID, 20*time.Second)
+	return waitReady(c, up.MediaID, readyWithin)
 }
+
+// readyWithin bounds the wait for an image to be processed: generous, so
+// that it fails a pipeline that hangs, not one on a busy machine (a
+// race-enabled run beside other packages' tests).
+const readyWithin = 2 * time.Minute
 
 // waitReady polls the item until it is ready.
 func waitReady(c *client, id string, timeout time.Duration) mediaDTO {
@@ -269,7 +274,7 @@ func TestEndToEnd(t *testing.T) {
 			"CLOUDPOST_COGNITO_USER_POOL_ID=" + pool.UserPoolID, "CLOUDPOST_COGNITO_CLIENT_ID=" + pool.ClientID,
 			"CLOUDPOST_COGNITO_ENDPOINT=" + pool.Endpoint,
 		}, func(email string) string {
-			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
 			code, err := srv.Code(ctx, email, cognitolocal.TargetSignUp)
 			if err != nil {
@@ -505,7 +510,7 @@ func checkMediaTrust(t *testing.T, owner, viewer *client, postID string, photo [
 		t.Errorf("replayed upload before processing: %d, want 412", st)
 	}
 	owner.do("POST", "/v1/media/"+up.MediaID+"/complete", nil, 202, nil)
-	m := waitReady(owner, up.MediaID, 20*time.Second)
+	m := waitReady(owner, up.MediaID, readyWithin)
 	if st := up.send(t, html); st != http.StatusPreconditionFailed {
 		t.Errorf("replayed upload after processing: %d, want 412", st)
 	}
@@ -675,7 +680,7 @@ func runUploadFlood(t *testing.T, env []string) {
 	}
 	bob.do("POST", "/v1/media/"+up.MediaID+"/complete", nil, 202, nil)
 	var left int
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(readyWithin); ; time.Sleep(time.Millisecond) {
 		m, err := store.GetMedia(context.Background(), up.MediaID)
 		if err != nil {
 			t.Fatal(err)
@@ -699,6 +704,6 @@ func runUploadFlood(t *testing.T, env []string) {
 		t.Errorf("%d of ada's %d waiting images were processed before bob's: he waited for her queue", before-left, before)
 	}
 	for _, id := range adaIDs {
-		waitReady(ada, id, 60*time.Second) // none of ada's is dropped
+		waitReady(ada, id, readyWithin) // none of ada's is dropped
 	}
 }

@@ -35,7 +35,7 @@ var LambdaAPI = fx.Provide(func(in echoIn) *echo.Echo {
 // LambdaAdapters picks the same adapters as Adapters, except that S3 costs
 // nothing at a cold start: s3blob.Module loads the AWS configuration in its
 // constructor (file reading, client set-up, and parsing every certificate
-// of AWS_CA_BUNDLE when that is set: 0.3 ms to 5 ms of CPU) and pings the
+// of AWS_CA_BUNDLE when that is set, milliseconds of CPU) and pings the
 // bucket in OnStart (a network round trip, with SDK retries when S3 is
 // unreachable). Here the store is built by its first use (the first
 // request that presigns, reads or writes media), and the bucket is only

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cloudpost/cloudpost/internal/testlog"
 )
 
 func TestProcessesEachIDAndRetries(t *testing.T) {
@@ -31,7 +34,7 @@ func TestProcessesEachIDAndRetries(t *testing.T) {
 	for range 2 {
 		select {
 		case <-done:
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Minute): // a hang, not a slow machine
 			t.Fatal("jobs did not finish")
 		}
 	}
@@ -46,21 +49,37 @@ func TestProcessesEachIDAndRetries(t *testing.T) {
 	}
 }
 
+// TestGivesUpAfterAttempts waits for the queue to say it gave up (after
+// which nothing is scheduled), then counts the attempts: no sleeping for a
+// fourth attempt that a slow machine might bring later.
 func TestGivesUpAfterAttempts(t *testing.T) {
-	q := New(Config{Workers: 1, Attempts: 3, Backoff: time.Millisecond}, nil)
+	var logs testlog.Buffer
+	q := New(Config{Workers: 1, Attempts: 3, Backoff: time.Millisecond}, logs.Logger())
 	var calls atomic.Int32
 	q.Start(func(context.Context, string) error { calls.Add(1); return errors.New("down") })
 	q.Enqueue("u", "x")
-	deadline := time.Now().Add(5 * time.Second)
-	for calls.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	eventually(t, "the queue to give up", func() bool {
+		return strings.Contains(logs.String(), "the media sweep will retry it")
+	})
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("process called %d times before the queue gave up, want 3", n)
 	}
-	time.Sleep(50 * time.Millisecond) // a fourth attempt would come within this
 	if err := q.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := calls.Load(); n != 3 {
 		t.Fatalf("process called %d times, want 3", n)
+	}
+}
+
+// eventually polls cond until it holds. The deadline is generous: it only
+// fails a test that hangs, never one on a slow machine.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting for %s after a minute", what)
+		}
 	}
 }
 
@@ -78,7 +97,7 @@ func TestRetryDoesNotHoldAWorker(t *testing.T) {
 	q.Enqueue("b", "other")
 	select {
 	case <-other:
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute): // the retry waits an hour: only a blocked worker gets here
 		t.Fatal("a retry waiting an hour blocked the only worker")
 	}
 	if err := q.Stop(context.Background()); err != nil {
@@ -145,16 +164,11 @@ func TestOwnersTakeTurns(t *testing.T) {
 	}
 	q.Enqueue("bob", "b")
 	close(gate)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventually(t, "all 201 jobs", func() bool {
 		mu.Lock()
-		n := len(order)
-		mu.Unlock()
-		if n == 201 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(order) == 201
+	})
 	if err := q.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}

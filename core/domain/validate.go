@@ -143,6 +143,25 @@ func ValidatePassword(pw string) error {
 	return nil
 }
 
+// CheckMediaIDs applies the rules of a post's media list: at most
+// MaxMediaPerPost ids, none listed twice. It is the one home of these
+// rules: the post use cases check them before touching storage, and the
+// stores check them again inside their transactions (CreatePost,
+// UpdatePost). Returns Invalid naming the rule (and the repeated id).
+func CheckMediaIDs(ids []string) error {
+	if len(ids) > MaxMediaPerPost {
+		return Errorf(Invalid, "a post has at most %d media items, not %d", MaxMediaPerPost, len(ids))
+	}
+	for i, id := range ids {
+		for _, prev := range ids[:i] {
+			if prev == id {
+				return Errorf(Invalid, "media %s is listed twice", id)
+			}
+		}
+	}
+	return nil
+}
+
 // ClampLimit returns the page limit to use: def for 0, Invalid outside 1..MaxPageLimit.
 func ClampLimit(limit int) (int, error) {
 	if limit == 0 {

@@ -129,3 +129,31 @@ func TestValidateTextRefusesBidiControlsInSingleLineText(t *testing.T) {
 		t.Errorf("empty normalised name: %v", err)
 	}
 }
+
+func TestCheckMediaIDs(t *testing.T) {
+	ids := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = "m" + string(rune('a'+i))
+		}
+		return out
+	}
+	for _, ok := range [][]string{nil, {}, {"a"}, ids(MaxMediaPerPost)} {
+		if err := CheckMediaIDs(ok); err != nil {
+			t.Errorf("CheckMediaIDs(%v) = %v, want nil", ok, err)
+		}
+	}
+	for _, tc := range []struct {
+		ids  []string
+		want string
+	}{
+		{[]string{"a", "b", "a"}, "media a is listed twice"},
+		{[]string{"a", "a"}, "media a is listed twice"},
+		{ids(MaxMediaPerPost + 1), "at most 10 media items"},
+	} {
+		err := CheckMediaIDs(tc.ids)
+		if ErrorCode(err) != Invalid || !strings.Contains(ErrorMessage(err), tc.want) {
+			t.Errorf("CheckMediaIDs(%v) = %v, want Invalid saying %q", tc.ids, err, tc.want)
+		}
+	}
+}

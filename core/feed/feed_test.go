@@ -11,17 +11,18 @@ import (
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/feed"
 	"github.com/cloudpost/cloudpost/core/profiles"
+	"github.com/cloudpost/cloudpost/internal/fakeclock"
 )
 
 type env struct {
 	store *memstore.Store
-	clock *system.FakeClock
+	clock *fakeclock.Clock
 	feed  *feed.Service
 	ada   domain.Principal
 }
 
 func newEnv(t *testing.T) env {
-	clock := system.NewFakeClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	store := memstore.New(clock)
 	profileSvc := profiles.New(store, localauth.New(localauth.Config{Clock: clock, IDs: system.IDs{}}), nil, clock, nil)
 	ctx := context.Background()

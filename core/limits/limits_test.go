@@ -5,15 +5,15 @@ import (
 	"time"
 
 	"github.com/cloudpost/cloudpost/adapters/memory/memstore"
-	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/limits"
+	"github.com/cloudpost/cloudpost/internal/fakeclock"
 )
 
-func newService(t *testing.T, p limits.Policy) (*limits.Service, *system.FakeClock) {
+func newService(t *testing.T, p limits.Policy) (*limits.Service, *fakeclock.Clock) {
 	t.Helper()
 	// A whole minute, so windows start where the test expects.
-	clock := system.NewFakeClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	return limits.New(memstore.New(clock), clock, p), clock
 }
 
@@ -155,7 +155,7 @@ func TestAccountCeiling(t *testing.T) {
 // counters: per address and per user) over the memory store; on MySQL each
 // counter is one statement (adapters/mysqlstore BenchmarkHit).
 func BenchmarkTake(b *testing.B) {
-	clock := system.NewFakeClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	s := limits.New(memstore.New(clock), clock, limits.DefaultPolicy())
 	ctx := b.Context()
 	b.ReportAllocs()

@@ -215,18 +215,14 @@ func (s *Service) Complete(ctx context.Context, p domain.Principal, id string) (
 // CheckAttachable checks that the caller may attach the media ids with the
 // purpose: each exists, is owned by the caller, has that purpose, has not
 // failed, and, while pending, its bytes have arrived (blob stat). Returns
-// Invalid (duplicates, wrong purpose, failed item, upload missing),
-// NotFound, Forbidden, or the blob store's error.
+// Invalid (a list domain.CheckMediaIDs refuses, wrong purpose, failed
+// item, upload missing), NotFound, Forbidden, or the blob store's error.
 func (s *Service) CheckAttachable(ctx context.Context, p domain.Principal, ids []string, purpose domain.MediaPurpose) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	seen := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		if seen[id] {
-			return domain.Errorf(domain.Invalid, "media %s is listed twice", id)
-		}
-		seen[id] = true
+	if err := domain.CheckMediaIDs(ids); err != nil {
+		return err
 	}
 	items, err := s.store.GetMediaBatch(ctx, ids)
 	if err != nil {

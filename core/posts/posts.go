@@ -32,13 +32,6 @@ func validateBody(body string) error {
 	return domain.ValidateText("body", body, 1, domain.MaxPostBody, true)
 }
 
-func validateMediaIDs(ids []string) error {
-	if len(ids) > domain.MaxMediaPerPost {
-		return domain.Errorf(domain.Invalid, "a post has at most %d media", domain.MaxMediaPerPost)
-	}
-	return nil
-}
-
 // Create publishes a post by the caller. Returns Invalid for a bad body or
 // media list, NotFound/Forbidden/Conflict for media that cannot be
 // attached.
@@ -46,7 +39,7 @@ func (s *Service) Create(ctx context.Context, p domain.Principal, body string, m
 	if err := validateBody(body); err != nil {
 		return domain.Post{}, err
 	}
-	if err := validateMediaIDs(mediaIDs); err != nil {
+	if err := domain.CheckMediaIDs(mediaIDs); err != nil {
 		return domain.Post{}, err
 	}
 	if err := s.media.CheckAttachable(ctx, p, mediaIDs, domain.PurposePost); err != nil {
@@ -92,8 +85,9 @@ type Update struct {
 
 // Update edits the caller's post. Returns NotFound, Forbidden for someone
 // else's post, PreconditionFailed for a stale IfMatch, Invalid for bad
-// fields, and the media errors of Create. Media removed from the post are
-// deleted.
+// fields, and the media errors of Create. Media the post no longer lists
+// are deleted: their rows by the store in the update's transaction, then
+// their blobs.
 func (s *Service) Update(ctx context.Context, p domain.Principal, id string, u Update) (domain.Post, error) {
 	if u.Body != nil {
 		if err := validateBody(*u.Body); err != nil {
@@ -101,15 +95,14 @@ func (s *Service) Update(ctx context.Context, p domain.Principal, id string, u U
 		}
 	}
 	if u.MediaIDs != nil {
-		if err := validateMediaIDs(*u.MediaIDs); err != nil {
+		if err := domain.CheckMediaIDs(*u.MediaIDs); err != nil {
 			return domain.Post{}, err
 		}
 		if err := s.checkNewMedia(ctx, p, id, *u.MediaIDs); err != nil {
 			return domain.Post{}, err
 		}
 	}
-	var removed []string
-	post, err := s.store.UpdatePost(ctx, id, func(post *domain.Post) error {
+	post, removed, err := s.store.UpdatePost(ctx, id, func(post *domain.Post) error {
 		if post.AuthorID != p.UserID {
 			return domain.Errorf(domain.Forbidden, "only the author may edit this post")
 		}
@@ -120,12 +113,6 @@ func (s *Service) Update(ctx context.Context, p domain.Principal, id string, u U
 			post.Body = strings.TrimSpace(*u.Body)
 		}
 		if u.MediaIDs != nil {
-			removed = removed[:0]
-			for _, old := range post.MediaIDs {
-				if !slices.Contains(*u.MediaIDs, old) {
-					removed = append(removed, old)
-				}
-			}
 			post.MediaIDs = slices.Clone(*u.MediaIDs)
 		}
 		post.UpdatedAt = s.clock.Now()
@@ -134,13 +121,12 @@ func (s *Service) Update(ctx context.Context, p domain.Principal, id string, u U
 	if err != nil {
 		return domain.Post{}, err
 	}
-	var gone []domain.Media
-	for _, mid := range removed {
-		if m, err := s.store.DeleteMedia(ctx, mid, nil); err == nil {
-			gone = append(gone, m)
-		}
-	}
-	s.media.DeleteObjects(ctx, gone)
+	// Best effort, after the commit: the store deleted the rows of the
+	// removed media in the update's transaction, so no post, profile or
+	// read can reference them again and the media sweep (which visits rows)
+	// never sees them. A blob a failed delete leaves behind is an orphan
+	// nothing points to; DeleteObjects logs it and the request succeeds.
+	s.media.DeleteObjects(ctx, removed)
 	return post, nil
 }
 
@@ -153,11 +139,6 @@ func (s *Service) checkNewMedia(ctx context.Context, p domain.Principal, postID 
 	}
 	if cur.AuthorID != p.UserID {
 		return domain.Errorf(domain.Forbidden, "only the author may edit this post")
-	}
-	for i, id := range ids {
-		if slices.Contains(ids[:i], id) {
-			return domain.Errorf(domain.Invalid, "media %s is listed twice", id)
-		}
 	}
 	var added []string
 	for _, id := range ids {

@@ -105,16 +105,68 @@ func TestCreateValidatesBeforeTouchingStorage(t *testing.T) {
 func TestUpdateByOtherUserIsForbidden(t *testing.T) {
 	svc, store, _ := newService(t)
 	post := domain.Post{ID: "p1", AuthorID: "bob", Body: "x", Version: 3}
-	store.EXPECT().UpdatePost(gomock.Any(), "p1", gomock.Any()).DoAndReturn(func(_ context.Context, _ string, fn func(*domain.Post) error) (domain.Post, error) {
+	store.EXPECT().UpdatePost(gomock.Any(), "p1", gomock.Any()).DoAndReturn(func(_ context.Context, _ string, fn func(*domain.Post) error) (domain.Post, []domain.Media, error) {
 		p := post
 		if err := fn(&p); err != nil {
-			return domain.Post{}, err
+			return domain.Post{}, nil, err
 		}
-		return p, nil
+		return p, nil, nil
 	})
 	body := "changed"
 	_, err := svc.Update(context.Background(), alice, "p1", posts.Update{Body: &body})
 	if domain.ErrorCode(err) != domain.Forbidden {
 		t.Fatalf("err = %v, want Forbidden", err)
+	}
+}
+
+func TestUpdateRefusesBadMediaListBeforeTouchingStorage(t *testing.T) {
+	svc, _, _ := newService(t)
+	tooMany := make([]string, domain.MaxMediaPerPost+1)
+	for i := range tooMany {
+		tooMany[i] = string(rune('a' + i))
+	}
+	for name, ids := range map[string][]string{"listed twice": {"m1", "m2", "m1"}, "too many": tooMany} {
+		t.Run(name, func(t *testing.T) {
+			// No store call may happen: gomock fails the test on one.
+			if _, err := svc.Update(context.Background(), alice, "p1", posts.Update{MediaIDs: &ids}); domain.ErrorCode(err) != domain.Invalid {
+				t.Fatalf("err = %v, want Invalid", err)
+			}
+		})
+	}
+}
+
+// TestUpdateDeletesBlobsOfRemovedMedia: the store removes the rows of the
+// media the post no longer lists and returns them; the service deletes
+// their blobs, and a failing blob delete does not fail the edit.
+func TestUpdateDeletesBlobsOfRemovedMedia(t *testing.T) {
+	svc, store, blobs := newService(t)
+	post := domain.Post{ID: "p1", AuthorID: "alice", Body: "x", MediaIDs: []string{"m1", "m2"}, Version: 1}
+	gone := domain.Media{ID: "m1", OwnerID: "alice", Purpose: domain.PurposePost, Status: domain.MediaReady, PostID: "p1"}
+	store.EXPECT().GetPost(gomock.Any(), "p1").Return(post, nil)
+	store.EXPECT().UpdatePost(gomock.Any(), "p1", gomock.Any()).DoAndReturn(func(_ context.Context, _ string, fn func(*domain.Post) error) (domain.Post, []domain.Media, error) {
+		p := post
+		p.MediaIDs = append([]string(nil), post.MediaIDs...)
+		if err := fn(&p); err != nil {
+			return domain.Post{}, nil, err
+		}
+		if len(p.MediaIDs) != 1 || p.MediaIDs[0] != "m2" {
+			t.Errorf("fn left MediaIDs %v, want [m2]", p.MediaIDs)
+		}
+		p.Version++
+		return p, []domain.Media{gone}, nil
+	})
+	want := []any{domain.UploadKey("alice", "m1")}
+	for _, v := range domain.VariantNames {
+		want = append(want, domain.VariantKey("m1", v))
+	}
+	blobs.EXPECT().Delete(gomock.Any(), want...).Return(domain.Errorf(domain.Unavailable, "s3 down"))
+
+	kept := []string{"m2"}
+	got, err := svc.Update(context.Background(), alice, "p1", posts.Update{MediaIDs: &kept})
+	if err != nil {
+		t.Fatalf("Update: %v (a failed blob delete must not fail the edit)", err)
+	}
+	if got.Version != 2 || len(got.MediaIDs) != 1 {
+		t.Errorf("Update returned %+v", got)
 	}
 }

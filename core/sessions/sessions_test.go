@@ -6,13 +6,13 @@ import (
 	"time"
 
 	"github.com/cloudpost/cloudpost/adapters/memory/memstore"
-	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/sessions"
+	"github.com/cloudpost/cloudpost/internal/fakeclock"
 )
 
 func TestRevokeEndsOlderSessionsOnEveryInstance(t *testing.T) {
-	clock := system.NewFakeClock(time.Date(2026, 3, 1, 10, 0, 0, 400_000_000, time.UTC))
+	clock := fakeclock.New(time.Date(2026, 3, 1, 10, 0, 0, 400_000_000, time.UTC))
 	store := memstore.New(clock)
 	var slept time.Duration
 	cfg := sessions.Config{CacheTTL: 2 * time.Second, Sleep: func(_ context.Context, d time.Duration) error {
@@ -65,7 +65,7 @@ func TestRevokeEndsOlderSessionsOnEveryInstance(t *testing.T) {
 // common case; a miss costs one storage read, adapters/mysqlstore
 // BenchmarkTokensRevokedBefore).
 func BenchmarkCheck(b *testing.B) {
-	clock := system.NewFakeClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	s := sessions.New(memstore.New(clock), clock, sessions.Config{})
 	p := domain.Principal{UserID: "01900000-0000-7000-8000-000000000001", AuthTime: clock.Now()}
 	ctx := b.Context()

@@ -214,7 +214,7 @@ func blobTestConcurrentPuts(t *testing.T, h BlobHarness) {
 			for range rounds {
 				ct, data := version(w)
 				if err := b.Put(ctx, ports.Object{Key: key, ContentType: ct, Size: int64(len(data))}, bytes.NewReader(data)); err != nil {
-					errs <- fmt.Errorf("Put: %w", err)
+					errs <- fmt.Errorf("concurrent Put: %w", err)
 				}
 			}
 		})
@@ -224,7 +224,7 @@ func blobTestConcurrentPuts(t *testing.T, h BlobHarness) {
 			for range rounds {
 				rc, info, err := b.Open(ctx, key)
 				if err != nil {
-					errs <- fmt.Errorf("Open: %w", err)
+					errs <- fmt.Errorf("concurrent Open: %w", err)
 					continue
 				}
 				got, err := io.ReadAll(rc)
@@ -233,7 +233,7 @@ func blobTestConcurrentPuts(t *testing.T, h BlobHarness) {
 					err = check(info, got)
 				}
 				if err != nil {
-					errs <- fmt.Errorf("Open: %w", err)
+					errs <- fmt.Errorf("concurrent Open: %w", err)
 				}
 			}
 		})

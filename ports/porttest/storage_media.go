@@ -143,17 +143,18 @@ func storageMediaDelete(t *testing.T, f *storageFix) {
 	_, err = f.s.GetMedia(f.ctx, loose.ID)
 	storageWantCode(t, err, domain.NotFound, "GetMedia after delete")
 
-	// Once detached and no longer the avatar, the items can go.
-	if _, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error { q.MediaIDs = nil; return nil }); err != nil {
+	// Dropping an item from its post deletes it (UpdatePost); once no
+	// longer the avatar, an item can go.
+	if _, _, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error { q.MediaIDs = nil; return nil }); err != nil {
 		t.Fatalf("UpdatePost(detach): %v", err)
 	}
+	_, err = f.s.DeleteMedia(f.ctx, attached.ID, nil)
+	storageWantCode(t, err, domain.NotFound, "DeleteMedia of an item its post dropped")
 	if _, err := f.s.UpdateProfile(f.ctx, a.ID, func(q *domain.Profile) error { q.ImageID = ""; return nil }); err != nil {
 		t.Fatalf("UpdateProfile(clear avatar): %v", err)
 	}
-	for _, m := range []domain.Media{attached, avatar} {
-		if _, err := f.s.DeleteMedia(f.ctx, m.ID, nil); err != nil {
-			t.Errorf("DeleteMedia after release: %v", err)
-		}
+	if _, err := f.s.DeleteMedia(f.ctx, avatar.ID, nil); err != nil {
+		t.Errorf("DeleteMedia after release: %v", err)
 	}
 	f.expectFeed(a.ID, cur, storageUpsert(domain.EntityPost, p.ID), storageUpsert(domain.EntityProfile, a.ID))
 }

@@ -18,8 +18,8 @@ func storageETag(n int) string { return fmt.Sprintf("\"%032x\"", n) }
 func storageChecksum(n int) string { return fmt.Sprintf("%064x", n) }
 
 // storageMediaETagChecksum: ETag and Checksum are stored by CreateMedia and
-// UpdateMedia and come back from every read and every delete that returns
-// items.
+// UpdateMedia and come back from every read and every write that returns
+// removed items.
 func storageMediaETagChecksum(t *testing.T, f *storageFix) {
 	a := f.profile()
 	withChecks := func(m domain.Media, n int) domain.Media {
@@ -55,15 +55,22 @@ func storageMediaETagChecksum(t *testing.T, f *storageFix) {
 	}
 	storageSame(t, "GetMediaBatch", batch, []domain.Media{in, want})
 
-	// Attached to a post: GetPostWithMedia and DeletePost return them.
-	p := f.post(a.ID, in.ID, want.ID)
-	in.PostID, want.PostID = p.ID, p.ID
+	// Attached to a post: GetPostWithMedia, UpdatePost (dropping one) and
+	// DeletePost return them.
+	dropped := f.createMedia(withChecks(storageNewMedia(a.ID, domain.PurposePost), 5))
+	p := f.post(a.ID, in.ID, want.ID, dropped.ID)
+	in.PostID, want.PostID, dropped.PostID = p.ID, p.ID, p.ID
 	_, items, err := f.s.GetPostWithMedia(f.ctx, p.ID)
 	if err != nil {
 		t.Fatalf("GetPostWithMedia: %v", err)
 	}
-	storageSame(t, "GetPostWithMedia items", items, []domain.Media{in, want})
-	_, removed, err := f.s.DeletePost(f.ctx, p.ID, nil)
+	storageSame(t, "GetPostWithMedia items", items, []domain.Media{in, want, dropped})
+	_, removed, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error { q.MediaIDs = []string{in.ID, want.ID}; return nil })
+	if err != nil {
+		t.Fatalf("UpdatePost: %v", err)
+	}
+	storageSame(t, "media UpdatePost returned", removed, []domain.Media{dropped})
+	_, removed, err = f.s.DeletePost(f.ctx, p.ID, nil)
 	if err != nil {
 		t.Fatalf("DeletePost: %v", err)
 	}

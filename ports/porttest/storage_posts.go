@@ -15,7 +15,9 @@ var storagePostCases = []storageCase{
 	{name: "GetWithMedia", run: storagePostGetWithMedia},
 	{name: "CreateDuplicateID", run: storagePostCreateDuplicate},
 	{name: "CreateMediaRules", run: storagePostCreateMediaRules},
+	{name: "MediaListRules", run: storagePostMediaListRules},
 	{name: "Update", run: storagePostUpdate},
+	{name: "UpdateDeletesDroppedMedia", run: storagePostUpdateDeletesDropped},
 	{name: "UpdateErrors", run: storagePostUpdateErrors},
 	{name: "Delete", run: storagePostDelete},
 	{name: "ListPaging", run: storagePostListPaging},
@@ -68,8 +70,8 @@ func storagePostCreateGet(t *testing.T, f *storageFix) {
 }
 
 // storagePostGetWithMedia: the post comes with its items in display order,
-// following edits and deletions; an item detached or on another post is
-// not included.
+// following edits and deletions; an item dropped from it or on another
+// post is not included.
 func storagePostGetWithMedia(t *testing.T, f *storageFix) {
 	a := f.profile()
 	m1, m2, m3 := f.media(a.ID, domain.PurposePost), f.media(a.ID, domain.PurposePost), f.media(a.ID, domain.PurposePost)
@@ -94,7 +96,7 @@ func storagePostGetWithMedia(t *testing.T, f *storageFix) {
 	check("other post", other.ID, m3.ID)
 	check("no items", plain.ID)
 
-	if _, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error { q.MediaIDs = []string{m1.ID}; return nil }); err != nil {
+	if _, _, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error { q.MediaIDs = []string{m1.ID}; return nil }); err != nil {
 		t.Fatalf("UpdatePost: %v", err)
 	}
 	check("after detaching one", p.ID, m1.ID)
@@ -163,6 +165,64 @@ func storagePostCreateMediaRules(t *testing.T, f *storageFix) {
 	f.expectFeed(a.ID, cur)
 }
 
+// storagePostMediaListRules: a media list domain.CheckMediaIDs refuses (an
+// id listed twice, more than domain.MaxMediaPerPost ids) is Invalid for
+// CreatePost and UpdatePost, and nothing is written; exactly
+// MaxMediaPerPost ids are accepted.
+func storagePostMediaListRules(t *testing.T, f *storageFix) {
+	a := f.profile()
+	ids := make([]string, domain.MaxMediaPerPost+1)
+	for i := range ids {
+		ids[i] = f.media(a.ID, domain.PurposePost).ID
+	}
+	p := f.post(a.ID, ids[0])
+	cur := f.cursor(a.ID)
+	bad := []struct {
+		name  string
+		media []string
+	}{
+		{"an id listed twice", []string{ids[1], ids[2], ids[1]}},
+		{"an attached id listed twice", []string{ids[0], ids[0]}},
+		{"MaxMediaPerPost+1 ids", ids},
+	}
+	for _, c := range bad {
+		in := storageNewPost(a.ID, c.media...)
+		_, err := f.s.CreatePost(f.ctx, in)
+		storageWantCode(t, err, domain.Invalid, "CreatePost with "+c.name)
+		_, err = f.s.GetPost(f.ctx, in.ID)
+		storageWantCode(t, err, domain.NotFound, "GetPost of the refused post ("+c.name+")")
+
+		_, removed, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error {
+			q.Body, q.MediaIDs = "changed", slices.Clone(c.media)
+			return nil
+		})
+		storageWantCode(t, err, domain.Invalid, "UpdatePost with "+c.name)
+		if len(removed) != 0 {
+			t.Errorf("UpdatePost with %s returned removed media %v", c.name, storageIDs(removed, storageMediaID))
+		}
+	}
+	storageSame(t, "post after the refused updates", f.getPost(p.ID), p)
+	for i, id := range ids {
+		want := ""
+		if i == 0 {
+			want = p.ID
+		}
+		if got := f.getMedia(id); got.PostID != want {
+			t.Errorf("media %d after the refused writes: PostID %q, want %q", i, got.PostID, want)
+		}
+	}
+	f.expectFeed(a.ID, cur)
+
+	full := ids[:domain.MaxMediaPerPost]
+	got, removed, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error { q.MediaIDs = slices.Clone(full); return nil })
+	if err != nil {
+		t.Fatalf("UpdatePost with MaxMediaPerPost ids: %v", err)
+	}
+	if !slices.Equal(got.MediaIDs, full) || len(removed) != 0 {
+		t.Errorf("UpdatePost with MaxMediaPerPost ids: MediaIDs %v, removed %v; want %v and none", got.MediaIDs, storageIDs(removed, storageMediaID), full)
+	}
+}
+
 func storagePostUpdate(t *testing.T, f *storageFix) {
 	a := f.profile()
 	m1, m2, m3 := f.media(a.ID, domain.PurposePost), f.media(a.ID, domain.PurposePost), f.media(a.ID, domain.PurposePost)
@@ -172,7 +232,7 @@ func storagePostUpdate(t *testing.T, f *storageFix) {
 
 	want := p
 	want.Body, want.MediaIDs, want.UpdatedAt, want.Version = "edited", []string{m3.ID, m2.ID}, later, 2
-	got, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error {
+	got, _, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error {
 		storageSame(t, "post given to fn", *q, p)
 		q.Body, q.MediaIDs, q.UpdatedAt = "edited", []string{m3.ID, m2.ID}, later
 		return nil
@@ -182,35 +242,63 @@ func storagePostUpdate(t *testing.T, f *storageFix) {
 	}
 	storageSame(t, "UpdatePost result", got, want)
 	storageSame(t, "GetPost after update", f.getPost(p.ID), want)
-	for _, c := range []struct {
-		m    domain.Media
-		post string
-	}{{m1, ""}, {m2, p.ID}, {m3, p.ID}} {
-		got := f.getMedia(c.m.ID)
-		if got.PostID != c.post {
-			t.Errorf("media %s PostID = %q, want %q", c.m.ID, got.PostID, c.post)
+	for _, m := range []domain.Media{m2, m3} {
+		if got := f.getMedia(m.ID); got.PostID != p.ID {
+			t.Errorf("media %s PostID = %q, want %q", m.ID, got.PostID, p.ID)
 		}
 	}
 
-	// Detaching everything leaves the items as unattached media.
-	got, err = f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error { q.MediaIDs = nil; return nil })
+	// A body-only edit keeps the media.
+	got, removed, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error { q.Body = "again"; return nil })
 	if err != nil {
-		t.Fatalf("UpdatePost(detach all): %v", err)
+		t.Fatalf("UpdatePost(body): %v", err)
 	}
-	if len(got.MediaIDs) != 0 || got.Version != 3 {
-		t.Errorf("after detaching: MediaIDs %v Version %d, want none and 3", got.MediaIDs, got.Version)
+	if !slices.Equal(got.MediaIDs, want.MediaIDs) || got.Version != 3 || len(removed) != 0 {
+		t.Errorf("after a body edit: MediaIDs %v Version %d removed %v; want %v, 3 and none",
+			got.MediaIDs, got.Version, storageIDs(removed, storageMediaID), want.MediaIDs)
 	}
+	f.expectFeed(a.ID, cur, storageUpsert(domain.EntityPost, p.ID))
+}
+
+// storagePostUpdateDeletesDropped: the items an update no longer lists are
+// deleted with it and returned as they were; the items kept stay attached.
+func storagePostUpdateDeletesDropped(t *testing.T, f *storageFix) {
+	a := f.profile()
+	m1, m2, m3 := f.media(a.ID, domain.PurposePost), f.media(a.ID, domain.PurposePost), f.media(a.ID, domain.PurposePost)
+	p := f.post(a.ID, m1.ID, m2.ID, m3.ID)
+	before := map[string]domain.Media{}
 	for _, m := range []domain.Media{m1, m2, m3} {
-		if got := f.getMedia(m.ID); got.PostID != "" {
-			t.Errorf("media %s still attached to %q", m.ID, got.PostID)
+		before[m.ID] = f.getMedia(m.ID)
+	}
+	cur := f.cursor(a.ID)
+
+	update := func(what string, ids []string, wantRemoved []domain.Media) {
+		t.Helper()
+		_, removed, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error { q.MediaIDs = ids; return nil })
+		if err != nil {
+			t.Fatalf("UpdatePost(%s): %v", what, err)
+		}
+		storageSame(t, what+": removed media", removed, wantRemoved)
+		for _, m := range wantRemoved {
+			_, err := f.s.GetMedia(f.ctx, m.ID)
+			storageWantCode(t, err, domain.NotFound, what+": GetMedia of a dropped item")
+		}
+		for _, id := range ids {
+			if got := f.getMedia(id); got.PostID != p.ID {
+				t.Errorf("%s: kept media %s PostID = %q, want %q", what, id, got.PostID, p.ID)
+			}
+		}
+		if got := f.getPost(p.ID); !slices.Equal(got.MediaIDs, ids) {
+			t.Errorf("%s: post MediaIDs %v, want %v", what, got.MediaIDs, ids)
 		}
 	}
-	// A detached item can go to another post.
-	other := f.post(a.ID, m1.ID)
-	if got := f.getMedia(m1.ID); got.PostID != other.ID {
-		t.Errorf("re-attached media PostID = %q, want %q", got.PostID, other.ID)
-	}
-	f.expectFeed(a.ID, cur, storageUpsert(domain.EntityPost, p.ID), storageUpsert(domain.EntityPost, other.ID))
+	update("drop one", []string{m3.ID, m1.ID}, []domain.Media{before[m2.ID]})
+	update("drop all", nil, []domain.Media{before[m1.ID], before[m3.ID]})
+
+	// A dropped item cannot come back.
+	_, err := f.s.CreatePost(f.ctx, storageNewPost(a.ID, m1.ID))
+	storageWantCode(t, err, domain.NotFound, "CreatePost with a dropped item")
+	f.expectFeed(a.ID, cur, storageUpsert(domain.EntityPost, p.ID))
 }
 
 func storagePostUpdateErrors(t *testing.T, f *storageFix) {
@@ -224,13 +312,13 @@ func storagePostUpdateErrors(t *testing.T, f *storageFix) {
 	cur := f.cursor(a.ID)
 
 	called := false
-	_, err := f.s.UpdatePost(f.ctx, NewID(), func(*domain.Post) error { called = true; return nil })
+	_, _, err := f.s.UpdatePost(f.ctx, NewID(), func(*domain.Post) error { called = true; return nil })
 	storageWantCode(t, err, domain.NotFound, "UpdatePost(unknown)")
 	if called {
 		t.Error("UpdatePost called fn for an unknown id")
 	}
 
-	_, err = f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error {
+	_, _, err = f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error {
 		q.Body, q.MediaIDs = "changed", []string{free.ID}
 		return storageErrRefused
 	})
@@ -245,15 +333,16 @@ func storagePostUpdateErrors(t *testing.T, f *storageFix) {
 		{"media of another user", foreign.ID, domain.Forbidden},
 		{"media attached to another post", elsewhere.ID, domain.Conflict},
 	} {
-		_, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error {
+		_, _, err := f.s.UpdatePost(f.ctx, p.ID, func(q *domain.Post) error {
 			q.Body, q.MediaIDs = "changed", []string{free.ID, c.media}
 			return nil
 		})
 		storageWantCode(t, err, c.code, "UpdatePost with "+c.name)
 	}
 	storageSame(t, "post after failed updates", f.getPost(p.ID), p)
-	if got := f.getMedia(own.ID); got.PostID != p.ID {
-		t.Errorf("original media detached by a failed update (PostID %q)", got.PostID)
+	// The failed updates dropped own: it must still exist, attached.
+	if got, err := f.s.GetMedia(f.ctx, own.ID); err != nil || got.PostID != p.ID {
+		t.Errorf("original media after failed updates: PostID %q, err %v; want still attached to %q", got.PostID, err, p.ID)
 	}
 	if got := f.getMedia(free.ID); got.PostID != "" {
 		t.Errorf("media attached by a failed update (PostID %q)", got.PostID)

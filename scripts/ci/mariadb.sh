@@ -12,10 +12,14 @@
 #      cloudpost, may create and drop databases named cpt_*) and the user
 #      and database cloudpost/cloudpost for running the app.
 #
-# Idempotent: each step is skipped when already done. Needs root (apt-get,
-# starting the server). Nothing is written to the repository; apt caches
-# the package itself. The tests use CLOUDPOST_TEST_MYSQL_DSN, else root
-# over TCP, else the cloudpost_test user this script creates.
+# Idempotent: each step is skipped when already done, so a second run
+# needs no root and takes a fraction of a second. The steps that are not
+# done yet need root (apt-get, starting the server, creating users): as
+# another user it uses sudo when that works without a password (or can ask
+# for one on a terminal), else it stops and prints the command to run.
+# Nothing is written to the repository; apt caches the package itself. The
+# tests use CLOUDPOST_TEST_MYSQL_DSN, else root over TCP, else the
+# cloudpost_test user this script creates.
 set -euo pipefail
 
 log() { echo "mariadb.sh: $*"; }
@@ -23,7 +27,15 @@ CACHE="${CLOUDPOST_CACHE:-$HOME/.cache/cloudpost}"
 mkdir -p "$CACHE"
 
 as_root() {
-	if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+	if [[ $(id -u) -eq 0 ]]; then
+		"$@"
+	elif command -v sudo >/dev/null && { sudo -n true 2>/dev/null || [[ -t 2 ]]; }; then
+		sudo "$@"
+	else
+		log "this step needs root ($1 ...) and sudo is not available without a password here;" >&2
+		log "run once as root: sudo bash scripts/ci/mariadb.sh" >&2
+		exit 1
+	fi
 }
 
 if ! command -v mariadbd >/dev/null && [[ ! -x /usr/sbin/mariadbd ]]; then
@@ -62,7 +74,12 @@ else
 	log "server answers"
 fi
 
-# Users and databases, created over the local socket as root.
+# Users and databases, created over the local socket as root, unless both
+# users can already log in (then nothing here needs root).
+if mariadb -ucloudpost_test -pcloudpost -h 127.0.0.1 -N -e 'SELECT 1' >/dev/null 2>&1 &&
+	mariadb -ucloudpost -pcloudpost -h 127.0.0.1 -N -e 'SELECT 1' cloudpost >/dev/null 2>&1; then
+	log "users cloudpost_test and cloudpost already set up"
+else
 as_root mariadb --protocol=socket -uroot <<'SQL'
 CREATE USER IF NOT EXISTS 'cloudpost_test'@'localhost' IDENTIFIED BY 'cloudpost';
 CREATE USER IF NOT EXISTS 'cloudpost_test'@'127.0.0.1' IDENTIFIED BY 'cloudpost';
@@ -74,6 +91,7 @@ CREATE USER IF NOT EXISTS 'cloudpost'@'127.0.0.1' IDENTIFIED BY 'cloudpost';
 GRANT ALL PRIVILEGES ON cloudpost.* TO 'cloudpost'@'localhost';
 GRANT ALL PRIVILEGES ON cloudpost.* TO 'cloudpost'@'127.0.0.1';
 SQL
+fi
 log "test user: CLOUDPOST_TEST_MYSQL_DSN='cloudpost_test:cloudpost@tcp(127.0.0.1:3306)/'"
 log "app: CLOUDPOST_STORAGE=mysql CLOUDPOST_MYSQL_DSN='cloudpost:cloudpost@tcp(127.0.0.1:3306)/cloudpost'"
 log "$(mariadb -ucloudpost_test -pcloudpost -h 127.0.0.1 -N -e 'SELECT VERSION()') ready on 127.0.0.1:3306"

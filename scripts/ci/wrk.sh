@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs wrk (Debian package), the HTTP load generator `make load-mysql`
 # uses and apps/loadtest's MySQL smoke test runs. Idempotent: does nothing
-# when wrk is on PATH. Prints wrk's path on its last line.
+# when wrk is on PATH. Installing needs root: as another user it uses sudo
+# when that works without a password (or can ask for one on a terminal),
+# else it stops and prints the command to run. Prints wrk's path on its
+# last line.
 set -euo pipefail
 
 if command -v wrk >/dev/null; then
@@ -11,7 +14,13 @@ if command -v wrk >/dev/null; then
 fi
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
-	SUDO="sudo"
+	if command -v sudo >/dev/null && { sudo -n true 2>/dev/null || [[ -t 2 ]]; }; then
+		SUDO="sudo"
+	else
+		echo "wrk.sh: installing wrk needs root and sudo is not available without a password here;" >&2
+		echo "wrk.sh: run once as root: sudo apt-get install wrk (or sudo bash scripts/ci/wrk.sh)" >&2
+		exit 1
+	fi
 fi
 start=$(date +%s)
 # A stale package index is refreshed once if the first attempt fails.

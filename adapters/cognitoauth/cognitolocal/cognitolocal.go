@@ -287,9 +287,6 @@ func (s *Server) SigningKey() (*rsa.PrivateKey, error) {
 // SigningKeyID is the kid of the emulator's tokens.
 const SigningKeyID = "CognitoLocal"
 
-// LogTail returns the last lines of the emulator's output.
-func (s *Server) LogTail() string { return s.log.tail() }
-
 var shared struct {
 	once sync.Once
 	s    *Server

@@ -13,3 +13,13 @@ func (p *Provider) HoldHashSlots() (release func()) {
 		}
 	}
 }
+
+// Hasher makes and checks the provider's password hashes (bcrypt).
+type Hasher = hasher
+
+// BcryptHasher is the Hasher every provider starts with.
+var BcryptHasher Hasher = bcryptHasher{}
+
+// SetHasher replaces p's password hasher, so a test can count or hold its
+// calls; call it before p is used concurrently.
+func (p *Provider) SetHasher(h Hasher) { p.hasher = h }

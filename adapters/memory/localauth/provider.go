@@ -125,6 +125,7 @@ type Provider struct {
 
 	signer    signer
 	hashSlots chan struct{} // a token per running bcrypt operation
+	hasher    hasher        // bcrypt; tests count or hold its calls
 	dummyOnce sync.Once
 	dummyHash []byte // compared against for unknown emails, to equalise timing
 
@@ -203,6 +204,7 @@ func New(cfg Config) *Provider {
 		cfg:       cfg,
 		signer:    signer{issuer: cfg.Issuer, clientID: cfg.ClientID, clock: cfg.Clock},
 		hashSlots: make(chan struct{}, cfg.MaxConcurrentHashes),
+		hasher:    bcryptHasher{},
 		accounts:  make(map[string]*account),
 		byID:      make(map[string]*account),
 		refresh:   make(map[[32]byte]refreshRecord),
@@ -351,7 +353,7 @@ func (p *Provider) SignIn(ctx context.Context, email, password string) (domain.T
 	hash := a.hash
 	p.mu.Unlock()
 
-	ok := checkPassword(hash, password)
+	ok := p.checkPassword(hash, password)
 	release()
 	if !ok {
 		return domain.Tokens{}, domain.Errorf(domain.Unauthenticated, msgBadCredentials)
@@ -690,7 +692,7 @@ func (p *Provider) hashPassword(ctx context.Context, pw string) ([]byte, error) 
 		return nil, err
 	}
 	defer release()
-	h, err := bcrypt.GenerateFromPassword(prehash(pw), p.cfg.BcryptCost)
+	h, err := p.hasher.Hash(prehash(pw), p.cfg.BcryptCost)
 	if err != nil {
 		return nil, domain.Wrap(err, domain.Internal, "hash password")
 	}
@@ -698,9 +700,29 @@ func (p *Provider) hashPassword(ctx context.Context, pw string) ([]byte, error) 
 }
 
 // checkPassword compares pw with hash; the caller holds a hashing slot.
-func checkPassword(hash []byte, pw string) bool {
-	return bcrypt.CompareHashAndPassword(hash, prehash(pw)) == nil
+func (p *Provider) checkPassword(hash []byte, pw string) bool {
+	return p.hasher.Check(hash, prehash(pw)) == nil
 }
+
+// hasher makes and checks password hashes: bcryptHasher, except in tests,
+// which count its calls or hold them to fill the hashing slots.
+type hasher interface {
+	// Hash returns the hash of pw at cost.
+	Hash(pw []byte, cost int) ([]byte, error)
+	// Check returns nil when pw matches hash.
+	Check(hash, pw []byte) error
+}
+
+// bcryptHasher is the hasher of every Provider outside tests.
+type bcryptHasher struct{}
+
+// Hash is bcrypt.GenerateFromPassword.
+func (bcryptHasher) Hash(pw []byte, cost int) ([]byte, error) {
+	return bcrypt.GenerateFromPassword(pw, cost)
+}
+
+// Check is bcrypt.CompareHashAndPassword.
+func (bcryptHasher) Check(hash, pw []byte) error { return bcrypt.CompareHashAndPassword(hash, pw) }
 
 func prehash(pw string) []byte {
 	sum := sha256.Sum256([]byte(pw))
@@ -717,10 +739,10 @@ func (p *Provider) dummyCompare(ctx context.Context, pw string) error {
 	}
 	defer release()
 	p.dummyOnce.Do(func() {
-		p.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("cloudpost-dummy-password"), p.cfg.BcryptCost)
+		p.dummyHash, _ = p.hasher.Hash([]byte("cloudpost-dummy-password"), p.cfg.BcryptCost)
 	})
 	if p.dummyHash != nil {
-		_ = checkPassword(p.dummyHash, pw)
+		_ = p.checkPassword(p.dummyHash, pw)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudpost/cloudpost/adapters/internal/blobcheck"
 	"github.com/cloudpost/cloudpost/core/domain"
 )
 
@@ -62,7 +63,7 @@ func (s *Store) serveUpload(w http.ResponseWriter, r *http.Request, key string) 
 	sizeStr := q.Get(paramSize)
 	size, errSize := strconv.ParseInt(sizeStr, 10, 64)
 	exp, errExp := strconv.ParseInt(q.Get(paramExpires), 10, 64)
-	if errSize != nil || errExp != nil || size < 1 || size > MaxObjectSize {
+	if errSize != nil || errExp != nil || blobcheck.UploadSize(size) != nil {
 		writeProblem(w, http.StatusForbidden, domain.Forbidden, "the URL is not a valid presigned upload")
 		return
 	}
@@ -99,14 +100,15 @@ func (s *Store) serveUpload(w http.ResponseWriter, r *http.Request, key string) 
 		return
 	}
 	defer s.release(res)
-	// A chunked body has no declared length: readExactly reads at most one
+	// A chunked body has no declared length: ReadExactly reads at most one
 	// byte more than signed, which is enough to tell that it is too long.
-	data, err := readExactly(r.Body, size)
+	data := make([]byte, size)
+	err = blobcheck.ReadExactly(r.Body, data, true)
 	switch {
-	case errors.Is(err, errTooLong):
+	case errors.Is(err, blobcheck.ErrTooLong):
 		writeProblem(w, http.StatusRequestEntityTooLarge, domain.TooLarge, "the body is larger than the signed size")
 		return
-	case errors.Is(err, errTooShort):
+	case errors.Is(err, blobcheck.ErrTooShort):
 		writeProblem(w, http.StatusBadRequest, domain.Invalid, "the body is smaller than the signed size")
 		return
 	case err != nil:

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/cloudpost/cloudpost/adapters/memory/memblob"
-	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/internal/fakeclock"
 	"github.com/cloudpost/cloudpost/ports"
 )
 
@@ -25,12 +25,12 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 type fixture struct {
 	store *memblob.Store
 	srv   *httptest.Server
-	clock *system.FakeClock
+	clock *fakeclock.Clock
 }
 
 func newFixture(t *testing.T, cfg memblob.Config) *fixture {
 	t.Helper()
-	f := &fixture{clock: system.NewFakeClock(t0)}
+	f := &fixture{clock: fakeclock.New(t0)}
 	if cfg.Clock == nil {
 		cfg.Clock = f.clock
 	}

@@ -15,17 +15,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
+	"github.com/cloudpost/cloudpost/adapters/internal/blobcheck"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/ports"
 )
@@ -37,10 +35,11 @@ const DefaultPathPrefix = "/v1/blobs/"
 // Limits mirroring S3, so code that works against the fake also works against
 // the real service.
 const (
-	// MaxKeyLen is the longest key in bytes.
-	MaxKeyLen = 1024
-	// MaxObjectSize is the largest object a single presigned upload may declare.
-	MaxObjectSize = 5 << 30
+	// MaxKeyLen is the longest key in bytes (blobcheck.MaxKeyLen).
+	MaxKeyLen = blobcheck.MaxKeyLen
+	// MaxObjectSize is the largest object a single presigned upload may
+	// declare (blobcheck.MaxObjectSize).
+	MaxObjectSize = blobcheck.MaxObjectSize
 	// MaxExpires is the longest validity of a presigned URL (SigV4's limit).
 	MaxExpires = 7 * 24 * time.Hour
 )
@@ -160,14 +159,14 @@ func (s *Store) SetUploadHook(fn func(key string)) {
 // (see Put), a content type that is not a media type, a size below 1 or
 // above MaxObjectSize, or an expiry outside (0, MaxExpires].
 func (s *Store) PresignUpload(_ context.Context, p ports.UploadPolicy) (domain.UploadTarget, error) {
-	if err := checkKey(p.Key); err != nil {
+	if err := blobcheck.Key(p.Key); err != nil {
 		return domain.UploadTarget{}, err
 	}
-	if err := checkContentType(p.ContentType); err != nil {
+	if err := blobcheck.ContentType(p.ContentType); err != nil {
 		return domain.UploadTarget{}, err
 	}
-	if p.Size < 1 || p.Size > MaxObjectSize {
-		return domain.UploadTarget{}, domain.Errorf(domain.Invalid, "size must be between 1 and %d bytes", int64(MaxObjectSize))
+	if err := blobcheck.UploadSize(p.Size); err != nil {
+		return domain.UploadTarget{}, err
 	}
 	exp, err := s.expiry(p.Expires)
 	if err != nil {
@@ -195,11 +194,11 @@ func (s *Store) PresignUpload(_ context.Context, p ports.UploadPolicy) (domain.U
 // Returns Invalid for an empty or malformed key, a content type that is not
 // a media type, or an expiry outside (0, MaxExpires].
 func (s *Store) PresignDownload(_ context.Context, p ports.DownloadPolicy) (string, error) {
-	if err := checkKey(p.Key); err != nil {
+	if err := blobcheck.Key(p.Key); err != nil {
 		return "", err
 	}
 	if p.ContentType != "" {
-		if err := checkContentType(p.ContentType); err != nil {
+		if err := blobcheck.ContentType(p.ContentType); err != nil {
 			return "", err
 		}
 	}
@@ -263,33 +262,32 @@ func (s *Store) ReadHead(_ context.Context, key string, n int64) ([]byte, error)
 // bound by write-once). The store has no CDN and its downloads always carry
 // the URL's own Cache-Control, so o.MaxAge is accepted and not kept.
 // Returns Invalid when body does not hold exactly o.Size bytes (nothing is
-// stored then), for a size outside [0, MaxObjectSize], an empty content
-// type, or a malformed key: empty, longer than MaxKeyLen bytes, not UTF-8,
-// with control characters, or with empty, "." or ".." segments (they do not
-// survive URL path cleaning). Returns Unavailable when the object would
+// stored then), for a size outside [0, MaxObjectSize], a content type
+// that is not a media type, or a malformed key (blobcheck.Key): empty,
+// longer than MaxKeyLen bytes, not UTF-8, with control characters, or with
+// empty, "." or ".." segments (they do not survive URL path cleaning). Returns Unavailable when the object would
 // take the store beyond Config.MaxBytes (a replaced object's bytes count
 // as freed), Internal if reading body fails.
 func (s *Store) Put(_ context.Context, o ports.Object, body io.Reader) error {
-	if err := checkKey(o.Key); err != nil {
+	if err := blobcheck.Key(o.Key); err != nil {
 		return err
 	}
-	if o.ContentType == "" {
-		return domain.Errorf(domain.Invalid, "content type is required")
+	if err := blobcheck.ContentType(o.ContentType); err != nil {
+		return err
 	}
-	if o.Size < 0 || o.Size > MaxObjectSize {
-		return domain.Errorf(domain.Invalid, "size must be between 0 and %d bytes", int64(MaxObjectSize))
+	if err := blobcheck.PutSize(o.Size); err != nil {
+		return err
 	}
 	res, err := s.reserve(o.Key, o.Size, false)
 	if err != nil {
 		return err
 	}
 	defer s.release(res)
-	data, err := readExactly(body, o.Size)
-	switch {
-	case errors.Is(err, errTooShort) || errors.Is(err, errTooLong):
-		return domain.Errorf(domain.Invalid, "body does not hold exactly %d bytes", o.Size)
-	case err != nil:
-		return domain.Wrap(err, domain.Internal, "reading the object body failed")
+	// The buffer is exactly o.Size bytes: the size is the app's own and
+	// admitted by reserve.
+	data := make([]byte, o.Size)
+	if err := blobcheck.ReadExactly(body, data, true); err != nil {
+		return blobcheck.PutBodyError(o.Size, err)
 	}
 	_, err = s.commit(res, o.ContentType, data)
 	return err
@@ -400,39 +398,6 @@ func (s *Store) fullLocked() error {
 		s.used+s.reserved, s.maxBytes)
 }
 
-// errTooShort and errTooLong report a body of another size than declared.
-var (
-	errTooShort = errors.New("body is shorter than declared")
-	errTooLong  = errors.New("body is longer than declared")
-)
-
-// readExactly reads a body that must hold exactly n bytes into a buffer of
-// exactly n bytes (n is signed or the app's own, and admitted by reserve),
-// then checks that r ends there by reading one more byte. Returns
-// errTooShort, errTooLong or r's error.
-func readExactly(r io.Reader, n int64) ([]byte, error) {
-	data := make([]byte, n)
-	if _, err := io.ReadFull(r, data); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil, errTooShort
-		}
-		return nil, err
-	}
-	var b [1]byte
-	for range 100 { // an io.Reader may return 0, nil; give up as bufio does
-		k, err := r.Read(b[:])
-		switch {
-		case k > 0:
-			return nil, errTooLong
-		case err == io.EOF:
-			return data, nil
-		case err != nil:
-			return nil, err
-		}
-	}
-	return nil, io.ErrNoProgress
-}
-
 func (o object) info(key string) domain.ObjectInfo {
 	return domain.ObjectInfo{Key: key, Size: int64(len(o.data)), ContentType: o.contentType, ETag: o.etag}
 }
@@ -481,38 +446,6 @@ func (s *Store) sign(method, key string, exp int64, parts ...string) string {
 		fmt.Fprintf(mac, "%d:%s\n", len(part), part)
 	}
 	return hex.EncodeToString(mac.Sum(nil))
-}
-
-func checkKey(key string) error {
-	switch {
-	case key == "":
-		return domain.Errorf(domain.Invalid, "key is required")
-	case len(key) > MaxKeyLen:
-		return domain.Errorf(domain.Invalid, "key must have at most %d bytes", MaxKeyLen)
-	case !utf8.ValidString(key):
-		return domain.Errorf(domain.Invalid, "key must be valid UTF-8")
-	}
-	for _, r := range key {
-		if r < 0x20 || r == 0x7f {
-			return domain.Errorf(domain.Invalid, "key must not contain control characters")
-		}
-	}
-	for seg := range strings.SplitSeq(key, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return domain.Errorf(domain.Invalid, "key must not have empty, '.' or '..' segments")
-		}
-	}
-	return nil
-}
-
-func checkContentType(ct string) error {
-	if ct == "" {
-		return domain.Errorf(domain.Invalid, "content type is required")
-	}
-	if _, _, err := mime.ParseMediaType(ct); err != nil {
-		return domain.Errorf(domain.Invalid, "content type is not a valid media type")
-	}
-	return nil
 }
 
 func notFound(key string) error {

@@ -9,10 +9,11 @@ import (
 )
 
 // CreatePost inserts p with Version 1 and CommentCount 0 and attaches
-// p.MediaIDs to it. Returns Conflict for a duplicate id or a media item
-// attached to another post, NotFound for a missing media item, Forbidden for
-// media owned by someone else, Invalid for a media id listed twice. Feed:
-// post change for the author.
+// p.MediaIDs to it. Returns Invalid for a media list domain.CheckMediaIDs
+// refuses (an id listed twice, more than domain.MaxMediaPerPost), Conflict
+// for a duplicate id or a media item attached to another post, NotFound for
+// a missing media item, Forbidden for media owned by someone else; nothing
+// is written on error. Feed: post change for the author.
 func (s *Store) CreatePost(ctx context.Context, p domain.Post) (domain.Post, error) {
 	if err := checkCtx(ctx); err != nil {
 		return domain.Post{}, err
@@ -27,7 +28,7 @@ func (s *Store) CreatePost(ctx context.Context, p domain.Post) (domain.Post, err
 		return domain.Post{}, err
 	}
 	p.Version, p.CommentCount = 1, 0
-	s.setAttachments(p.ID, nil, p.MediaIDs)
+	s.setAttachments(p.ID, nil, p.MediaIDs) // removes nothing: there was no list
 	s.posts[p.ID] = p
 	s.postIDs = insertID(s.postIDs, p.ID)
 	indexAdd(s.postsByAuthor, p.AuthorID, p.ID)
@@ -37,15 +38,14 @@ func (s *Store) CreatePost(ctx context.Context, p domain.Post) (domain.Post, err
 	return clonePost(p), nil
 }
 
-// checkAttach validates that every media id may be attached to post postID
-// of author. Callers hold s.mu.
+// checkAttach validates that the media list may be attached to post postID
+// of author: domain.CheckMediaIDs, then every item exists, is the author's
+// and is on no other post. Callers hold s.mu.
 func (s *Store) checkAttach(author, postID string, mediaIDs []string) error {
-	seen := make(map[string]bool, len(mediaIDs))
+	if err := domain.CheckMediaIDs(mediaIDs); err != nil {
+		return err
+	}
 	for _, mid := range mediaIDs {
-		if seen[mid] {
-			return domain.Errorf(domain.Invalid, "media item listed twice")
-		}
-		seen[mid] = true
 		m, ok := s.media[mid]
 		switch {
 		case !ok:
@@ -59,14 +59,16 @@ func (s *Store) checkAttach(author, postID string, mediaIDs []string) error {
 	return nil
 }
 
-// setAttachments detaches the media in old but not in new and attaches the
-// ones in new to postID. Callers hold s.mu and have run checkAttach.
-func (s *Store) setAttachments(postID string, old, new []string) {
+// setAttachments makes new the media of post postID, whose media were old:
+// it deletes the items of old that new does not list and returns them as
+// they were (still naming the post), and attaches the items of new.
+// Callers hold s.mu and have run checkAttach on new.
+func (s *Store) setAttachments(postID string, old, new []string) []domain.Media {
+	var removed []domain.Media
 	for _, mid := range old {
 		if !slices.Contains(new, mid) {
-			m := s.media[mid]
-			m.PostID = ""
-			s.media[mid] = m
+			removed = append(removed, cloneMedia(s.media[mid]))
+			s.deleteMediaLocked(mid)
 		}
 	}
 	for _, mid := range new {
@@ -74,6 +76,7 @@ func (s *Store) setAttachments(postID string, old, new []string) {
 		m.PostID = postID
 		s.media[mid] = m
 	}
+	return removed
 }
 
 // GetPost returns the post. Returns NotFound.
@@ -130,36 +133,39 @@ func (s *Store) GetPosts(ctx context.Context, ids []string) ([]domain.Post, erro
 
 // UpdatePost calls fn with a copy of the post under the store lock and saves
 // it with Version+1 (ID, AuthorID, CreatedAt and CommentCount keep their
-// stored values); media attachments follow MediaIDs. An error from fn is
-// returned unchanged and nothing is saved. Returns NotFound, and for media
-// the errors of CreatePost. Feed: post change for the author.
-func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Post) error) (domain.Post, error) {
+// stored values); media attachments follow MediaIDs: the items MediaIDs no
+// longer lists are deleted and returned (as they were, still naming the
+// post) so the caller can delete their blobs. An error from fn is returned
+// unchanged and nothing is saved. Returns NotFound, and for the new media
+// list the errors of CreatePost; nothing is written on error. Feed: post
+// change for the author.
+func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Post) error) (domain.Post, []domain.Media, error) {
 	if err := checkCtx(ctx); err != nil {
-		return domain.Post{}, err
+		return domain.Post{}, nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.posts[id]
 	if !ok {
-		return domain.Post{}, domain.Errorf(domain.NotFound, "post not found")
+		return domain.Post{}, nil, domain.Errorf(domain.NotFound, "post not found")
 	}
 	scratch := clonePost(cur)
 	if err := fn(&scratch); err != nil {
-		return domain.Post{}, err
+		return domain.Post{}, nil, err
 	}
 	// Copy again: fn may keep the pointer it was given and change it later.
 	p := clonePost(scratch)
 	p.ID, p.AuthorID, p.CreatedAt, p.CommentCount = cur.ID, cur.AuthorID, cur.CreatedAt, cur.CommentCount
 	p.Version = cur.Version + 1
 	if err := s.checkAttach(p.AuthorID, p.ID, p.MediaIDs); err != nil {
-		return domain.Post{}, err
+		return domain.Post{}, nil, err
 	}
-	s.setAttachments(p.ID, cur.MediaIDs, p.MediaIDs)
+	removed := s.setAttachments(p.ID, cur.MediaIDs, p.MediaIDs)
 	s.posts[id] = p
 	var b feedBatch
 	b.add(p.AuthorID, domain.EntityPost, p.ID, false)
 	s.commit(&b)
-	return clonePost(p), nil
+	return clonePost(p), removed, nil
 }
 
 // DeletePost calls fn (may be nil) with the post under the store lock to
@@ -205,11 +211,7 @@ func (s *Store) deletePostLocked(id string, b *feedBatch) []domain.Media {
 		b.add(c.AuthorID, domain.EntityComment, cid, true)
 	}
 	delete(s.commentsByPost, id)
-	var removed []domain.Media
-	for _, mid := range p.MediaIDs {
-		removed = append(removed, cloneMedia(s.media[mid]))
-		s.deleteMediaLocked(mid)
-	}
+	removed := s.setAttachments(id, p.MediaIDs, nil)
 	delete(s.posts, id)
 	s.postIDs = dropID(s.postIDs, id)
 	indexDrop(s.postsByAuthor, p.AuthorID, id)

@@ -9,6 +9,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/memory/memstore"
 	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/internal/fakeclock"
 	"github.com/cloudpost/cloudpost/ports"
 	"github.com/cloudpost/cloudpost/ports/porttest"
 )
@@ -22,8 +23,8 @@ func TestStorageContract(t *testing.T) {
 }
 
 // newFixture returns an empty store on a fake clock.
-func newFixture() (*memstore.Store, *system.FakeClock, context.Context) {
-	clock := system.NewFakeClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+func newFixture() (*memstore.Store, *fakeclock.Clock, context.Context) {
+	clock := fakeclock.New(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
 	return memstore.New(clock), clock, context.Background()
 }
 
@@ -58,7 +59,7 @@ func TestNoAliasing(t *testing.T) {
 	got, _ := s.GetPost(ctx, "p")
 	got.MediaIDs[1] = "changed"
 	var kept *domain.Post
-	if _, err := s.UpdatePost(ctx, "p", func(p *domain.Post) error { kept = p; return nil }); err != nil {
+	if _, _, err := s.UpdatePost(ctx, "p", func(p *domain.Post) error { kept = p; return nil }); err != nil {
 		t.Fatalf("UpdatePost: %v", err)
 	}
 	kept.MediaIDs[0] = "changed after the callback"

@@ -23,10 +23,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/cloudpost/cloudpost/adapters/jwtauth"
-	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/apps/httpapi"
 	"github.com/cloudpost/cloudpost/apps/httpapi/oauthroutes"
 	"github.com/cloudpost/cloudpost/core/domain"
+	"github.com/cloudpost/cloudpost/internal/fakeclock"
 )
 
 const (
@@ -180,7 +180,7 @@ func (h *hostedUI) token(w http.ResponseWriter, r *http.Request) {
 type env struct {
 	ui       *hostedUI
 	api      *httptest.Server
-	clock    *system.FakeClock
+	clock    *fakeclock.Clock
 	verifier *jwtauth.Verifier
 	client   *http.Client // a browser: cookies, no automatic redirects
 }
@@ -192,7 +192,7 @@ func newEnv(t *testing.T, secret string, mutate ...func(*oauthroutes.Config)) *e
 	if err != nil {
 		t.Fatal(err)
 	}
-	en := &env{ui: ui, verifier: v, clock: system.NewFakeClock(time.Now())}
+	en := &env{ui: ui, verifier: v, clock: fakeclock.New(time.Now())}
 	var apiURL string
 	e := httpapi.New(httpapi.Deps{Verifier: v})
 	en.api = httptest.NewServer(e)

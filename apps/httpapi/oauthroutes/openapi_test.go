@@ -14,14 +14,14 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
-	"github.com/cloudpost/cloudpost/apps/httpapi"
+	"github.com/cloudpost/cloudpost/apps/httpapi/internal/apidoc"
 )
 
 // docRouter parses openapi.yaml, which describes the social sign-in routes.
 func docRouter(t *testing.T) routers.Router {
 	t.Helper()
 	loader := openapi3.NewLoader()
-	d, err := loader.LoadFromData(httpapi.OpenAPIDocument())
+	d, err := loader.LoadFromData(apidoc.YAML())
 	if err != nil {
 		t.Fatal(err)
 	}

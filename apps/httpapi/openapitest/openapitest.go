@@ -1,6 +1,7 @@
 // Package openapitest checks HTTP traffic against cloudpost's OpenAPI
-// document (httpapi.OpenAPIDocument) with kin-openapi, so tests that talk to
-// the API also prove that the document describes what the server does.
+// document (apps/httpapi/internal/apidoc) with kin-openapi, so tests that
+// talk to the API also prove that the document describes what the server
+// does.
 //
 // Wrap a test client's transport with Validator.Transport: every request and
 // its response are validated, and each mismatch fails the test.
@@ -23,6 +24,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/cloudpost/cloudpost/apps/httpapi"
+	"github.com/cloudpost/cloudpost/apps/httpapi/internal/apidoc"
 )
 
 // Validator holds the parsed document and its router. It is safe for
@@ -36,7 +38,7 @@ type Validator struct {
 // when it is not a valid OpenAPI 3 document.
 func Load() (*Validator, error) {
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(httpapi.OpenAPIDocument())
+	doc, err := loader.LoadFromData(apidoc.YAML())
 	if err != nil {
 		return nil, fmt.Errorf("parsing openapi.yaml: %w", err)
 	}

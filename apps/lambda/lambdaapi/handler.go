@@ -4,11 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/cloudpost/cloudpost/apps/httpapi"
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -19,13 +20,13 @@ type Options struct {
 	// BasePath is removed from the front of every request path, e.g. "/api"
 	// when a custom domain maps the API under that key. Empty: none.
 	BasePath string
-	// Log receives conversion failures and unusable authorizer claims.
+	// Log receives unreadable events and unusable authorizer claims.
 	// Nil: slog.Default().
 	Log *slog.Logger
 }
 
-// Handler serves API Gateway events with an http.Handler. It implements
-// lambda.Handler (Invoke) for both payload formats, and is safe for
+// Handler serves HTTP API events (payload format 2.0) with an
+// http.Handler. It implements lambda.Handler (Invoke) and is safe for
 // concurrent use if the http.Handler is.
 type Handler struct {
 	next     http.Handler
@@ -57,71 +58,74 @@ func APIRequestID(ctx context.Context) string {
 	return id
 }
 
-// Invoke implements lambda.Handler: payload is an HTTP API event (its
-// version is "2.0") or a REST API event, and the result is the matching
-// proxy response. An event that cannot be read is answered with a 400
-// problem in the fields both formats share, never with an invocation
-// error, so API Gateway shows the client a problem rather than a 502.
-//
-// The event is read and the response written by this package's own JSON
-// code (see jsonReader), which gives what encoding/json would with the
-// events types at a fraction of the cost; ServeV1 and ServeV2 serve
-// events decoded elsewhere.
+// encodeOptions make the response what encoding/json makes of the events
+// type (nil maps and slices as null, as API Gateway has always been sent
+// them by aws-lambda-go), and replace invalid UTF-8 in header values with
+// U+FFFD instead of failing. Decoding uses json v2's defaults: see doc.go.
+var encodeOptions = json.JoinOptions(
+	json.FormatNilMapAsNull(true),
+	json.FormatNilSliceAsNull(true),
+	jsontext.AllowInvalidUTF8(true),
+)
+
+// internalError is the response if one could not be encoded.
+var internalError = []byte(`{"statusCode":500,"headers":{"Content-Type":"application/problem+json"},"body":"{\"status\":500,\"code\":\"Internal\",\"detail\":\"internal error\"}"}`)
+
+// Invoke implements lambda.Handler: payload is an HTTP API event and the
+// result its events.APIGatewayV2HTTPResponse as JSON. It never returns an
+// error: an event that does not decode (malformed JSON, duplicate member
+// names, invalid UTF-8, wrong types), that is not of payload format 2.0,
+// or that cannot become a request is answered with a 400 problem, so
+// API Gateway shows the client a problem rather than a 502.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	ev, v2, err := decodeEvent(payload)
-	if err != nil {
-		return h.unreadable(ctx, err)
+	var res events.APIGatewayV2HTTPResponse
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		h.log.WarnContext(ctx, "unreadable API Gateway event", "err", err)
+		res = problem(domain.Wrap(err, domain.Invalid, "the event is not a readable HTTP API event (payload format 2.0)"), "").response()
+	} else {
+		res = h.ServeV2(ctx, &ev)
 	}
-	rep, release := h.serve(ctx, &ev)
-	defer release()
-	out := make([]byte, 0, rep.sizeHint())
-	if v2 {
-		return rep.appendV2(out), nil
+	out, err := json.Marshal(res, encodeOptions)
+	if err != nil { // only strings, ints and bools: cannot happen
+		h.log.ErrorContext(ctx, "API Gateway response not encoded", "err", err)
+		return internalError, nil
 	}
-	return rep.appendV1(out), nil
+	return out, nil
 }
 
-// unreadable answers an event that does not decode with a 400 problem in
-// only the fields both payload formats accept (REST APIs refuse others).
-func (h *Handler) unreadable(ctx context.Context, err error) ([]byte, error) {
-	h.log.WarnContext(ctx, "unreadable API Gateway event", "err", err)
-	rep := problem(domain.Wrap(err, domain.Invalid, "the event is not an API Gateway proxy event"), "")
-	return json.Marshal(commonResponse{StatusCode: rep.status, Headers: flatten(rep.header), Body: string(rep.body)})
-}
-
-// ServeV1 serves a REST API (payload 1.0) event.
-func (h *Handler) ServeV1(ctx context.Context, ev *events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
-	e := eventV1From(ev)
-	api := e.apiEvent()
-	rep, release := h.serve(ctx, &api)
-	defer release()
-	return rep.v1()
-}
-
-// ServeV2 serves an HTTP API (payload 2.0) event.
+// ServeV2 serves a decoded HTTP API event. An event whose version is not
+// "2.0" or that cannot become a request (no valid method, a relative or
+// malformed path, a body that is not valid base64) is answered with a 400
+// problem.
 func (h *Handler) ServeV2(ctx context.Context, ev *events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
-	e := eventV2From(ev)
-	api := e.apiEvent()
-	rep, release := h.serve(ctx, &api)
-	defer release()
-	return rep.v2()
-}
-
-// serve runs the app for ev (or answers a malformed event with a
-// problem). The reply's body is valid until release is called.
-func (h *Handler) serve(ctx context.Context, ev *apiEvent) (reply, func()) {
-	ctx = context.WithValue(ctx, apiRequestIDKey{}, ev.requestID)
-	if ev.claims != nil {
-		ctx = h.withClaims(ctx, ev.claims)
-	}
-	r, err := h.build(ctx, ev)
+	rid := ev.RequestContext.RequestID
+	ctx = context.WithValue(ctx, apiRequestIDKey{}, rid)
+	r, err := h.request(ctx, ev)
 	if err != nil {
 		h.log.WarnContext(ctx, "malformed API Gateway event", "err", err)
-		return problem(err, ev.requestID), func() {}
+		return problem(err, rid).response()
 	}
 	w := newResponseWriter(r.Method)
+	defer w.release()
 	h.next.ServeHTTP(w, r)
-	return w.reply(), w.release
+	return w.reply().response()
+}
+
+// request checks the payload format, puts the authorizer's principal
+// into ctx and builds the request.
+func (h *Handler) request(ctx context.Context, ev *events.APIGatewayV2HTTPRequest) (*http.Request, error) {
+	switch ev.Version {
+	case "2.0":
+	case "":
+		return nil, domain.Errorf(domain.Invalid, "only HTTP API events of payload format 2.0 are served; the event has no version")
+	default:
+		return nil, domain.Errorf(domain.Invalid, "only HTTP API events of payload format 2.0 are served; the event's version is %.16q", ev.Version)
+	}
+	if a := ev.RequestContext.Authorizer; a != nil && a.JWT != nil && len(a.JWT.Claims) > 0 {
+		ctx = h.withClaims(ctx, a.JWT.Claims)
+	}
+	return h.build(ctx, ev)
 }
 
 // withClaims puts the authorizer's principal into ctx. Claims the app
@@ -133,8 +137,12 @@ func (h *Handler) withClaims(ctx context.Context, claims map[string]string) cont
 		h.log.InfoContext(ctx, "authorizer claims not used", "reason", domain.ErrorMessage(err))
 		return ctx
 	}
-	return httpapi.WithPrincipal(ctx, p)
+	return withPrincipal(ctx, p)
 }
+
+// withPrincipal is httpapi.WithPrincipal; tests replace it to see the
+// principal the app is given.
+var withPrincipal = httpapi.WithPrincipal
 
 // problem returns the RFC 9457 problem for an error raised before the
 // app saw the request.
@@ -150,26 +158,10 @@ func problem(err error, apiRequestID string) reply {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	body, mErr := json.Marshal(p)
-	if mErr != nil { // only strings and ints: cannot happen
-		body = []byte(`{"status":500}`)
+	if mErr != nil { // the detail is the domain's own valid text: cannot happen
+		body = []byte(`{"status":400}`)
 	}
 	return reply{status: p.Status, header: h, body: body}
-}
-
-// commonResponse has only the fields of a proxy response that both payload
-// formats accept.
-type commonResponse struct {
-	StatusCode int               `json:"statusCode"`
-	Headers    map[string]string `json:"headers"`
-	Body       string            `json:"body"`
-}
-
-func flatten(h http.Header) map[string]string {
-	out := make(map[string]string, len(h))
-	for k := range h {
-		out[k] = h.Get(k)
-	}
-	return out
 }
 
 // saneID reports whether an id is safe to echo in a header (the rule of

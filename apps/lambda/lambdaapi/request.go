@@ -8,8 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/cloudpost/cloudpost/core/domain"
 )
@@ -19,40 +23,45 @@ import (
 // dropped: nothing here or in the app may ever read them.
 const spoofPrefix = "X-Golambdaproxy-"
 
-// build assembles the request the way net/http's server would have.
-func (h *Handler) build(ctx context.Context, ev *apiEvent) (*http.Request, error) {
-	method := ev.method
+// build assembles the request the way net/http's server would have:
+// the path (rawPath, else requestContext.http.path) without the stage
+// prefix and BasePath, the query as sent, the headers (requestHeader),
+// Host from the host header or the API's domain name, the body (decoded
+// from base64 when flagged), the source IP as RemoteAddr, and TLS.
+// Returns Invalid for a missing or malformed method, a relative or
+// malformed path and a body that is not valid base64.
+func (h *Handler) build(ctx context.Context, ev *events.APIGatewayV2HTTPRequest) (*http.Request, error) {
+	method := ev.RequestContext.HTTP.Method
 	if method == "" || strings.ContainsFunc(method, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 		return nil, domain.Errorf(domain.Invalid, "the event has no valid HTTP method")
 	}
-	u, requestURI, err := requestURL(ev.path, ev.rawQuery, h.basePath)
+	path := ev.RawPath
+	if path == "" {
+		path = ev.RequestContext.HTTP.Path
+	}
+	u, requestURI, err := requestURL(stripStage(path, ev.RequestContext.Stage), ev.RawQueryString, h.basePath)
 	if err != nil {
 		return nil, err
 	}
-	header := ev.header
-	for k := range header {
-		if strings.HasPrefix(k, spoofPrefix) {
-			delete(header, k)
-		}
-	}
+	header := requestHeader(ev.Headers, ev.Cookies)
 	host := header.Get("Host")
 	delete(header, "Host")
 	if host == "" {
-		host = ev.domainName
+		host = ev.RequestContext.DomainName
 	}
 	var body io.ReadCloser = http.NoBody
 	size := 0
-	if ev.b64 {
-		payload, err := base64.StdEncoding.DecodeString(ev.body)
+	if ev.IsBase64Encoded {
+		payload, err := base64.StdEncoding.DecodeString(ev.Body)
 		if err != nil {
 			return nil, domain.Errorf(domain.Invalid, "the request body is not valid base64")
 		}
 		if size = len(payload); size > 0 {
 			body = readCloser{bytes.NewReader(payload)}
 		}
-	} else if size = len(ev.body); size > 0 {
+	} else if size = len(ev.Body); size > 0 {
 		// Strings are immutable: the app reads the event's copy.
-		body = stringReadCloser{strings.NewReader(ev.body)}
+		body = stringReadCloser{strings.NewReader(ev.Body)}
 	}
 	r := (&http.Request{
 		Method:     strings.ToUpper(method),
@@ -68,10 +77,39 @@ func (h *Handler) build(ctx context.Context, ev *apiEvent) (*http.Request, error
 		Body:          body,
 		ContentLength: int64(size),
 	}).WithContext(ctx)
-	if ev.sourceIP != "" {
-		r.RemoteAddr = net.JoinHostPort(ev.sourceIP, "0")
+	if ip := ev.RequestContext.HTTP.SourceIP; ip != "" {
+		r.RemoteAddr = net.JoinHostPort(ip, "0")
 	}
 	return r, nil
+}
+
+// requestHeader builds the request header: names canonicalised (HTTP
+// APIs send them in lower case, repeated headers already joined with
+// commas), the cookies array as one Cookie header (RFC 6265 section 5.4),
+// and the spoofable context headers dropped. Names that differ only in
+// case (API Gateway never sends them) add their values in sorted order,
+// so map order cannot pick which one the app reads.
+func requestHeader(headers map[string]string, cookies []string) http.Header {
+	h := make(http.Header, len(headers)+1)
+	// One backing array for the values, as net/textproto does.
+	vals := make([]string, 0, len(headers))
+	for k, v := range headers {
+		k = textproto.CanonicalMIMEHeaderKey(k)
+		if strings.HasPrefix(k, spoofPrefix) {
+			continue
+		}
+		if prev, ok := h[k]; ok {
+			h[k] = append(prev, v)
+			slices.Sort(h[k])
+			continue
+		}
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	if len(cookies) > 0 {
+		h.Set("Cookie", strings.Join(cookies, "; "))
+	}
+	return h
 }
 
 type stringReadCloser struct{ *strings.Reader }
@@ -90,7 +128,7 @@ func hostOnly(host string) string {
 }
 
 // requestURL escapes what cannot appear in an encoded path (HTTP APIs pass
-// paths decoded, REST APIs encoded), removes basePath and parses the result
+// paths decoded), removes basePath and parses the result
 // like a request line; it returns the URL and the request URI. Returns
 // Invalid for a path that is not absolute.
 func requestURL(path, rawQuery, basePath string) (*url.URL, string, error) {

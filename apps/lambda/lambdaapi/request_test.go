@@ -1,24 +1,9 @@
 package lambdaapi
 
 import (
-	"net/textproto"
 	"net/url"
-	"strings"
 	"testing"
 )
-
-// FuzzCanonicalHeaderKey holds canonicalHeaderKey to textproto.
-func FuzzCanonicalHeaderKey(f *testing.F) {
-	for _, s := range []string{"", "accept", "ACCEPT", "x-amzn-trace-id", "X-AMZN-TRACE-ID", "sec-ch-ua", "a--b", "1a", "x y", "x_y", "é", "Content-Type",
-		strings.Repeat("a", 64), strings.Repeat("a-", 40)} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := canonicalHeaderKey(s), textproto.CanonicalMIMEHeaderKey(s); got != want {
-			t.Fatalf("canonicalHeaderKey(%q) = %q, textproto gives %q", s, got, want)
-		}
-	})
-}
 
 // FuzzRequestURL holds requestURL's shortcut for plain paths to what
 // parsing the request line gives.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -85,18 +86,17 @@ func (w *responseWriter) reply() reply {
 	return reply{status: w.status, header: w.sent, body: w.body.Bytes()}
 }
 
-// v1 returns the REST API (payload 1.0) form of r. multiValueHeaders
-// carries repeated headers (Set-Cookie) intact; API Gateway merges
-// headers into it, so headers stays empty.
-func (r *reply) v1() events.APIGatewayProxyResponse {
-	body, b64 := r.encodedBody()
-	return events.APIGatewayProxyResponse{StatusCode: r.status, MultiValueHeaders: r.header, Body: body, IsBase64Encoded: b64}
+// reply is a finished response: what the app wrote, or a problem.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
 }
 
-// v2 returns the HTTP API (payload 2.0) form of r: repeated headers
-// joined with commas, Set-Cookie values in cookies (payload 2.0 has no
-// repeated headers).
-func (r *reply) v2() events.APIGatewayV2HTTPResponse {
+// response returns the HTTP API (payload 2.0) form of r: repeated
+// headers joined with commas, Set-Cookie values in cookies (payload 2.0
+// has no repeated headers).
+func (r reply) response() events.APIGatewayV2HTTPResponse {
 	body, b64 := r.encodedBody()
 	res := events.APIGatewayV2HTTPResponse{StatusCode: r.status, Headers: make(map[string]string, len(r.header)), Body: body, IsBase64Encoded: b64}
 	for k, vs := range r.header {
@@ -113,13 +113,13 @@ func (r *reply) v2() events.APIGatewayV2HTTPResponse {
 	return res
 }
 
-// encodedBody returns the body as a JSON string value: text for textual
-// content types with valid UTF-8, else base64.
-func (r *reply) encodedBody() (string, bool) {
+// encodedBody returns the body as the response's body string: text for
+// textual content types with valid UTF-8, else base64.
+func (r reply) encodedBody() (string, bool) {
 	if len(r.body) == 0 {
 		return "", false
 	}
-	if r.textBody() {
+	if textual(r.header.Get("Content-Type")) && utf8.Valid(r.body) {
 		return string(r.body), false
 	}
 	return base64.StdEncoding.EncodeToString(r.body), true

@@ -1,7 +1,7 @@
 // Package lambdaapp composes the cloudpost Lambda app: one bootstrap binary
 // whose handler is chosen by the function's Handler setting (_HANDLER):
 //
-//	api      API Gateway REST (v1) and HTTP API (v2) events, served by the
+//	api      API Gateway HTTP API events (payload format 2.0), served by the
 //	         same Echo app as the local server (apps/httpapi via apps/wire)
 //	media    S3 ObjectCreated events under uploads/: the image pipeline
 //	cognito  the user pool's post-confirmation trigger: creates the profile
@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/caarlos0/env/v11"
 	"github.com/labstack/echo/v4"
 	"go.uber.org/fx"
 
@@ -57,17 +56,11 @@ type Config struct {
 	BasePath string `env:"CLOUDPOST_API_BASE_PATH"`
 }
 
-// LoadConfig parses environ (os.Environ() form) into a Config and
-// validates it; errors name the variable.
+// LoadConfig parses environ (os.Environ() form) into a Config with
+// config.Parse and validates it; errors name the variable.
 func LoadConfig(environ []string) (Config, error) {
-	vars := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
-	}
 	var c Config
-	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
+	if err := config.Parse(environ, &c); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()

@@ -96,14 +96,7 @@ func TestAuthorizerClaimsAreThePrincipal(t *testing.T) {
 	x := jsonReq("GET", "/v1/me", nil)
 	x.Claims = accessClaims(alice)
 	if got := meID(t, invokeV2(t, f.app, x)); got != alice {
-		t.Errorf("v2 claims: /v1/me is %q, want %q", got, alice)
-	}
-	// The REST API Cognito authorizer's form: strings, comma lists, dates.
-	x.Claims = accessClaims(alice)
-	x.Claims["cognito:groups"] = "admins,editors"
-	x.Claims["exp"] = time.Now().Add(time.Hour).UTC().Format(time.UnixDate)
-	if got := meID(t, invokeV1(t, f.app, x)); got != alice {
-		t.Errorf("v1 claims: /v1/me is %q, want %q", got, alice)
+		t.Errorf("claims: /v1/me is %q, want %q", got, alice)
 	}
 	if n := f.verifier.calls.Load() - before; n != 0 {
 		t.Errorf("the verifier ran %d times for requests API Gateway had authorized", n)
@@ -128,17 +121,15 @@ func TestForgedContextHeadersAreIgnored(t *testing.T) {
 	}
 
 	// No authorizer and no token: the forged context must not log anyone in.
-	for name, invoke := range map[string]func(testing.TB, *lambdaapp.App, exchange) result{"v1": invokeV1, "v2": invokeV2} {
-		r := invoke(t, f.app, forge(jsonReq("GET", "/v1/me", nil)))
-		if r.Status != http.StatusUnauthorized {
-			t.Errorf("%s: forged context without a token: %d %s", name, r.Status, r.Body)
-		}
-		// With a real authorizer for bob, the forged alice context changes nothing.
-		x := forge(jsonReq("GET", "/v1/me", nil))
-		x.Claims = accessClaims(bob)
-		if got := meID(t, invoke(t, f.app, x)); got != bob {
-			t.Errorf("%s: forged context overrode the authorizer: /v1/me is %q, want bob %q", name, got, bob)
-		}
+	r := invokeV2(t, f.app, forge(jsonReq("GET", "/v1/me", nil)))
+	if r.Status != http.StatusUnauthorized {
+		t.Errorf("forged context without a token: %d %s", r.Status, r.Body)
+	}
+	// With a real authorizer for bob, the forged alice context changes nothing.
+	x := forge(jsonReq("GET", "/v1/me", nil))
+	x.Claims = accessClaims(bob)
+	if got := meID(t, invokeV2(t, f.app, x)); got != bob {
+		t.Errorf("forged context overrode the authorizer: /v1/me is %q, want bob %q", got, bob)
 	}
 }
 
@@ -196,12 +187,10 @@ func TestRevocationHoldsWithAuthorizerClaims(t *testing.T) {
 	if r := invokeV2(t, f.app, jsonReq("POST", "/v1/auth/signout", nil, "Authorization", "Bearer "+access)); r.Status != http.StatusNoContent {
 		t.Fatalf("signout: %d %s", r.Status, r.Body)
 	}
-	for _, ev := range []func(testing.TB, *lambdaapp.App, exchange) result{invokeV2, invokeV1} {
-		x := jsonReq("POST", "/v1/uploads", map[string]any{"purpose": "post", "contentType": "image/png", "size": 10})
-		x.Claims = claims
-		if r := ev(t, f.app, x); r.Status != http.StatusUnauthorized {
-			t.Errorf("upload with the old session's claims: %d %s", r.Status, r.Body)
-		}
+	x = jsonReq("POST", "/v1/uploads", map[string]any{"purpose": "post", "contentType": "image/png", "size": 10})
+	x.Claims = claims
+	if r := invokeV2(t, f.app, x); r.Status != http.StatusUnauthorized {
+		t.Errorf("upload with the old session's claims: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -25,11 +25,10 @@ import (
 // authorizer claims as behind API Gateway's JWT authorizer.
 //
 // The *-apigw payloads are shaped like what API Gateway really sends for
-// a browser's request (its headers, the full requestContext; REST API
-// events carry every header twice); echo-ServeHTTP-browser is the same
-// request, same headers, through Echo, their baseline. Issue 6's target:
-// an Invoke costs at most 1.5x its Echo baseline. The interleaved
-// sub-benchmark reports those ratios directly.
+// a browser's request (its headers, the full requestContext);
+// echo-ServeHTTP-browser is the same request, same headers, through Echo,
+// their baseline. The interleaved sub-benchmark reports the ratios
+// directly.
 func BenchmarkGetPost(b *testing.B) {
 	var e *echo.Echo
 	var api *lambdaapi.Handler
@@ -86,11 +85,9 @@ func BenchmarkGetPost(b *testing.B) {
 		{"echo-ServeHTTP", "", echoGet(nil)},
 		{"lambda-v2-event", "echo-ServeHTTP", serveV2(bearerEv)},
 		{"lambda-v2-invoke-json", "echo-ServeHTTP", invoke(mustJSON(bearerEv))},
-		{"lambda-v1-invoke-json", "echo-ServeHTTP", invoke(mustJSON(v1Event(bearer(map[string]string{"access": access}, jsonReq("GET", path, nil)), "prod")))},
 		{"lambda-v2-event-authorizer", "echo-ServeHTTP", serveV2(v2Event(claims, "$default"))},
 		{"echo-ServeHTTP-browser", "", echoGet(browserHeaders)},
 		{"lambda-v2-invoke-apigw", "echo-ServeHTTP-browser", invoke(apigwV2(path, access, nil))},
-		{"lambda-v1-invoke-apigw", "echo-ServeHTTP-browser", invoke(apigwV1(path, access, nil))},
 		{"lambda-v2-invoke-apigw-authorizer", "echo-ServeHTTP-browser", invoke(apigwV2(path, access, accessClaims(userID)))},
 	}
 	for _, op := range ops {
@@ -180,36 +177,6 @@ func apigwV2(path, access string, claims map[string]string) []byte {
 		"requestContext": rc, "isBase64Encoded": false,
 	})
 	return append([]byte(`{"version":"2.0",`), rest[1:]...)
-}
-
-// apigwV1 is the REST API event for the same request (stage prod,
-// execute-api URL: the path has no stage).
-func apigwV1(path, access string, claims map[string]string) []byte {
-	h := apigwHeaders(access)
-	mh := map[string][]string{}
-	for k, v := range h {
-		mh[k] = []string{v}
-	}
-	identity := map[string]any{"sourceIp": "203.0.113.9", "userAgent": h["User-Agent"]}
-	for _, k := range []string{"cognitoIdentityPoolId", "accountId", "cognitoIdentityId", "caller", "principalOrgId",
-		"accessKey", "cognitoAuthenticationType", "cognitoAuthenticationProvider", "userArn", "user"} {
-		identity[k] = nil
-	}
-	rc := map[string]any{
-		"resourceId": "roq9wj", "resourcePath": "/{proxy+}", "httpMethod": "GET", "extendedRequestId": "TWegAcC4EowCHnA=",
-		"requestTime": "25/Nov/2026:05:28:48 +0000", "path": "/prod" + path, "accountId": "123456789012", "protocol": "HTTP/1.1",
-		"stage": "prod", "domainPrefix": "abc123defg", "requestTimeEpoch": 1795584528000, "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-		"identity": identity, "domainName": "abc123defg.execute-api.eu-west-1.amazonaws.com", "apiId": "abc123defg",
-	}
-	if claims != nil {
-		rc["authorizer"] = map[string]any{"claims": claims}
-	}
-	return mustJSON(map[string]any{
-		"resource": "/{proxy+}", "path": path, "httpMethod": "GET", "headers": h, "multiValueHeaders": mh,
-		"queryStringParameters": nil, "multiValueQueryStringParameters": nil,
-		"pathParameters": map[string]string{"proxy": strings.TrimPrefix(path, "/")}, "stageVariables": nil,
-		"requestContext": rc, "body": nil, "isBase64Encoded": false,
-	})
 }
 
 func mustJSON(v any) []byte {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -335,6 +337,56 @@ func TestMediaHandlerIgnoresOtherEvents(t *testing.T) {
 	}
 }
 
+// TestMediaHandlerAWSSampleEvent feeds AWS's sample S3 event
+// (testdata/s3-event.json) as S3 sends it, and with its key and event
+// name changed: the handler reads the bucket, the URL-encoded key and the
+// event name from it.
+func TestMediaHandlerAWSSampleEvent(t *testing.T) {
+	t.Parallel()
+	f := newMediaFixture(t)
+	sample := readTestdata(t, "s3-event.json")
+	id, key := f.upload(t, "user one", testPNG(12, 8))
+	withKey := func(k, eventName string) []byte {
+		b := bytes.Replace(sample, []byte(`"key": "Happy%20Face.jpg"`), []byte(`"key": "`+url.QueryEscape(k)+`"`), 1)
+		return bytes.Replace(b, []byte(`"eventName": "ObjectCreated:Put"`), []byte(`"eventName": "`+eventName+`"`), 1)
+	}
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		status  domain.MediaStatus
+		log     string
+	}{
+		{"sample as sent", sample, domain.MediaPending, "media event skipped: key is not an upload"},
+		{"an upload removed", withKey(key, "ObjectRemoved:Delete"), domain.MediaPending, "media event skipped: not an object creation"},
+		{"an upload created", withKey(key, "ObjectCreated:Put"), domain.MediaReady, "media event handled"},
+	} {
+		if out, err := f.app.Handler.Invoke(lambdaCtx(tc.name), tc.payload); err != nil || string(out) != "null" {
+			t.Fatalf("%s: %s %v", tc.name, out, err)
+		}
+		if m := f.status(t, id); m.Status != tc.status {
+			t.Errorf("%s: media %s, want %s", tc.name, m.Status, tc.status)
+		}
+		var line map[string]any
+		for _, l := range f.logs.Lines(t) {
+			if l["awsRequestId"] == tc.name && l["message"] == tc.log {
+				line = l
+			}
+		}
+		if line == nil || tc.name == "sample as sent" && (line["key"] != "Happy Face.jpg" || line["bucket"] != "sourcebucket") {
+			t.Errorf("%s: no %q log line with the decoded key: %v", tc.name, tc.log, line)
+		}
+	}
+}
+
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 type cognitoFixture struct {
 	app   *lambdaapp.App
 	auth  *localauth.Provider
@@ -429,6 +481,42 @@ func TestCognitoTriggerNeverFailsTheConfirmation(t *testing.T) {
 	}
 }
 
+// TestCognitoAWSSampleEvent feeds AWS's sample post-confirmation trigger
+// (testdata/cognito-event-userpools-postconfirmation.json): as is (its
+// attributes name no user), with a confirmed user's sub and email, and as
+// another trigger. The event always comes back unchanged.
+func TestCognitoAWSSampleEvent(t *testing.T) {
+	t.Parallel()
+	f := newCognitoFixture(t)
+	erin := f.confirmedUser(t, "erin@example.com")
+	sample := readTestdata(t, "cognito-event-userpools-postconfirmation.json")
+	user := bytes.Replace(sample, []byte(`"email": "<email>"`), []byte(`"sub": "`+erin+`", "email": "erin@example.com"`), 1)
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		profile bool
+	}{
+		{"pre sign-up trigger", bytes.Replace(user, []byte("PostConfirmation_ConfirmSignUp"), []byte("PreSignUp_SignUp"), 1), false},
+		{"sample as sent", sample, false},
+		{"confirmed user", user, true},
+	} {
+		out, err := f.app.Handler.Invoke(lambdaCtx(tc.name), tc.payload)
+		if err != nil || !bytes.Equal(out, tc.payload) {
+			t.Fatalf("%s: the event must come back unchanged: %s %v", tc.name, out, err)
+		}
+		if _, err := f.store.GetProfile(context.Background(), erin); (err == nil) != tc.profile {
+			t.Errorf("%s: profile: %v, want one: %v", tc.name, err, tc.profile)
+		}
+	}
+	var noUser bool
+	for _, l := range f.logs.Lines(t) {
+		noUser = noUser || l["awsRequestId"] == "sample as sent" && l["message"] == "cognito trigger: profile not created" && l["code"] == string(domain.Invalid)
+	}
+	if !noUser {
+		t.Error("the sample without sub was not logged as naming no user")
+	}
+}
+
 // failingPrune makes the store's PruneFeed fail.
 type failingPrune struct {
 	ports.Storage
@@ -490,14 +578,14 @@ func TestAPILogsCarryBothRequestIDs(t *testing.T) {
 	cfg, logs := testConfig(t), &testlog.Buffer{}
 	app := startApp(t, cfg, lambdaapp.HandlerAPI, withLogs(cfg, logs))
 	invokeV2(t, app, jsonReq("GET", "/healthz", nil, "X-Request-Id", "client-rid-1"))
-	invokeV1(t, app, jsonReq("GET", "/v1/nope", nil))
+	invokeV2(t, app, jsonReq("GET", "/v1/nope", nil))
 	var got []string
 	for _, l := range logs.Lines(t) {
 		if l["message"] == "request" {
 			got = append(got, fmt.Sprintf("%v %v %v %v", l["path"], l["awsRequestId"], l["apiRequestId"], l["requestId"] != nil))
 		}
 	}
-	want := []string{"/healthz aws-req-v2 JKJaXmPLvHcESHA= true", "/v1/nope aws-req-v1 c6af9ac6-7b61-11e6-9a41-93e8deadbeef true"}
+	want := []string{"/healthz aws-req-v2 JKJaXmPLvHcESHA= true", "/v1/nope aws-req-v2 JKJaXmPLvHcESHA= true"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("access log lines %q, want %q", got, want)
 	}

@@ -165,8 +165,8 @@ type exchange struct {
 	// Base64 sends even a JSON body base64-encoded in events (API Gateway
 	// does so for bodies it considers binary).
 	Base64 bool
-	// SourceIP is the client address API Gateway reports (v2 events;
-	// default 203.0.113.9).
+	// SourceIP is the client address API Gateway reports (default
+	// 203.0.113.9).
 	SourceIP string
 }
 
@@ -175,46 +175,6 @@ type result struct {
 	Status int
 	Header http.Header
 	Body   []byte
-}
-
-// v1Event builds the REST API event API Gateway would send for x.
-func v1Event(x exchange, stage string) events.APIGatewayProxyRequest {
-	u, err := url.ParseRequestURI(x.Target)
-	if err != nil {
-		panic(err)
-	}
-	ev := events.APIGatewayProxyRequest{
-		HTTPMethod: x.Method, Path: u.EscapedPath(), Resource: "/{proxy+}",
-		Headers: map[string]string{}, MultiValueHeaders: map[string][]string{},
-		RequestContext: events.APIGatewayProxyRequestContext{
-			Stage: stage, Path: "/" + stage + u.EscapedPath(), RequestID: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-			DomainName: "api.example.com", HTTPMethod: x.Method, Protocol: "HTTP/1.1",
-			Identity: events.APIGatewayRequestIdentity{SourceIP: "203.0.113.9", UserAgent: "test"},
-		},
-	}
-	for k, vs := range x.Header {
-		ev.MultiValueHeaders[k] = vs
-		ev.Headers[k] = vs[len(vs)-1]
-	}
-	ev.MultiValueHeaders["Host"] = []string{"api.example.com"}
-	ev.Headers["Host"] = "api.example.com"
-	ev.MultiValueHeaders["X-Forwarded-Proto"] = []string{"https"}
-	if q := u.Query(); len(q) > 0 {
-		ev.MultiValueQueryStringParameters = q
-		ev.QueryStringParameters = map[string]string{}
-		for k, vs := range q {
-			ev.QueryStringParameters[k] = vs[len(vs)-1]
-		}
-	}
-	ev.Body, ev.IsBase64Encoded = eventBody(x)
-	if x.Claims != nil {
-		claims := map[string]any{}
-		for k, v := range x.Claims {
-			claims[k] = v
-		}
-		ev.RequestContext.Authorizer = map[string]any{"claims": claims}
-	}
-	return ev
 }
 
 // v2Event builds the HTTP API event API Gateway would send for x: the path
@@ -269,34 +229,6 @@ func eventBody(x exchange) (string, bool) {
 		return string(x.Body), false
 	}
 	return base64.StdEncoding.EncodeToString(x.Body), true
-}
-
-// invokeV1 sends x through the Lambda handler as a REST API event.
-func invokeV1(t testing.TB, app *lambdaapp.App, x exchange) result {
-	t.Helper()
-	payload, err := json.Marshal(v1Event(x, "prod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := app.Handler.Invoke(lambdaCtx("aws-req-v1"), payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res events.APIGatewayProxyResponse
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	h := http.Header{}
-	for k, v := range res.Headers {
-		h.Set(k, v)
-	}
-	for k, vs := range res.MultiValueHeaders {
-		h.Del(k)
-		for _, v := range vs {
-			h.Add(k, v)
-		}
-	}
-	return result{Status: res.StatusCode, Header: h, Body: responseBody(t, res.Body, res.IsBase64Encoded)}
 }
 
 // invokeV2 sends x through the Lambda handler as an HTTP API event.

@@ -236,13 +236,12 @@ func paritySteps() []step {
 }
 
 // TestParity sends the same requests through the Echo server (net/http
-// over TLS) and through the Lambda handler as REST API (v1) and HTTP API
-// (v2) events, each against its own app with deterministic ids and clock,
-// and requires the same status, headers that matter and bodies.
+// over TLS) and through the Lambda handler as HTTP API events, each
+// against its own app with deterministic ids and clock, and requires the
+// same status, headers that matter and bodies.
 func TestParity(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
-	v1App := startApp(t, testConfig(t), lambdaapp.HandlerAPI, deterministic(), fx.Invoke(testRoutes))
 	v2App := startApp(t, testConfig(t), lambdaapp.HandlerAPI, deterministic(), fx.Invoke(testRoutes))
 	type transport struct {
 		name string
@@ -251,8 +250,7 @@ func TestParity(t *testing.T) {
 	}
 	transports := []*transport{
 		{name: "server", do: func(x exchange) result { return serverDo(t, srv, x) }, vars: map[string]string{}},
-		{name: "lambda v1", do: func(x exchange) result { return invokeV1(t, v1App, x) }, vars: map[string]string{}},
-		{name: "lambda v2", do: func(x exchange) result { return invokeV2(t, v2App, x) }, vars: map[string]string{}},
+		{name: "lambda", do: func(x exchange) result { return invokeV2(t, v2App, x) }, vars: map[string]string{}},
 	}
 	for _, s := range paritySteps() {
 		results := make([]result, len(transports))
