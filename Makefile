@@ -59,7 +59,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 20000x ./adapters/cognitoauth/
 	$(GO) test -run '^$$' -fuzz '^FuzzMakeVariants$$' -fuzztime 50000x -fuzzminimizetime 3s ./adapters/imaging/
 	$(GO) test -run '^$$' -fuzz '^FuzzICCParsers$$' -fuzztime 200000x ./adapters/imaging/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime 100000x ./apps/lambda/lambdaapi/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime 100000x ./apps/lambda/apigateway/
 
 ## bench: benchmarks (HTTP load, verifier, imaging, storage)
 bench:

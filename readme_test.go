@@ -15,7 +15,7 @@ import (
 	"github.com/yuin/goldmark/text"
 
 	"github.com/cloudpost/cloudpost/apps/config"
-	"github.com/cloudpost/cloudpost/apps/lambda/lambdaapp"
+	"github.com/cloudpost/cloudpost/apps/lambda/functions"
 )
 
 // readmeVariable is one variable named in a README table whose first
@@ -39,7 +39,7 @@ func TestREADMEConfigurationTable(t *testing.T) {
 	documented := readmeVariables(t, src)
 
 	want := map[string]env.FieldParams{}
-	for _, v := range []any{&config.Config{}, &lambdaapp.Config{}} {
+	for _, v := range []any{&config.Config{}, &functions.Config{}} {
 		params, err := env.GetFieldParams(v)
 		if err != nil {
 			t.Fatal(err)

@@ -21,7 +21,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/cloudpost/cloudpost/apps/config"
-	"github.com/cloudpost/cloudpost/apps/lambda/lambdaapp"
+	"github.com/cloudpost/cloudpost/apps/lambda/functions"
 	"github.com/cloudpost/cloudpost/core/domain"
 )
 
@@ -228,9 +228,9 @@ type function struct {
 	env  map[string]string
 }
 
-// functions returns the template's functions by handler, with Globals
+// templateFunctions returns the template's functions by handler, with Globals
 // applied as SAM applies them.
-func functions(t *testing.T, tpl *cloudformation.Template, generic map[string]any) map[string]function {
+func templateFunctions(t *testing.T, tpl *cloudformation.Template, generic map[string]any) map[string]function {
 	t.Helper()
 	globals := dig(generic, "Globals", "Function")
 	out := map[string]function{}
@@ -264,13 +264,13 @@ func TestTemplateFunctionsMatchTheBootstrap(t *testing.T) {
 			if tpl.Transform == nil || tpl.Transform.String == nil || *tpl.Transform.String != "AWS::Serverless-2016-10-31" {
 				t.Fatal("not a SAM template")
 			}
-			fns := functions(t, tpl, generic)
+			fns := templateFunctions(t, tpl, generic)
 			var handlers []string
 			for h := range fns {
 				handlers = append(handlers, h)
 			}
 			sort.Strings(handlers)
-			want := slices.Sorted(slices.Values(lambdaapp.HandlerNames))
+			want := slices.Sorted(slices.Values(functions.HandlerNames))
 			if !slices.Equal(handlers, want) {
 				t.Fatalf("functions' handlers %q, the bootstrap has %q", handlers, want)
 			}
@@ -293,7 +293,7 @@ func TestTemplateFunctionsMatchTheBootstrap(t *testing.T) {
 					t.Errorf("%s: apps/config refuses the template's environment: %v", f.name, err)
 					continue
 				}
-				if _, err := lambdaapp.LoadConfig(environ); err != nil {
+				if _, err := functions.LoadConfig(environ); err != nil {
 					t.Errorf("%s: %v", f.name, err)
 				}
 				if cfg.Storage != config.StorageMySQL || cfg.Blob != config.BlobS3 || cfg.Auth != config.AuthCognito || cfg.LogFormat != "json" {
@@ -333,7 +333,7 @@ func orDefault(v any, def string) any {
 	return v
 }
 
-// knownVariables are the variables apps/config and lambdaapp read, and
+// knownVariables are the variables apps/config and functions read, and
 // GOMEMLIMIT, which the Go runtime reads (and the image pipeline's budget
 // follows).
 var knownVariables = func() map[string]bool {
@@ -349,7 +349,7 @@ var knownVariables = func() map[string]bool {
 		}
 	}
 	walk(reflect.TypeFor[config.Config]())
-	walk(reflect.TypeFor[lambdaapp.Config]())
+	walk(reflect.TypeFor[functions.Config]())
 	return out
 }()
 
@@ -359,8 +359,8 @@ var knownVariables = func() map[string]bool {
 // GOMEMLIMIT below it.
 func TestTemplateImageFunctionsHaveRoomForTheWorstImage(t *testing.T) {
 	tpl, generic := parse(t, scenarios[0])
-	fns := functions(t, tpl, generic)
-	for _, h := range []string{lambdaapp.HandlerMedia, lambdaapp.HandlerJanitor} {
+	fns := templateFunctions(t, tpl, generic)
+	for _, h := range []string{functions.HandlerMedia, functions.HandlerJanitor} {
 		f := fns[h]
 		mem := fmt.Sprint(dig(generic, "Resources", f.name, "Properties", "MemorySize"))
 		if mem != "1024" || f.env["GOMEMLIMIT"] != "800MiB" {
@@ -371,7 +371,7 @@ func TestTemplateImageFunctionsHaveRoomForTheWorstImage(t *testing.T) {
 
 func TestTemplateMediaEventsAndBucket(t *testing.T) {
 	tpl, generic := parse(t, scenarios[0])
-	media := functions(t, tpl, generic)[lambdaapp.HandlerMedia]
+	media := templateFunctions(t, tpl, generic)[functions.HandlerMedia]
 	if len(media.fn.Events) != 1 {
 		t.Fatalf("media events: %v", media.fn.Events)
 	}
@@ -430,8 +430,8 @@ func isTrue(b *bool) bool { return b != nil && *b }
 
 func TestTemplateCognito(t *testing.T) {
 	tpl, generic := parse(t, scenarios[0])
-	fns := functions(t, tpl, generic)
-	cognito := fns[lambdaapp.HandlerCognito]
+	fns := templateFunctions(t, tpl, generic)
+	cognito := fns[functions.HandlerCognito]
 	pool, err := tpl.GetCognitoUserPoolWithName("UserPool")
 	if err != nil {
 		t.Fatal(err)
@@ -482,7 +482,7 @@ type route struct {
 
 func apiRoutes(t *testing.T, tpl *cloudformation.Template, generic map[string]any) []route {
 	t.Helper()
-	api := functions(t, tpl, generic)[lambdaapp.HandlerAPI]
+	api := templateFunctions(t, tpl, generic)[functions.HandlerAPI]
 	var out []route
 	for name, ev := range api.fn.Events {
 		h := ev.Properties.HttpApiEvent
@@ -559,7 +559,7 @@ func TestTemplateRoutesMatchTheApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	var e *echo.Echo
-	app := fx.New(lambdaapp.Options(cfg, lambdaapp.Config{Handler: lambdaapp.HandlerAPI}), fx.Populate(&e), fx.NopLogger)
+	app := fx.New(functions.Options(cfg, functions.Config{Handler: functions.HandlerAPI}), fx.Populate(&e), fx.NopLogger)
 	if err := app.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -600,9 +600,9 @@ func TestTemplateAuthorizerMatchesTheVerifier(t *testing.T) {
 		t.Errorf("default authorizer %v", dig(auth, "DefaultAuthorizer"))
 	}
 	jwt := dig(auth, "Authorizers", "CognitoJwt", "JwtConfiguration")
-	fns := functions(t, tpl, generic)
+	fns := templateFunctions(t, tpl, generic)
 	environ := []string{}
-	for k, v := range fns[lambdaapp.HandlerAPI].env {
+	for k, v := range fns[functions.HandlerAPI].env {
 		environ = append(environ, k+"="+v)
 	}
 	cfg, err := config.Load(environ)
@@ -653,7 +653,7 @@ func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
 				{"s3:ListBucket", objects},
 			}
 			want := map[string][]grant{
-				lambdaapp.HandlerAPI: {
+				functions.HandlerAPI: {
 					{"s3:PutObject", objects + "/uploads/*"},
 					{"s3:GetObject", objects + "/uploads/*"}, {"s3:GetObject", objects + "/variants/*"},
 					{"s3:DeleteObject", objects + "/uploads/*"}, {"s3:DeleteObject", objects + "/variants/*"},
@@ -661,13 +661,13 @@ func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
 					{"cognito-idp:AdminGetUser", pool}, {"cognito-idp:ListUsers", pool},
 					{"cognito-idp:AdminDeleteUser", pool}, {"cognito-idp:AdminUserGlobalSignOut", pool},
 				},
-				lambdaapp.HandlerMedia:   pipeline,
-				lambdaapp.HandlerCognito: {{"cognito-idp:AdminGetUser", pool}, {"cognito-idp:ListUsers", pool}},
-				lambdaapp.HandlerJanitor: pipeline,
-				lambdaapp.HandlerMigrate: nil,
+				functions.HandlerMedia:   pipeline,
+				functions.HandlerCognito: {{"cognito-idp:AdminGetUser", pool}, {"cognito-idp:ListUsers", pool}},
+				functions.HandlerJanitor: pipeline,
+				functions.HandlerMigrate: nil,
 			}
 			tpl, generic := parse(t, s)
-			for h, f := range functions(t, tpl, generic) {
+			for h, f := range templateFunctions(t, tpl, generic) {
 				allowed, denied := grants(t, f)
 				w := want[h]
 				if iam {
@@ -739,9 +739,9 @@ func sortGrants(g []grant) {
 
 func TestTemplateSchedulesAndOutputs(t *testing.T) {
 	tpl, generic := parse(t, scenarios[0])
-	fns := functions(t, tpl, generic)
+	fns := templateFunctions(t, tpl, generic)
 	var schedules []string
-	for _, ev := range fns[lambdaapp.HandlerJanitor].fn.Events {
+	for _, ev := range fns[functions.HandlerJanitor].fn.Events {
 		if ev.Type == "Schedule" && ev.Properties.ScheduleEvent != nil {
 			schedules = append(schedules, ev.Properties.ScheduleEvent.Schedule)
 		}
@@ -749,7 +749,7 @@ func TestTemplateSchedulesAndOutputs(t *testing.T) {
 	if !slices.Equal(schedules, []string{"rate(5 minutes)"}) {
 		t.Errorf("janitor schedules %q", schedules)
 	}
-	if n := len(fns[lambdaapp.HandlerMigrate].fn.Events); n != 0 {
+	if n := len(fns[functions.HandlerMigrate].fn.Events); n != 0 {
 		t.Errorf("migrate must only run when invoked, it has %d events", n)
 	}
 	for _, o := range []string{"ApiUrl", "UserPoolId", "UserPoolClientId", "MediaBucket", "MigrateFunction"} {

@@ -43,7 +43,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 }
 
 // TestParseAnyStruct: Parse serves other apps' settings structs too
-// (lambdaapp.LoadConfig): defaults, "=" inside values, nested structs, and
+// (functions.LoadConfig): defaults, "=" inside values, nested structs, and
 // errors that name the variable.
 func TestParseAnyStruct(t *testing.T) {
 	type inner struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/cloudpost/cloudpost/apps/httpapi"
-	"github.com/cloudpost/cloudpost/apps/lambda/lambdaapi"
+	"github.com/cloudpost/cloudpost/apps/lambda/apigateway"
 	"github.com/cloudpost/cloudpost/core/domain"
 )
 
@@ -21,7 +21,7 @@ import (
 func TestStrictInputThroughLambda(t *testing.T) {
 	en := newEnv(t)
 	u := en.signUp("lam")
-	h := lambdaapi.New(httpapi.New(en.deps), lambdaapi.Options{})
+	h := apigateway.New(httpapi.New(en.deps), apigateway.Options{})
 	serve := func(method, path, query, body string) events.APIGatewayV2HTTPResponse {
 		t.Helper()
 		ev := &events.APIGatewayV2HTTPRequest{

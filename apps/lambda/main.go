@@ -1,7 +1,7 @@
 // Command bootstrap is the cloudpost Lambda app: one binary for every
 // function of deploy/template.yaml, which picks its handler from the
 // function's Handler setting (_HANDLER: api, media, cognito, janitor,
-// migrate; see apps/lambda/lambdaapp). Build it with `make lambda`:
+// migrate; see apps/lambda/functions). Build it with `make lambda`:
 //
 //	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc \
 //	    -trimpath -ldflags="-s -w" -o dist/bootstrap ./apps/lambda
@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/cloudpost/cloudpost/apps/config"
-	"github.com/cloudpost/cloudpost/apps/lambda/lambdaapp"
+	"github.com/cloudpost/cloudpost/apps/lambda/functions"
 )
 
 func main() {
@@ -28,7 +28,7 @@ func main() {
 	// Registering is a round trip to the Extensions API that must finish
 	// before the runtime asks for its first event: it runs while the app
 	// is built, off the cold start's critical path.
-	var app atomic.Pointer[lambdaapp.App]
+	var app atomic.Pointer[functions.App]
 	api := &handler{}
 	registered := make(chan lambda.Handler, 1)
 	go func() {
@@ -58,15 +58,15 @@ func (h *handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return h.h.Invoke(ctx, payload)
 }
 
-func start() (*lambdaapp.App, error) {
+func start() (*functions.App, error) {
 	environ := os.Environ()
 	cfg, err := config.Load(environ)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	lc, err := lambdaapp.LoadConfig(environ)
+	lc, err := functions.LoadConfig(environ)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	return lambdaapp.Start(context.Background(), cfg, lc)
+	return functions.Start(context.Background(), cfg, lc)
 }

@@ -508,7 +508,7 @@ func TestBootstrapZipSize(t *testing.T) {
 // The function inherits this machine's environment (startEmulator), which
 // Lambda's does not: an AWS_CA_BUNDLE set here makes every AWS SDK
 // configuration load parse that bundle. Nothing at init loads one
-// (wire.LambdaAdapters), so it no longer shows in these numbers.
+// (fxmodules.LambdaAdapters), so it no longer shows in these numbers.
 func BenchmarkColdStart(b *testing.B) {
 	findRIE(b)
 	bootstrapBinary(b)

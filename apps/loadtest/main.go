@@ -34,7 +34,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/cloudpost/cloudpost/apps/config"
-	"github.com/cloudpost/cloudpost/apps/wire"
+	"github.com/cloudpost/cloudpost/apps/fxmodules"
 )
 
 func main() {
@@ -110,9 +110,9 @@ func Start(settings ...string) (*Env, error) {
 		return nil, err
 	}
 	cfg.Limits = config.Limits{}
-	var ep *wire.Endpoint
+	var ep *fxmodules.Endpoint
 	var api *echo.Echo
-	app := fx.New(wire.Server(cfg), fx.Populate(&ep, &api), fx.NopLogger)
+	app := fx.New(fxmodules.Server(cfg), fx.Populate(&ep, &api), fx.NopLogger)
 	if err := app.Start(context.Background()); err != nil {
 		return nil, err
 	}

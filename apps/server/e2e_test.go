@@ -23,8 +23,8 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/mysqlstore/mysqltest"
 	"github.com/cloudpost/cloudpost/adapters/s3blob/s3test"
 	"github.com/cloudpost/cloudpost/apps/config"
+	"github.com/cloudpost/cloudpost/apps/fxmodules"
 	"github.com/cloudpost/cloudpost/apps/httpapi/openapitest"
-	"github.com/cloudpost/cloudpost/apps/wire"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/ports"
 	"github.com/cloudpost/cloudpost/ports/porttest"
@@ -299,8 +299,8 @@ func startServer(t *testing.T, env []string, code func(email string) string) (ad
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ep *wire.Endpoint
-	app := fx.New(wire.Server(cfg), fx.Populate(&ep, &store), fx.NopLogger)
+	var ep *fxmodules.Endpoint
+	app := fx.New(fxmodules.Server(cfg), fx.Populate(&ep, &store), fx.NopLogger)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := app.Start(ctx); err != nil {
@@ -698,7 +698,7 @@ func runUploadFlood(t *testing.T, env []string) {
 		took.Round(time.Millisecond), before, left, statuses)
 	// Two workers: two of ada's in flight and one turn of hers before
 	// bob's, one more beside his own (the exact order is
-	// TestOwnersTakeTurns in apps/worker). In arrival order bob would wait
+	// TestOwnersTakeTurns in apps/mediaqueue). In arrival order bob would wait
 	// for all of them.
 	if before-left > 5 {
 		t.Errorf("%d of ada's %d waiting images were processed before bob's: he waited for her queue", before-left, before)

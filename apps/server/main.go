@@ -21,7 +21,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
 	"github.com/cloudpost/cloudpost/apps/config"
-	"github.com/cloudpost/cloudpost/apps/wire"
+	"github.com/cloudpost/cloudpost/apps/fxmodules"
 )
 
 func main() {
@@ -106,7 +106,7 @@ func migrate(cfg config.Config, direction string) error {
 }
 
 // serve starts the app and, on SIGINT or SIGTERM, drains it for
-// CLOUDPOST_SHUTDOWN_DRAIN (wire.Drain), then stops it, letting requests in
+// CLOUDPOST_SHUTDOWN_DRAIN (fxmodules.Drain), then stops it, letting requests in
 // flight finish: all within CLOUDPOST_SHUTDOWN_TIMEOUT. A second signal
 // ends the drain early. opts are added to the app (tests).
 func serve(cfg config.Config, opts ...fx.Option) error {
@@ -115,8 +115,8 @@ func serve(cfg config.Config, opts ...fx.Option) error {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
-	var drain *wire.Drain
-	app := fx.New(wire.Server(cfg), fx.StopTimeout(cfg.ShutdownTimeout), fx.Populate(&drain), fx.Options(opts...))
+	var drain *fxmodules.Drain
+	app := fx.New(fxmodules.Server(cfg), fx.StopTimeout(cfg.ShutdownTimeout), fx.Populate(&drain), fx.Options(opts...))
 	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {

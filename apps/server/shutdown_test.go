@@ -21,8 +21,8 @@ import (
 
 	"github.com/cloudpost/cloudpost/adapters/memory/localauth"
 	"github.com/cloudpost/cloudpost/apps/config"
+	"github.com/cloudpost/cloudpost/apps/fxmodules"
 	"github.com/cloudpost/cloudpost/apps/httpapi"
-	"github.com/cloudpost/cloudpost/apps/wire"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/ports"
 )
@@ -225,7 +225,7 @@ func startServe(t *testing.T, env ...string) (addr string, wait func(within time
 	go func() {
 		defer close(finished)
 		serveErr = serve(cfg,
-			fx.Invoke(func(lc fx.Lifecycle, ep *wire.Endpoint) {
+			fx.Invoke(func(lc fx.Lifecycle, ep *fxmodules.Endpoint) {
 				// Appended after the HTTP server's hook: the address is bound.
 				lc.Append(fx.StartHook(func() { addrc <- ep.Addr() }))
 			}),
