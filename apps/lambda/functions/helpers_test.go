@@ -85,14 +85,14 @@ func deterministic() fx.Option {
 // startApp starts the Lambda app for handler and stops it at cleanup.
 func startApp(t testing.TB, cfg config.Config, handler string, opts ...fx.Option) *functions.App {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	app, err := functions.Start(ctx, cfg, functions.Config{Handler: handler}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := app.Stop(ctx); err != nil {
 			t.Error(err)
