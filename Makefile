@@ -17,6 +17,8 @@ test: services check-fmt vet lint check-generate unit fuzz
 ## integration tests skip (or fail, with CI=true) and name the script to run
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	# imaging tests too slow under the race detector (they skip there)
+	$(GO) test -count=1 -run '^(TestLargePhoto|TestPeakMemory|TestEstimateCoversAllocations|TestQualityVsSingleCatmullRom)$$' ./adapters/imaging/
 
 ## services: install (once, cached in ~/.cache/cloudpost) and start what
 ## the integration tests use: MariaDB, versitygw, cognito-local, the Lambda

@@ -32,10 +32,12 @@ func TestMemoryBudgetConfig(t *testing.T) {
 }
 
 // withDecodeProbe wraps the PNG decoder for the test: it counts the decodes
-// under way, remembers the most at once, and holds each decode until
+// under way, remembers the most at once, and holds the first decode until
 // another one joins it or hold passes, so that decodes the budget allows
-// at once do overlap. When they are expected to overlap, hold is generous:
-// it only ends a wait for a decode that never comes, whatever the load.
+// at once do overlap (the calls start together: a second decode the budget
+// wrongly lets through starts while the first is held). When they are
+// expected to overlap, hold is generous: it only ends a wait for a decode
+// that never comes, whatever the load.
 func withDecodeProbe(t *testing.T, hold time.Duration) (most func() int32) {
 	f := formats[1]
 	if f.contentType != "image/png" {
@@ -44,6 +46,7 @@ func withDecodeProbe(t *testing.T, hold time.Duration) (most func() int32) {
 	orig := f.decodeFn
 	t.Cleanup(func() { f.decodeFn = orig })
 	var now, peak atomic.Int32
+	var held atomic.Bool
 	joined := make(chan struct{})
 	var once sync.Once
 	f.decodeFn = func(r io.Reader) (image.Image, error) {
@@ -58,9 +61,11 @@ func withDecodeProbe(t *testing.T, hold time.Duration) (most func() int32) {
 		if n > 1 {
 			once.Do(func() { close(joined) })
 		}
-		select {
-		case <-joined:
-		case <-time.After(hold):
+		if held.CompareAndSwap(false, true) {
+			select {
+			case <-joined:
+			case <-time.After(hold):
+			}
 		}
 		return orig(r)
 	}
@@ -68,9 +73,10 @@ func withDecodeProbe(t *testing.T, hold time.Duration) (most func() int32) {
 }
 
 // Two images that do not fit in the budget together are not decoded at
-// once; with room for both, they are.
+// once; with room for both, they are. The budgets are relative to the
+// image's estimate, so a small image shows it as well as a large one.
 func TestMemoryBudgetSerialises(t *testing.T) {
-	data := encodePNG(t, photo(1200, 900, 4))
+	data := encodePNG(t, photo(320, 240, 4))
 	need := peakEstimate(data, "image/png")
 	for _, c := range []struct {
 		name   string
@@ -83,8 +89,8 @@ func TestMemoryBudgetSerialises(t *testing.T) {
 		{"unlimited", -1, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			// One at a time: each decode waits a second for a second one
-			// that must not come. Two: the first waits for the second.
+			// One at a time: the first decode waits a second for a second
+			// one that must not come. Two: the first waits for the second.
 			hold := time.Second
 			if c.want == 2 {
 				hold = time.Minute

@@ -270,12 +270,16 @@ func TestTIFFOrientation(t *testing.T) {
 
 func TestMeanColourKept(t *testing.T) {
 	p := New(Config{})
-	src := photo(900, 700, 4)
+	// Tall enough that the thumb, luma and 4:2:0 chroma alike, is made
+	// from a halved level; the small variant is filtered from level 0, the
+	// medium and large are the photo itself.
+	const w, h = 700, 520
+	src := photo(w, h, 4)
 	transparent := image.NewNRGBA(src.Rect) // the photo with a soft alpha ramp
-	for y := range 700 {
-		for x := range 900 {
+	for y := range h {
+		for x := range w {
 			c := src.RGBAAt(x, y)
-			transparent.SetNRGBA(x, y, color.NRGBA{c.R, c.G, c.B, uint8(x * 255 / 899)})
+			transparent.SetNRGBA(x, y, color.NRGBA{c.R, c.G, c.B, uint8(x * 255 / (w - 1))})
 		}
 	}
 	pal := image.NewPaletted(image.Rect(0, 0, 600, 400), nil)
@@ -285,13 +289,22 @@ func TestMeanColourKept(t *testing.T) {
 	for i := range pal.Pix {
 		pal.Pix[i] = uint8(i/600 + i%600/3)
 	}
-	bigPal := image.NewPaletted(image.Rect(0, 0, 4400, 3000), pal.Palette)
-	for y := range 3000 {
-		for x := range 4400 {
-			bigPal.Pix[y*4400+x] = uint8(x/40 + y/30)
+	// Large enough that every variant (the large one too: 2048 wide, from
+	// over twice that) is made from level 1 or coarser, checked below; no
+	// larger, as the race detector makes each pixel costly.
+	const bigW, bigH = 4400, 1200
+	for _, tg := range targets(bigW, bigH, 1) {
+		if l := pyramidLevel(tg.ww, tg.wh, tg.dw, tg.dh); l < 1 {
+			t.Fatalf("%dx%d: the %s variant reads pyramid level %d: the gif case does not test what it says", bigW, bigH, tg.name, l)
 		}
 	}
-	gray := image.NewGray(image.Rect(0, 0, 900, 700))
+	bigPal := image.NewPaletted(image.Rect(0, 0, bigW, bigH), pal.Palette)
+	for y := range bigH {
+		for x := range bigW {
+			bigPal.Pix[y*bigW+x] = uint8(x/40 + y/12)
+		}
+	}
+	gray := image.NewGray(image.Rect(0, 0, w, h))
 	for i := range gray.Pix {
 		gray.Pix[i] = src.Pix[4*i+1]
 	}
@@ -303,12 +316,12 @@ func TestMeanColourKept(t *testing.T) {
 	}{
 		{"jpeg", "image/jpeg", encodeJPEG(t, src, 92), nil, 1.5},
 		{"jpeg gray", "image/jpeg", encodeJPEG(t, gray, 92), nil, 1.5},
-		{"png opaque", "image/png", encodePNG(t, src), src, 1.5},
-		{"png alpha", "image/png", encodePNG(t, transparent), transparent, 1.0},
+		{"png opaque", "image/png", encodePNGFast(t, src), src, 1.5},
+		{"png alpha", "image/png", encodePNGFast(t, transparent), transparent, 1.0},
 		{"gif", "image/gif", encodeGIF(t, pal), pal, 1.5},
 		// Large enough that no variant reads level 0, made straight from
 		// the palette at half size.
-		{"gif 4400x3000", "image/gif", encodeGIF(t, bigPal), bigPal, 1.5},
+		{"gif 4400x1200", "image/gif", encodeGIF(t, bigPal), bigPal, 1.5},
 		{"webp lossy", "image/webp", lossyWebP(t), nil, 1.5},
 		{"webp lossless alpha", "image/webp", porttest.ImagesLosslessWebP(transparent.SubImage(image.Rect(0, 0, 400, 300))), nil, 1.0},
 	}
@@ -346,11 +359,11 @@ func TestMeanColourKept(t *testing.T) {
 
 func TestOutputFormat(t *testing.T) {
 	p := New(Config{})
-	opaque := photo(500, 400, 5)
+	opaque := photo(400, 300, 5)
 	half := image.NewNRGBA(opaque.Rect)
 	for i := range half.Pix {
 		half.Pix[i] = opaque.Pix[i]
-		if i%4 == 3 && i/4%500 < 100 {
+		if i%4 == 3 && i/4%400 < 80 {
 			half.Pix[i] = 0
 		}
 	}
@@ -418,7 +431,7 @@ func TestOutputFormat(t *testing.T) {
 // An opaque JPEG variant is encoded at the configured quality: a higher
 // quality makes a larger file, and the default is 82.
 func TestJPEGQuality(t *testing.T) {
-	data := encodeJPEG(t, photo(800, 600, 6), 95)
+	data := encodeJPEG(t, photo(480, 360, 6), 95)
 	size := func(q int) int {
 		vs := makeVariants(t, New(Config{JPEGQuality: q}), data, "image/jpeg")
 		return len(vs[2].Data)
@@ -436,12 +449,16 @@ func TestJPEGQuality(t *testing.T) {
 // fringes), and partly covered edge pixels keep the opaque colour.
 func TestAlphaEdgesHaveNoFringes(t *testing.T) {
 	p := New(Config{})
+	// Wider than the medium variant, and tall enough that the thumb is
+	// made from a halved level: every variant but the large one (the
+	// source itself) is filtered.
+	const w, h = 1100, 560
 	for _, hidden := range []color.NRGBA{{0, 0, 0, 0}, {255, 0, 0, 0}} {
-		m := image.NewNRGBA(image.Rect(0, 0, 1200, 800))
-		for y := range 800 {
-			for x := range 1200 {
+		m := image.NewNRGBA(image.Rect(0, 0, w, h))
+		for y := range h {
+			for x := range w {
 				c := hidden
-				if (x-600)*(x-600)+(y-400)*(y-400) < 350*350 {
+				if (x-w/2)*(x-w/2)+(y-h/2)*(y-h/2) < 250*250 {
 					c = color.NRGBA{250, 250, 250, 255}
 				}
 				m.SetNRGBA(x, y, c)
@@ -464,7 +481,7 @@ func TestAlphaEdgesHaveNoFringes(t *testing.T) {
 					}
 				}
 			}
-			if edge == 0 && v.Width < 1200 { // the large variant is the source itself
+			if edge == 0 && v.Width < w { // the large variant is the source itself
 				t.Errorf("%s: no partly transparent edge pixels: the test checks nothing", v.Name)
 			}
 		}

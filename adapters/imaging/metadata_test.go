@@ -257,7 +257,7 @@ func countOf(s []string, v string) int {
 func TestEveryMetadataBlockRemoved(t *testing.T) {
 	p := New(Config{})
 	p3 := porttest.ImagesDisplayP3Profile()
-	opaque := photo(900, 600, 3)
+	opaque := photo(480, 320, 3)
 	alpha := image.NewNRGBA(image.Rect(0, 0, 400, 300)) // half transparent: PNG variants
 	for y := range 300 {
 		for x := 200; x < 400; x++ {

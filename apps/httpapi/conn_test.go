@@ -37,7 +37,7 @@ func dialRaw(t *testing.T, en *env) *rawConn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	// Nothing here may take long: a hanging server fails the test, not the run.
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Minute))
 	return &rawConn{t: t, conn: conn, br: bufio.NewReader(conn)}
 }
 
@@ -269,8 +269,10 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	res, data := jsonConn.response()
 	took := time.Since(start)
 	checkProblem(t, res, data, http.StatusRequestTimeout, domain.Invalid)
-	if took < timeout-500*time.Millisecond || took > timeout+3*time.Second {
-		t.Errorf("answered after %v, want about %v", took, timeout)
+	// The deadline cannot pass early; a busy machine only answers later,
+	// so the upper bound only catches a request the deadline never ended.
+	if took < timeout-500*time.Millisecond || took > time.Minute {
+		t.Errorf("answered after %v, want %v or a little more", took, timeout)
 	}
 	if !res.Close {
 		t.Error("no Connection: close")

@@ -142,7 +142,7 @@ func pngImage(t *testing.T, w, h int) []byte {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
 		for x := range w {
-			img.Set(x, y, color.NRGBA{uint8(x), uint8(y), 200, 255})
+			img.SetNRGBA(x, y, color.NRGBA{uint8(x), uint8(y), 200, 255})
 		}
 	}
 	var buf bytes.Buffer
@@ -160,7 +160,7 @@ func jpegWithGPS(t *testing.T, w, h int) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
 		for x := range w {
-			img.Set(x, y, color.RGBA{uint8(x), uint8(y), 120, 255})
+			img.SetRGBA(x, y, color.RGBA{uint8(x), uint8(y), 120, 255})
 		}
 	}
 	var enc bytes.Buffer
@@ -260,8 +260,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// The photos the modes post: the 2048 px cap of the large rendition is the
+// pipeline's, the same in every mode, so one mode posts a photo wider than
+// that and the others a smaller one (processing it is most of a mode's
+// time under the race detector, bcrypt aside). Both are twice as wide as
+// high.
+var (
+	widePhoto  = image.Pt(2100, 1050)
+	smallPhoto = image.Pt(800, 400)
+)
+
 func TestEndToEnd(t *testing.T) {
-	t.Run("memory", func(t *testing.T) { runEndToEnd(t, nil, nil) })
+	t.Run("memory", func(t *testing.T) { runEndToEnd(t, nil, nil, widePhoto) })
 	t.Run("cognito", func(t *testing.T) {
 		srv := cognitolocal.Shared(t)
 		ctx := context.Background()
@@ -281,32 +291,36 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("no code for %s: %v", email, err)
 			}
 			return code
-		})
+		}, smallPhoto)
 	})
 	t.Run("mysql", func(t *testing.T) {
-		runEndToEnd(t, []string{"CLOUDPOST_STORAGE=mysql", "CLOUDPOST_MYSQL_DSN=" + mysqltest.NewDatabase(t)}, nil)
+		runEndToEnd(t, []string{"CLOUDPOST_STORAGE=mysql", "CLOUDPOST_MYSQL_DSN=" + mysqltest.NewDatabase(t)}, nil, smallPhoto)
 	})
-	t.Run("s3", func(t *testing.T) { runEndToEnd(t, s3Env(t), nil) })
+	t.Run("s3", func(t *testing.T) { runEndToEnd(t, s3Env(t), nil, smallPhoto) })
 }
 
-// startServer starts the server app configured by env for the test and
-// returns two clients of it that validate every exchange against the
-// OpenAPI document, and its storage; code reads mailed codes (nil: the
-// local dev mailbox).
-func startServer(t *testing.T, env []string, code func(email string) string) (ada, bob *client, store ports.Storage) {
+// startServer starts the server app configured by env (and opts, added to
+// the app's options) for the test and returns two clients of it that
+// validate every exchange against the OpenAPI document, and its storage;
+// code reads mailed codes (nil: the local dev mailbox).
+func startServer(t *testing.T, env []string, code func(email string) string, opts ...fx.Option) (ada, bob *client, store ports.Storage) {
 	t.Helper()
 	cfg, err := config.Load(append([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=warn"}, env...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ep *fxmodules.Endpoint
-	app := fx.New(fxmodules.Server(cfg), fx.Populate(&ep, &store), fx.NopLogger)
+	app := fx.New(fxmodules.Server(cfg), fx.Populate(&ep, &store), fx.NopLogger, fx.Options(opts...))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := app.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// The clients (all on http.DefaultTransport) may hold a connection
+		// they dialed for a request another connection served: the server
+		// counts it new, not idle, and its shutdown waits 5 s for it.
+		http.DefaultClient.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		if err := app.Stop(ctx); err != nil {
@@ -324,8 +338,9 @@ func startServer(t *testing.T, env []string, code func(email string) string) (ad
 }
 
 // runEndToEnd drives the whole API of a server app configured by env;
-// code reads mailed codes (nil: the local dev mailbox).
-func runEndToEnd(t *testing.T, env []string, code func(email string) string) {
+// code reads mailed codes (nil: the local dev mailbox); the post's photo is
+// size.X x size.Y.
+func runEndToEnd(t *testing.T, env []string, code func(email string) string, size image.Point) {
 	ada, bob, _ := startServer(t, env, code)
 	suffix := time.Now().UnixNano()
 	adaTokens := signUpAndIn(ada, fmt.Sprintf("ada-%d@example.com", suffix), "Ada")
@@ -376,14 +391,20 @@ func runEndToEnd(t *testing.T, env []string, code func(email string) string) {
 
 	// A post with a photo carrying a GPS position, a comment by Bob, Ada's
 	// notification.
-	photo := jpegWithGPS(t, 2400, 1200)
+	photo := jpegWithGPS(t, size.X, size.Y)
 	img := upload(ada, "post", photo)
 	var post postDTO
 	h = ada.do("POST", "/v1/posts", map[string]any{"body": "Hello world", "mediaIds": []string{img.ID}}, 201, &post)
 	if h.Get("Location") == "" || len(post.Media) != 1 || post.Media[0].URLs["medium"] == "" {
 		t.Fatalf("post: %+v location %q", post, h.Get("Location"))
 	}
-	checkMediaTrust(t, ada, bob, post.ID, photo)
+	// The large rendition: the photo's size, the longer side capped at
+	// 2048 px.
+	large := size
+	if size.X > 2048 {
+		large = image.Pt(2048, size.Y*2048/size.X)
+	}
+	checkMediaTrust(t, ada, bob, post.ID, photo, large)
 	var comment struct{ ID, PostID, AuthorID, Body string }
 	bob.do("POST", "/v1/posts/"+post.ID+"/comments", map[string]string{"body": "Nice!"}, 201, &comment)
 	bob.do("PATCH", "/v1/posts/"+post.ID, map[string]string{"body": "hijacked"}, 403, nil)
@@ -463,9 +484,10 @@ func runEndToEnd(t *testing.T, env []string, code func(email string) string) {
 
 // checkMediaTrust: only the owner receives the raw upload (with its GPS
 // position), as a download of the verified type; everyone else gets
-// renditions without metadata, the largest 2048 px long; the upload URL
-// writes once; completing an upload that never arrived is a conflict.
-func checkMediaTrust(t *testing.T, owner, viewer *client, postID string, photo []byte) {
+// renditions without metadata, the large one of size large (the photo's,
+// capped at 2048 px long); the upload URL writes once; completing an
+// upload that never arrived is a conflict.
+func checkMediaTrust(t *testing.T, owner, viewer *client, postID string, photo []byte, large image.Point) {
 	var mine, theirs postDTO
 	owner.do("GET", "/v1/posts/"+postID, nil, 200, &mine)
 	viewer.do("GET", "/v1/posts/"+postID, nil, 200, &theirs)
@@ -482,8 +504,8 @@ func checkMediaTrust(t *testing.T, owner, viewer *client, postID string, photo [
 		}
 		if name == "large" {
 			cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
-			if err != nil || cfg.Width != 2048 || cfg.Height != 1024 {
-				t.Errorf("large rendition: %+v %v, want 2048x1024", cfg, err)
+			if err != nil || cfg.Width != large.X || cfg.Height != large.Y {
+				t.Errorf("large rendition: %+v %v, want %dx%d", cfg, err, large.X, large.Y)
 			}
 		}
 	}
@@ -526,6 +548,10 @@ func checkMediaTrust(t *testing.T, owner, viewer *client, postID string, photo [
 // up to the in-flight cap, then 429 with Retry-After; every early complete
 // 409, at once); her images fill the queue, yet Bob's image is ready within
 // a few seconds: users take turns.
+//
+// The queue is full when Bob uploads because no image is processed until
+// his is queued (gatedImages), not because hers are slow to process, so
+// small images show it, without depending on the machine's speed.
 func TestUploadFlood(t *testing.T) {
 	t.Run("memory", func(t *testing.T) { runUploadFlood(t, nil) })
 	t.Run("s3", func(t *testing.T) { runUploadFlood(t, s3Env(t)) })
@@ -563,8 +589,29 @@ func s3Env(t *testing.T) []string {
 	}
 }
 
+// gatedImages holds every MakeVariants call until open is closed (or the
+// call's context ends), then lets the pipeline run.
+type gatedImages struct {
+	ports.Images
+	open <-chan struct{}
+}
+
+func (g gatedImages) MakeVariants(ctx context.Context, src io.Reader, contentType string, maxBytes int64) ([]domain.Variant, error) {
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+	}
+	return g.Images.MakeVariants(ctx, src, contentType, maxBytes)
+}
+
 func runUploadFlood(t *testing.T, env []string) {
-	ada, bob, store := startServer(t, env, nil)
+	open := make(chan struct{})
+	var opened sync.Once
+	openGate := func() { opened.Do(func() { close(open) }) }
+	ada, bob, store := startServer(t, env, nil, fx.Decorate(func(img ports.Images) ports.Images {
+		return gatedImages{Images: img, open: open}
+	}))
+	t.Cleanup(openGate) // on failure, before the app stops: cleanups run last first
 	suffix := time.Now().UnixNano()
 	ada.token = signUpAndIn(ada, fmt.Sprintf("ada-%d@example.com", suffix), "Ada").AccessToken
 	bob.token = signUpAndIn(bob, fmt.Sprintf("bob-%d@example.com", suffix), "Bob").AccessToken
@@ -605,7 +652,7 @@ func runUploadFlood(t *testing.T, env []string) {
 		statuses[fmt.Sprintf("%s %d", what, status)]++
 		mu.Unlock()
 	}
-	heavy := pngImage(t, 1000, 750)
+	adaImg := pngImage(t, 200, 150)
 
 	// The flood: 200 uploads asked for, each completed at once without bytes.
 	given := make(chan uploadTarget, 200)
@@ -613,7 +660,7 @@ func runUploadFlood(t *testing.T, env []string) {
 	for range 8 {
 		wg.Go(func() {
 			for range 25 {
-				st, up, retry := raw(ada, "POST", "/v1/uploads", map[string]any{"purpose": "post", "contentType": "image/png", "size": len(heavy)})
+				st, up, retry := raw(ada, "POST", "/v1/uploads", map[string]any{"purpose": "post", "contentType": "image/png", "size": len(adaImg)})
 				count("create", st)
 				switch st {
 				case 201:
@@ -640,13 +687,13 @@ func runUploadFlood(t *testing.T, env []string) {
 		t.Errorf("%d answers 429 without Retry-After", noRetry)
 	}
 
-	// Ada's 20 heavy images go in first and fill the queue; Bob's comes
-	// right after them.
+	// Ada's 20 images go in first and fill the queue (the gate holds the
+	// pipeline); Bob's comes right after them.
 	var adaIDs []string
 	for up := range given {
 		adaIDs = append(adaIDs, up.MediaID)
 		wg.Go(func() {
-			if st := up.send(t, heavy); st != 200 {
+			if st := up.send(t, adaImg); st != 200 {
 				t.Errorf("ada's upload: %d", st)
 				return
 			}
@@ -671,14 +718,18 @@ func runUploadFlood(t *testing.T, env []string) {
 		}
 		return n
 	}
-	img := pngImage(t, 800, 600)
+	img := pngImage(t, 160, 120)
 	up := startUpload(bob, "post", "image/png", len(img))
 	before := waiting()
+	if before != len(adaIDs) {
+		t.Fatalf("%d of ada's %d images waiting before any was let through: the gate does not hold the pipeline", before, len(adaIDs))
+	}
 	start := time.Now()
 	if st := up.send(t, img); st != 200 {
 		t.Fatalf("bob's upload: %d", st)
 	}
 	bob.do("POST", "/v1/media/"+up.MediaID+"/complete", nil, 202, nil)
+	openGate() // bob's image is queued behind all of ada's
 	var left int
 	for deadline := time.Now().Add(readyWithin); ; time.Sleep(time.Millisecond) {
 		m, err := store.GetMedia(context.Background(), up.MediaID)

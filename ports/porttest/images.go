@@ -54,9 +54,9 @@ func RunImages(t *testing.T, img ports.Images) {
 			data        []byte
 			w, h        int
 		}{
-			{"jpeg landscape", "image/jpeg", imagesEncode(t, "jpeg", pattern(1600, 1200)), 1600, 1200},
-			{"jpeg wider than the large variant", "image/jpeg", imagesEncode(t, "jpeg", pattern(3000, 1700)), 3000, 1700},
-			{"png taller than the large variant", "image/png", imagesEncode(t, "png", pattern(500, 2601)), 500, 2601},
+			{"jpeg landscape", "image/jpeg", imagesEncode(t, "jpeg", pattern(1200, 900)), 1200, 900},
+			{"jpeg wider than the large variant", "image/jpeg", imagesEncode(t, "jpeg", pattern(2200, 1247)), 2200, 1247},
+			{"png taller than the large variant", "image/png", imagesEncode(t, "png", pattern(400, 2101)), 400, 2101},
 			{"png smaller than every variant", "image/png", imagesEncode(t, "png", pattern(200, 100)), 200, 100},
 			{"png tall and narrow", "image/png", imagesEncode(t, "png", pattern(90, 700)), 90, 700},
 			{"gif", "image/gif", imagesEncode(t, "gif", pattern(400, 300)), 400, 300},
@@ -151,10 +151,10 @@ func RunImages(t *testing.T, img ports.Images) {
 			name, contentType string
 			data, want        []byte
 		}{
-			{"jpeg", "image/jpeg", ImagesJPEGWithICC(imagesEncode(t, "jpeg", pattern(900, 600)), p3), p3},
+			{"jpeg", "image/jpeg", ImagesJPEGWithICC(imagesEncode(t, "jpeg", pattern(480, 320)), p3), p3},
 			{"opaque png", "image/png", ImagesPNGWithICC(imagesEncode(t, "png", pattern(500, 300)), p3), p3},
 			{"png with transparency", "image/png", ImagesPNGWithICC(imagesEncode(t, "png", half), p3), p3},
-			{"jpeg without a profile", "image/jpeg", imagesEncode(t, "jpeg", pattern(900, 600)), nil},
+			{"jpeg without a profile", "image/jpeg", imagesEncode(t, "jpeg", pattern(480, 320)), nil},
 			{"png without a profile", "image/png", imagesEncode(t, "png", half), nil},
 		}
 		for _, c := range cases {
