@@ -9,7 +9,7 @@ PKGS  := ./...
 run:
 	$(GO) run ./apps/server serve
 
-## test: services, formatting, vet, stale-mock check, race-enabled tests
+## test: services, formatting, vet, staticcheck, stale-mock check, race-enabled tests
 ## (integration tests included), short fuzzing
 test: services check-fmt vet lint check-generate unit fuzz
 

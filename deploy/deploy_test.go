@@ -34,6 +34,11 @@ const (
 	clientID  = "1example23456789abcdefghij"
 	apiID     = "a1b2c3d4e5"
 	bucket    = "cloudpost-media-test"
+	// The sample deployment's push settings.
+	fcmApp      = "arn:aws:sns:eu-west-1:123456789012:app/GCM/cloudpost"
+	apnsApp     = "arn:aws:sns:eu-west-1:123456789012:app/APNS/cloudpost"
+	sandboxApp  = "arn:aws:sns:eu-west-1:123456789012:app/APNS_SANDBOX/cloudpost-dev"
+	vapidSecret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cloudpost-vapid-AbCdEf"
 )
 
 // scenario is one way of filling in the template's parameters.
@@ -43,15 +48,41 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{"IAM database auth with a reader", map[string]any{
+	{"IAM database auth with a reader, FCM, APNs and Web Push", map[string]any{
 		"MediaBucketName": bucket, "AllowedOrigins": "https://app.example.com,https://admin.example.com",
 		"DBWriterEndpoint": "db.cluster-abc.eu-west-1.rds.amazonaws.com", "DBReaderEndpoint": "db.cluster-ro-abc.eu-west-1.rds.amazonaws.com",
 		"DBAuth": "iam", "DBResourceId": "cluster-ABCDEFGHIJKLMNOP", "SubnetIds": "subnet-1,subnet-2", "SecurityGroupId": "sg-1",
+		"FCMApplicationArn": fcmApp, "APNsApplicationArn": apnsApp, "VapidSecretArn": vapidSecret, "VapidSubject": "mailto:ops@example.com",
 	}},
-	{"secret database auth, no reader", map[string]any{
+	{"secret database auth, no reader, no push channel", map[string]any{
 		"MediaBucketName": bucket, "DBWriterEndpoint": "db.abc.eu-west-1.rds.amazonaws.com", "DBAuth": "secret",
 		"DBSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cloudpost-db-AbCdEf", "SubnetIds": "subnet-1", "SecurityGroupId": "sg-1",
 	}},
+	{"IAM database auth, APNs sandbox only", map[string]any{
+		"MediaBucketName": bucket, "DBWriterEndpoint": "db.abc.eu-west-1.rds.amazonaws.com",
+		"DBAuth": "iam", "DBResourceId": "cluster-ABCDEFGHIJKLMNOP", "SubnetIds": "subnet-1", "SecurityGroupId": "sg-1",
+		"APNsApplicationArn": sandboxApp, "APNsSandbox": "true",
+	}},
+}
+
+// pushFunctions are the handlers that push (and so get the push channels'
+// configuration): the API registers devices, the push function and the
+// janitor run the relay.
+var pushFunctions = []string{functions.HandlerAPI, functions.HandlerPush, functions.HandlerJanitor}
+
+// queueURL and queueARN are what Ref and GetAtt Arn give for an SQS queue
+// of the template.
+func queueURL(logicalID string) string {
+	return "https://sqs." + region + ".amazonaws.com/" + account + "/" + stackName + "-" + logicalID
+}
+
+func queueARN(logicalID string) string {
+	return "arn:aws:sqs:" + region + ":" + account + ":" + stackName + "-" + logicalID
+}
+
+// endpointsOf is the ARN pattern of an SNS platform application's endpoints.
+func endpointsOf(app string) string {
+	return strings.Replace(app, ":app/", ":endpoint/", 1) + "/*"
 }
 
 // resolver evaluates the template's intrinsic functions for one scenario,
@@ -108,6 +139,8 @@ func (r *resolver) ref(name string, tpl any) any {
 		return r.params["MediaBucketName"]
 	case "AWS::Serverless::Function":
 		return "fn-" + name
+	case "AWS::SQS::Queue":
+		return queueURL(name)
 	case "":
 		r.bad = append(r.bad, "Ref to unknown name "+name)
 		return ""
@@ -125,6 +158,8 @@ func (r *resolver) getAtt(res, attr string) any {
 		return "arn:aws:cognito-idp:" + region + ":" + account + ":userpool/" + poolID
 	case typ == "AWS::Serverless::Function" && attr == "Arn":
 		return "arn:aws:lambda:" + region + ":" + account + ":function:fn-" + res
+	case typ == "AWS::SQS::Queue" && attr == "Arn":
+		return queueARN(res)
 	}
 	return "getatt-" + res + "." + attr
 }
@@ -201,6 +236,26 @@ func parse(t *testing.T, s scenario) (*cloudformation.Template, map[string]any) 
 				return r.getAtt(parts[0], parts[1])
 			},
 			"Fn::Sub": func(_ string, in any, tpl any) any { return r.sub(in, tpl) },
+			// goformation's Fn::Split gives a []string, which its own
+			// Fn::Select does not take.
+			"Fn::Split": func(_ string, in any, _ any) any {
+				args, _ := in.([]any)
+				if len(args) != 2 {
+					r.bad = append(r.bad, fmt.Sprintf("malformed Fn::Split %v", in))
+					return nil
+				}
+				delim, ok1 := args[0].(string)
+				src, ok2 := args[1].(string)
+				if !ok1 || !ok2 {
+					r.bad = append(r.bad, fmt.Sprintf("Fn::Split of %v", in))
+					return nil
+				}
+				var out []any
+				for _, part := range strings.Split(src, delim) {
+					out = append(out, part)
+				}
+				return out
+			},
 		},
 	}
 	processed, err := intrinsics.ProcessYAML(data, opts)
@@ -321,8 +376,72 @@ func TestTemplateFunctionsMatchTheBootstrap(t *testing.T) {
 						t.Errorf("%s sets %s, which no configuration reads", f.name, k)
 					}
 				}
+				checkPushConfig(t, s, h, f, cfg)
 			}
 		})
+	}
+}
+
+// checkPushConfig checks a function's push configuration: on AWS no
+// memory recorder; the functions that push get the scenario's channels,
+// the VAPID private key only as a Secrets Manager dynamic reference; the
+// others get none; only the API announces notifications on the queue.
+func checkPushConfig(t *testing.T, s scenario, handler string, f function, cfg config.Config) {
+	t.Helper()
+	if cfg.Push.Unconfigured != config.PushRefuse {
+		t.Errorf("%s: CLOUDPOST_PUSH_UNCONFIGURED=%s; on AWS a platform without a channel must be refused", f.name, cfg.Push.Unconfigured)
+	}
+	wantQueue := ""
+	if handler == functions.HandlerAPI {
+		wantQueue = queueURL("PushQueue")
+	}
+	if cfg.Push.QueueURL != wantQueue {
+		t.Errorf("%s: CLOUDPOST_PUSH_QUEUE_URL %q, want %q", f.name, cfg.Push.QueueURL, wantQueue)
+	}
+	param := func(name string) string { v, _ := s.params[name].(string); return v }
+	if !slices.Contains(pushFunctions, handler) {
+		if cfg.Push.WebPush() || cfg.Push.SNSOn() || cfg.Push.VAPIDSubject != "" {
+			t.Errorf("%s pushes nothing but gets push channels: %+v", f.name, cfg.Push)
+		}
+		return
+	}
+	sns := cfg.Push.SNS
+	if sns.FCMApplicationARN != param("FCMApplicationArn") || sns.APNsApplicationARN != param("APNsApplicationArn") ||
+		sns.APNsSandbox != (param("APNsSandbox") == "true") {
+		t.Errorf("%s: SNS configuration %+v, want the scenario's applications", f.name, sns)
+	}
+	if vapid := param("VapidSecretArn"); vapid != "" {
+		ref := func(key string) string { return "{{resolve:secretsmanager:" + vapid + ":SecretString:" + key + "}}" }
+		if cfg.Push.VAPIDPrivateKey != ref("privateKey") || cfg.Push.VAPIDPublicKey != ref("publicKey") || cfg.Push.VAPIDSubject != param("VapidSubject") {
+			t.Errorf("%s: VAPID keys %q %q subject %q; want dynamic references to %s and the scenario's subject",
+				f.name, cfg.Push.VAPIDPublicKey, cfg.Push.VAPIDPrivateKey, cfg.Push.VAPIDSubject, vapid)
+		}
+	} else if cfg.Push.WebPush() || cfg.Push.VAPIDSubject != "" {
+		t.Errorf("%s: Web Push configured without VapidSecretArn: %+v", f.name, cfg.Push)
+	}
+}
+
+// TestTemplateKeepsTheVAPIDKeyOutOfParameters: the VAPID private key is
+// never a template parameter (whose value CloudFormation shows and keeps
+// in the stack's history), only the ARN of the secret that holds it.
+func TestTemplateKeepsTheVAPIDKeyOutOfParameters(t *testing.T) {
+	data, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	processed, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err == nil {
+		err = jsonUnmarshal(processed, &raw)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range asMap(raw["Parameters"]) {
+		lower := strings.ToLower(name)
+		if strings.Contains(lower, "key") || strings.Contains(lower, "vapid") && name != "VapidSecretArn" && name != "VapidSubject" {
+			t.Errorf("parameter %s: the VAPID keys come from Secrets Manager (VapidSecretArn), never a parameter", name)
+		}
 	}
 }
 
@@ -644,6 +763,26 @@ func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
 			iam := s.params["DBAuth"] == "iam"
+			// The SNS applications of the scenario: no statement at all
+			// for an empty one.
+			var apps []string
+			for _, p := range []string{"FCMApplicationArn", "APNsApplicationArn"} {
+				if v, _ := s.params[p].(string); v != "" {
+					apps = append(apps, v)
+				}
+			}
+			snsGrants := func(onApps []string, onEndpoints ...string) []grant {
+				var out []grant
+				for _, app := range apps {
+					for _, a := range onApps {
+						out = append(out, grant{a, app})
+					}
+					for _, a := range onEndpoints {
+						out = append(out, grant{a, endpointsOf(app)})
+					}
+				}
+				return out
+			}
 			// The image pipeline: read uploads, write variants, replace a
 			// failed upload's bytes by an empty object, delete variants.
 			pipeline := []grant{
@@ -653,17 +792,27 @@ func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
 				{"s3:ListBucket", objects},
 			}
 			want := map[string][]grant{
-				functions.HandlerAPI: {
+				functions.HandlerAPI: append([]grant{
 					{"s3:PutObject", objects + "/uploads/*"},
 					{"s3:GetObject", objects + "/uploads/*"}, {"s3:GetObject", objects + "/variants/*"},
 					{"s3:DeleteObject", objects + "/uploads/*"}, {"s3:DeleteObject", objects + "/variants/*"},
 					{"s3:ListBucket", objects},
 					{"cognito-idp:AdminGetUser", pool}, {"cognito-idp:ListUsers", pool},
 					{"cognito-idp:AdminDeleteUser", pool}, {"cognito-idp:AdminUserGlobalSignOut", pool},
-				},
+					// Announcing notifications, on the push queue only.
+					{"sqs:SendMessage", queueARN("PushQueue")},
+				}, snsGrants(
+					// Registering a device creates or updates its endpoint;
+					// removing one deletes it.
+					[]string{"sns:CreatePlatformEndpoint"},
+					"sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint")...),
 				functions.HandlerMedia:   pipeline,
 				functions.HandlerCognito: {{"cognito-idp:AdminGetUser", pool}, {"cognito-idp:ListUsers", pool}},
-				functions.HandlerJanitor: pipeline,
+				// The relay publishes; SAM adds the queue's poller policy
+				// (receive, delete, change visibility) for the event source.
+				functions.HandlerPush: snsGrants(nil, "sns:Publish"),
+				// The relay publishes; the device prune releases endpoints.
+				functions.HandlerJanitor: append(slices.Clone(pipeline), snsGrants(nil, "sns:Publish", "sns:GetEndpointAttributes", "sns:DeleteEndpoint")...),
 				functions.HandlerMigrate: nil,
 			}
 			tpl, generic := parse(t, s)

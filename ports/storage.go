@@ -5,7 +5,7 @@
 // Unavailable (dependency down, timeout) or Internal.
 package ports
 
-//go:generate go tool mockgen -typed -destination=../mocks/ports_mock.go -package=mocks . Profiles,Posts,Comments,MediaStore,Notifications,SyncFeed,RateCounters,Revocations,Storage,Blobs,Identity,TokenVerifier,Images,Notifier,Clock,IDs
+//go:generate go tool mockgen -typed -destination=../mocks/ports_mock.go -package=mocks . Profiles,Posts,Comments,MediaStore,Notifications,Outbox,Devices,PushSettings,OneTimeTokens,SyncFeed,RateCounters,Revocations,Storage,Blobs,Identity,TokenVerifier,Images,Push,Notifier,Clock,IDs
 
 import (
 	"context"
@@ -26,6 +26,10 @@ type Storage interface {
 	Comments
 	MediaStore
 	Notifications
+	Outbox
+	Devices
+	PushSettings
+	OneTimeTokens
 	SyncFeed
 	RateCounters
 	Revocations
@@ -51,8 +55,9 @@ type Profiles interface {
 	// DeleteUser removes the profile and everything the user owns: posts
 	// (with their comments and notifications), the user's comments on other
 	// posts (decrementing those posts' counts), notifications to and from
-	// the user, and media rows. It returns the media that were removed so the
-	// caller can delete their blobs. Deleting an unknown user is not an
+	// the user, media rows, the user's devices, push settings and post
+	// mutes, and everyone's mutes of the user's posts. It returns the media
+	// that were removed so the caller can delete their blobs. Deleting an unknown user is not an
 	// error (returns no media). Feed: tombstones for every removed entity,
 	// to every user whose feed showed it.
 	DeleteUser(ctx context.Context, id string) ([]domain.Media, error)
@@ -100,7 +105,7 @@ type Posts interface {
 	UpdatePost(ctx context.Context, id string, fn func(p *domain.Post) error) (domain.Post, []domain.Media, error)
 	// DeletePost loads the post in a transaction and calls fn (to authorise;
 	// its error aborts and is returned unchanged), then deletes the post, its
-	// comments and their notifications and its media rows. Returns the
+	// comments and their notifications, its media rows and its mutes. Returns the
 	// deleted post and its removed media. Returns NotFound. Feed: tombstones
 	// for the post (author), each comment (author and comment author) and
 	// each notification (recipient).
@@ -181,6 +186,116 @@ type Notifications interface {
 	// other users or unknown ids are ignored. Feed: notification change for
 	// each one marked.
 	MarkNotificationsRead(ctx context.Context, userID string, ids []string, all bool, at time.Time) error
+	// NotificationsAfter returns up to limit notifications of the user
+	// oldest first (by id) with ID > after (empty: from the oldest), and
+	// whether more follow: what a stream that resumes replays. Returns
+	// Invalid for a limit outside 1..100 or an after that is not an id.
+	NotificationsAfter(ctx context.Context, userID, after string, limit int) ([]domain.Notification, bool, error)
+	// NotificationsSince returns up to limit notifications of any of the
+	// users created at or after since, oldest first: what a process's
+	// stream poller reads for all its connected users at once. Returns
+	// Invalid for more than 1000 users or a limit outside 1..1000.
+	NotificationsSince(ctx context.Context, userIDs []string, since time.Time, limit int) ([]domain.Notification, error)
+	// CountUnread returns the number of unread notifications of each user
+	// (users with none are absent from the map). Returns Invalid for more
+	// than 1000 users.
+	CountUnread(ctx context.Context, userIDs []string) (map[string]int, error)
+}
+
+// Outbox is the delivery side of notifications: every notification row is
+// written (by CreateComment) with its push delivery pending and due at its
+// CreatedAt, and relays claim and settle it. Delivery is at least once:
+// a relay that dies after sending and before recording leaves the
+// notification due again once its lease ends.
+type Outbox interface {
+	// ClaimDeliveries takes up to limit pending notifications due at now
+	// (next attempt <= now), earliest due first, counts an attempt on
+	// each and hides them from every other claimer until now+lease.
+	// Concurrent claimers (other processes included) never get the same
+	// notification while its lease holds. Returns Invalid for a limit
+	// outside 1..1000 or a lease under one second.
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]domain.Delivery, error)
+	// RecordDelivery settles the claim numbered attempt of notification id
+	// with o: a final state, or pending again at o.NextAttemptAt (with the
+	// attempt given back when o.Deferred). A claim that is not the latest
+	// (its lease ended and another relay claimed it), an unknown id or a
+	// notification already final is left alone and is not an error: the
+	// later claim decides. Returns Invalid for an unknown state.
+	RecordDelivery(ctx context.Context, id string, attempt int, o domain.DeliveryOutcome) error
+	// LastPushAt returns when a push about postID last went to userID (the
+	// At of the latest sent notification of that user on that post; the
+	// zero time when none): what coalescing waits from.
+	LastPushAt(ctx context.Context, userID, postID string) (time.Time, error)
+	// DeliveryState returns the state, the attempts made and the next
+	// attempt of the user's notification. Returns NotFound.
+	DeliveryState(ctx context.Context, userID, id string) (domain.DeliveryState, int, time.Time, error)
+}
+
+// Devices stores the devices users receive push notifications on.
+type Devices interface {
+	// PutDevice registers d (UserID and ID set; SeenAt the time of the
+	// call): it creates the device or replaces the user's device with that
+	// id, keeping CreatedAt. Any other device with the same Address, of
+	// this user or another, is removed in the same transaction, so a token
+	// or subscription moves with whoever registered it last and never
+	// reaches two people. Returns the stored device and whether it was
+	// created. Returns Invalid for an empty user or device id, Conflict
+	// when the user already has domain.MaxDevicesPerUser other devices.
+	PutDevice(ctx context.Context, d domain.Device) (domain.Device, bool, error)
+	// ListDevices returns the user's devices ordered by id.
+	ListDevices(ctx context.Context, userID string) ([]domain.Device, error)
+	// DeleteDevice removes the user's device and returns it. Returns
+	// NotFound.
+	DeleteDevice(ctx context.Context, userID, deviceID string) (domain.Device, error)
+	// DeleteDeadDevice removes d if it still has d's address (a device
+	// registered again with a new token in between is kept): what a relay
+	// does when the push service says the address is gone. Returns whether
+	// it removed it.
+	DeleteDeadDevice(ctx context.Context, d domain.Device) (bool, error)
+	// PruneDevices removes up to limit devices last seen before before and
+	// returns them (so their push endpoints can be released). DeleteUser
+	// removes all of a user's devices.
+	PruneDevices(ctx context.Context, before time.Time, limit int) ([]domain.Device, error)
+}
+
+// PushSettings stores users' push preferences and muted posts.
+type PushSettings interface {
+	// GetNotificationSettings returns the user's settings, the zero value
+	// when none are stored.
+	GetNotificationSettings(ctx context.Context, userID string) (domain.NotificationSettings, error)
+	// UpdateNotificationSettings loads the user's settings in a
+	// transaction, calls fn with them and stores what fn left; concurrent
+	// updates are serialised. An error from fn aborts and is returned
+	// unchanged. Returns Invalid for an empty user id.
+	UpdateNotificationSettings(ctx context.Context, userID string, fn func(s *domain.NotificationSettings) error) (domain.NotificationSettings, error)
+	// MutePost records that userID wants no pushes about postID (muting
+	// again is not an error). Returns NotFound for an unknown post.
+	// Deleting the post or the user removes the mute.
+	MutePost(ctx context.Context, userID, postID string, at time.Time) error
+	// UnmutePost removes the mute; an absent one is not an error.
+	UnmutePost(ctx context.Context, userID, postID string) error
+	// IsPostMuted reports whether userID muted postID.
+	IsPostMuted(ctx context.Context, userID, postID string) (bool, error)
+	// ListMutedPosts returns up to limit post ids the user muted, by id
+	// ascending after after (empty: from the first), and whether more
+	// follow.
+	ListMutedPosts(ctx context.Context, userID, after string, limit int) ([]string, bool, error)
+}
+
+// OneTimeTokens keeps short-lived single-use tokens (stream tickets) in
+// storage every instance shares, so a token made on one instance is
+// redeemed on any other, once.
+type OneTimeTokens interface {
+	// PutOneTimeToken stores t. Returns Conflict for a hash already
+	// stored, Invalid for an empty hash, purpose or user id.
+	PutOneTimeToken(ctx context.Context, t domain.OneTimeToken) error
+	// TakeOneTimeToken removes and returns the token with hash and purpose
+	// if it has not expired at now. Of concurrent takers, one gets it.
+	// Returns NotFound for an unknown, used, expired or other-purpose token.
+	TakeOneTimeToken(ctx context.Context, hash, purpose string, now time.Time) (domain.OneTimeToken, error)
+	// PruneOneTimeTokens removes tokens that expired before before and
+	// returns how many.
+	PruneOneTimeTokens(ctx context.Context, before time.Time) (int, error)
 }
 
 // SyncFeed reads the per-user change feed written by the other storage ports.

@@ -61,7 +61,7 @@ func newAPI(t *testing.T, identity ports.Identity, verifier ports.TokenVerifier)
 	limitSvc := limits.New(store, clock, limits.DefaultPolicy())
 	sessionSvc := sessions.New(store, clock, sessions.Config{})
 	e := httpapi.New(httpapi.Deps{
-		Accounts:      accounts.New(identity, verifier, prof, limitSvc, sessionSvc),
+		Accounts:      accounts.New(identity, verifier, prof, limitSvc, sessionSvc, nil),
 		Limits:        limitSvc,
 		Sessions:      sessionSvc,
 		Profiles:      prof,

@@ -67,7 +67,7 @@ func newAPIEnv(t testing.TB, store ports.Storage) *apiEnv {
 	// primary-key read (TokensRevokedBefore in TestStatementsPerStoreCall).
 	sessionSvc := sessions.New(store, clock, sessions.Config{CacheTTL: time.Hour})
 	deps := httpapi.Deps{
-		Accounts: accounts.New(auth, verifier, prof, limitSvc, sessionSvc), Limits: limitSvc, Sessions: sessionSvc,
+		Accounts: accounts.New(auth, verifier, prof, limitSvc, sessionSvc, nil), Limits: limitSvc, Sessions: sessionSvc,
 		Profiles: prof, Media: mediaSvc,
 		Posts:         posts.New(store, mediaSvc, prof, ids, clock),
 		Comments:      comments.New(store, prof, memnotify.New(log), ids, clock, log),

@@ -26,12 +26,13 @@ func getComment(ctx context.Context, q querier, id, lock string) (domain.Comment
 }
 
 // CreateComment inserts c, increments the post's CommentCount and, when n
-// is not nil, inserts the notification n, in one transaction that first
-// locks the post row (so concurrent comments count exactly). Returns
-// NotFound if the post does not exist, Conflict for a duplicate comment or
-// notification id; nothing is written on error. Feed: comment change for
-// the comment author and the post author, post change for the post author,
-// notification change for n.UserID.
+// is not nil, inserts the notification n with its push delivery pending
+// and due at n.CreatedAt (the outbox entry: see ClaimDeliveries), in one
+// transaction that first locks the post row (so concurrent comments count
+// exactly). Returns NotFound if the post does not exist, Conflict for a
+// duplicate comment or notification id; nothing is written on error.
+// Feed: comment change for the comment author and the post author, post
+// change for the post author, notification change for n.UserID.
 func (s *Store) CreateComment(ctx context.Context, c domain.Comment, n *domain.Notification) (domain.Comment, error) {
 	if !validID(c.PostID) {
 		return domain.Comment{}, domain.Errorf(domain.NotFound, "post not found")
@@ -60,8 +61,15 @@ func (s *Store) CreateComment(ctx context.Context, c domain.Comment, n *domain.N
 			return err
 		}
 		if n != nil {
-			_, err = tx.ExecContext(ctx, "INSERT INTO notifications ("+notificationCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-				n.ID, n.UserID, string(n.Type), n.ActorID, n.PostID, n.CommentID, nullTime(n.CreatedAt), nullTimePtr(n.ReadAt))
+			// The row is also the push's outbox entry: pending, due at its
+			// CreatedAt (now when it has none), in the same INSERT.
+			due := n.CreatedAt
+			if due.IsZero() {
+				due = s.now()
+			}
+			_, err = tx.ExecContext(ctx, "INSERT INTO notifications ("+notificationCols+", push_state, push_next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				n.ID, n.UserID, string(n.Type), n.ActorID, n.PostID, n.CommentID, nullTime(n.CreatedAt), nullTimePtr(n.ReadAt),
+				string(domain.DeliveryPending), dbTime(due))
 			if duplicateKeyName(err) != "" {
 				return domain.Wrap(err, domain.Conflict, "notification already exists")
 			}

@@ -188,6 +188,45 @@
 // and read-your-writes only covers this process's own writes. Each is
 // one primary-key lookup.
 //
+// # Push delivery: the notification row is the outbox
+//
+// CreateComment inserts its notification with push_state 'pending' and
+// push_next_at = CreatedAt in the same INSERT, so a notification and its
+// push commit together (rows from before migration 00005 are 'skipped').
+// ClaimDeliveries is one transaction of four statements:
+//
+//	SELECT ..., push_attempts FROM notifications
+//	WHERE push_state = 'pending' AND push_next_at <= ?
+//	ORDER BY push_next_at, id LIMIT ? FOR UPDATE SKIP LOCKED
+//	UPDATE notifications SET push_attempts = push_attempts + 1,
+//	       push_next_at = <now + lease> WHERE id IN (...)
+//
+// SKIP LOCKED (MySQL 8, MariaDB 10.6+) passes rows another claim holds
+// locked instead of waiting, so relays of every process claim side by
+// side and never get the same row: a claim commits only rows it locked
+// while they were due, and after it commits they are due only when the
+// lease ends. A relay that dies leaves its rows to come back then, with
+// the next attempt number. RecordDelivery is one UPDATE fenced by
+// "push_attempts = <the claim's number> AND push_state = 'pending'", so
+// only the latest claim settles a row; a deferral (quiet hours,
+// coalescing) gives the attempt back. TestClaimDeliveriesConcurrentClaimers
+// races claimers under both isolation levels.
+//
+// Devices are keyed by (user, client id) with a unique SHA-256 of the
+// push address, so a token or Web Push endpoint belongs to one device:
+// PutDevice deletes any other holder in its transaction, which first
+// locks the user's notification_settings row (made with the defaults when
+// missing; the upsert-lock of media admission) so that the per-user cap
+// holds under concurrent registrations, and writes before its one
+// locking read so that new users registering at once never deadlock on
+// gap locks (see PutDevice). One-time tokens are taken with a
+// locking read and a DELETE in one transaction: of concurrent takers,
+// the first gets the row and the others find it gone. Claims, outcomes,
+// LastPushAt, DeliveryState, NotificationsAfter and NotificationsSince
+// (the stream's resume and poll, which every process runs) and tokens
+// read the writer; the per-user reads (devices, settings, mutes, unread
+// counts) are routed like the user's other reads.
+//
 // # Read replicas and read-your-writes
 //
 // With Config.ReaderDSN set, writes, transactions and sync reads

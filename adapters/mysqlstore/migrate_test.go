@@ -29,7 +29,7 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if err := Migrate(ctx, db, MigrateStatus, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "00001_schema.sql") || !strings.Contains(out.String(), "00004_limits.sql") || !strings.Contains(out.String(), "pending") {
+	if !strings.Contains(out.String(), "00001_schema.sql") || !strings.Contains(out.String(), "00004_limits.sql") || !strings.Contains(out.String(), "00005_push.sql") || !strings.Contains(out.String(), "pending") {
 		t.Errorf("status before up:\n%s", out.String())
 	}
 	out.Reset()
@@ -47,8 +47,8 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if err := Migrate(ctx, db, MigrateStatus, &out); err != nil || !strings.Contains(out.String(), "applied") {
 		t.Errorf("status after up: %v\n%s", err, out.String())
 	}
-	// Down one step at a time: 00004 adds the rate counter and revocation
-	// tables, 00003 media columns, indexes and the media_admission table,
+	// Down one step at a time: 00005 adds the push tables and columns,
+	// 00004 the rate counter and revocation tables, 00003 media columns, indexes and the media_admission table,
 	// 00002 only columns.
 	columns := func(names string) int {
 		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = ? AND column_name IN ("+names+")", name)
@@ -70,26 +70,47 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if c, i, a, l, p := columns("'etag', 'checksum'"), mediaIndexes(), admission(), limits(), pruneIndex(); c != 2 || i != 2 || a != 1 || l != 2 || p != 1 {
 		t.Errorf("after up: %d etag/checksum columns, %d media indexes, %d admission tables, %d limit tables, %d prune indexes; want 2, 2, 1, 2 and 1", c, i, a, l, p)
 	}
+	// 00005: the push tables, the notifications' delivery columns and
+	// their indexes.
+	push := func() int {
+		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name IN ('devices', 'notification_settings', 'post_mutes', 'one_time_tokens')", name)
+	}
+	pushColumns := func() int {
+		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = 'notifications' AND column_name LIKE 'push\\_%'", name)
+	}
+	pushIndexes := func() int {
+		return testCount(t, db, "SELECT COUNT(DISTINCT index_name) FROM information_schema.statistics WHERE table_schema = ? AND table_name = 'notifications' AND index_name IN ('notifications_push_due', 'notifications_user_created', 'notifications_user_unread', 'notifications_user_post_push')", name)
+	}
+	if p, c, i := push(), pushColumns(), pushIndexes(); p != 4 || c != 5 || i != 4 {
+		t.Errorf("after up: %d push tables, %d push columns, %d push indexes; want 4, 5 and 4", p, c, i)
+	}
+	out.Reset()
+	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
+		t.Fatalf("down: %v\n%s", err, out.String())
+	}
+	if n, p, c, i, l := tables(), push(), pushColumns(), pushIndexes(), limits(); n != 8 || p != 0 || c != 0 || i != 0 || l != 2 {
+		t.Errorf("after one down: %d tables, %d push tables, %d push columns, %d push indexes, %d limit tables; want 8, 0, 0, 0 and 2", n, p, c, i, l)
+	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if n, a, l := tables(), admission(), limits(); n != 8 || a != 1 || l != 0 {
-		t.Errorf("after one down: %d tables, %d admission tables, %d limit tables; want 8, 1 and 0", n, a, l)
+		t.Errorf("after two downs: %d tables, %d admission tables, %d limit tables; want 8, 1 and 0", n, a, l)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if n, c, i, a, pos := tables(), columns("'etag', 'checksum'"), mediaIndexes(), admission(), columns("'pos'"); n != 8 || c != 0 || i != 0 || a != 0 || pos != 2 {
-		t.Errorf("after two downs: %d tables, %d etag/checksum columns, %d media indexes, %d admission tables, %d pos columns; want 8, 0, 0, 0 and 2", n, c, i, a, pos)
+		t.Errorf("after three downs: %d tables, %d etag/checksum columns, %d media indexes, %d admission tables, %d pos columns; want 8, 0, 0, 0 and 2", n, c, i, a, pos)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if n, cols := tables(), columns("'pos'"); n != 8 || cols != 0 {
-		t.Errorf("after three downs: %d tables, %d pos columns; want 8 and 0", n, cols)
+		t.Errorf("after four downs: %d tables, %d pos columns; want 8 and 0", n, cols)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
@@ -122,8 +143,8 @@ func TestMigrateUpDownStatus(t *testing.T) {
 		}
 		total += applied[i]
 	}
-	if total != 4 || tables() != 8 || admission() != 1 || limits() != 2 {
-		t.Errorf("concurrent migrations applied %d migrations in total and left %d tables, %d admission tables and %d limit tables, want 4, 8, 1 and 2", total, tables(), admission(), limits())
+	if total != 5 || tables() != 8 || admission() != 1 || limits() != 2 || push() != 4 {
+		t.Errorf("concurrent migrations applied %d migrations in total and left %d tables, %d admission tables, %d limit tables and %d push tables, want 5, 8, 1, 2 and 4", total, tables(), admission(), limits(), push())
 	}
 }
 

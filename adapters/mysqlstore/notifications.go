@@ -3,6 +3,9 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -117,4 +120,140 @@ func (s *Store) MarkNotificationsRead(ctx context.Context, userID string, ids []
 		}
 		return nil
 	})
+}
+
+// NotificationsAfter returns up to limit notifications of the user oldest
+// first (by id) with ID > after (empty: from the oldest), and whether more
+// follow: one keyset statement on (user_id, id), on the writer (a stream
+// that resumes must not miss what a lagging replica has not applied yet,
+// the reason ChangesSince reads the writer). Returns Invalid for a limit
+// outside 1..100 or an after that is not an id.
+func (s *Store) NotificationsAfter(ctx context.Context, userID, after string, limit int) ([]domain.Notification, bool, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, false, err
+	}
+	if after != "" && !validID(after) {
+		return nil, false, domain.Errorf(domain.Invalid, "the page bound is not a valid id")
+	}
+	if !validID(userID) {
+		return nil, false, nil
+	}
+	q := "SELECT " + notificationCols + " FROM notifications WHERE user_id = ?"
+	args := []any{userID}
+	if after != "" {
+		q += " AND id > ?"
+		args = append(args, after)
+	}
+	q += " ORDER BY id LIMIT ?"
+	args = append(args, limit+1)
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	page, err := queryRows(ctx, s.writer, scanNotification, q, args...)
+	if err != nil {
+		return nil, false, translate(err, "")
+	}
+	more := len(page) > limit
+	if more {
+		page = page[:limit]
+	}
+	return page, more, nil
+}
+
+// maxUsersPerCall bounds the users of NotificationsSince and CountUnread.
+const maxUsersPerCall = 1000
+
+// maxSinceLimit bounds the limit of NotificationsSince.
+const maxSinceLimit = 1000
+
+// checkUsers returns Invalid for more than maxUsersPerCall users and
+// otherwise the distinct valid ids among them (invalid ids name no user
+// and are ignored).
+func checkUsers(userIDs []string) ([]string, error) {
+	if len(userIDs) > maxUsersPerCall {
+		return nil, domain.Errorf(domain.Invalid, "at most %d users per call", maxUsersPerCall)
+	}
+	return validIDs(userIDs), nil
+}
+
+// NotificationsSince returns up to limit notifications of any of the users
+// created at or after since (the zero time: all), oldest first (by
+// CreatedAt, then id): one statement on (user_id, created_at) per 500
+// users, on the writer (the live stream polls it for every process; a
+// replica's lag would delay events, and read-your-writes pins only cover
+// this process's writes). Invalid user ids are ignored. Returns Invalid
+// for more than 1000 users or a limit outside 1..1000.
+func (s *Store) NotificationsSince(ctx context.Context, userIDs []string, since time.Time, limit int) ([]domain.Notification, error) {
+	if limit < 1 || limit > maxSinceLimit {
+		return nil, domain.Errorf(domain.Invalid, "limit must be between 1 and %d", maxSinceLimit)
+	}
+	users, err := checkUsers(userIDs)
+	if err != nil || len(users) == 0 {
+		return nil, err
+	}
+	q := "SELECT " + notificationCols + " FROM notifications WHERE"
+	var args []any
+	if !since.IsZero() {
+		// Stored times are at microsecond precision: a since between two
+		// microseconds starts at the next one.
+		q += " created_at >= ? AND"
+		args = append(args, ceilMicro(since))
+	}
+	q += " user_id IN (IN) ORDER BY created_at, id LIMIT " + strconv.Itoa(limit)
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	out, err := queryIn(ctx, s.writer, scanNotification, q, args, users)
+	if err != nil {
+		return nil, translate(err, "")
+	}
+	// Each chunk is ordered and limited: the first limit of their union are
+	// the answer.
+	if len(users) > inChunk {
+		slices.SortFunc(out, func(a, b domain.Notification) int {
+			if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		out = out[:min(len(out), limit)]
+	}
+	return out, nil
+}
+
+// CountUnread returns the number of unread notifications of each user
+// (users with none are absent from the map): one grouped count on
+// (user_id, read_at) per 500 users, routed like ListNotifications (the
+// writer for users this process wrote for within the read-your-writes
+// window). Invalid user ids are ignored. Returns Invalid for more than
+// 1000 users.
+func (s *Store) CountUnread(ctx context.Context, userIDs []string) (map[string]int, error) {
+	users, err := checkUsers(userIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(users))
+	if len(users) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(users))
+	for i, u := range users {
+		keys[i] = userKey(u)
+	}
+	type count struct {
+		user string
+		n    int
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	counts, err := queryIn(ctx, s.readDB(keys...), func(r *sql.Rows) (count, error) {
+		var c count
+		err := r.Scan(&c.user, &c.n)
+		return c, err
+	}, "SELECT user_id, COUNT(*) FROM notifications WHERE read_at IS NULL AND user_id IN (IN) GROUP BY user_id", nil, users)
+	if err != nil {
+		return nil, translate(err, "")
+	}
+	for _, c := range counts {
+		out[c.user] = c.n
+	}
+	return out, nil
 }

@@ -278,8 +278,9 @@ func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Pos
 
 // DeletePost locks the post and calls fn (may be nil) with it to
 // authorise; its error is returned unchanged and nothing is deleted. Then
-// it deletes the post, its comments and their notifications and its media
-// rows, and returns the deleted post and media. Returns NotFound. Feed:
+// it deletes the post, its comments and their notifications, its media
+// rows and everyone's mutes of it (with the post, in one multi-table
+// DELETE), and returns the deleted post and media. Returns NotFound. Feed:
 // tombstones for the post (author), each comment (post author and comment
 // author) and each notification (recipient).
 func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post) error) (domain.Post, []domain.Media, error) {
@@ -319,7 +320,8 @@ func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM posts WHERE id = ?", id); err != nil {
+		// The post and its mutes in one statement.
+		if _, err := tx.ExecContext(ctx, "DELETE p, m FROM posts p LEFT JOIN post_mutes m ON m.post_id = p.id WHERE p.id = ?", id); err != nil {
 			return err
 		}
 		for _, c := range comments {

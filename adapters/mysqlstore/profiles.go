@@ -140,11 +140,13 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, fn func(p *domain.
 // DeleteUser removes, in one transaction, the profile and everything the
 // user owns: posts with their comments, notifications and media; the user's
 // comments on other posts (decrementing their counts); notifications to
-// and from the user; the user's media and media admission row. It returns
-// the removed media. The user's token revocation record is kept, so the
-// deleted account's tokens stay refused. An unknown user is not an error.
-// Feed: tombstones for every removed entity to every user whose feed
-// showed it, and a post change for each other post whose count dropped.
+// and from the user; the user's media and media admission row; the
+// user's devices, notification settings and post mutes, and everyone's
+// mutes of the user's posts. It returns the removed media. The user's
+// token revocation record is kept, so the deleted account's tokens stay
+// refused. An unknown user is not an error. Feed: tombstones for every
+// removed entity to every user whose feed showed it, and a post change
+// for each other post whose count dropped.
 func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, error) {
 	if !validID(id) {
 		return nil, nil
@@ -251,7 +253,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, erro
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM posts WHERE author_id = ?", id); err != nil {
+		// The user's posts with everyone's mutes of them, in one statement.
+		if _, err := tx.ExecContext(ctx, "DELETE p, m FROM posts p LEFT JOIN post_mutes m ON m.post_id = p.id WHERE p.author_id = ?", id); err != nil {
 			return err
 		}
 		for _, pid := range postIDs {
@@ -263,6 +266,18 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, erro
 		for _, m := range removed {
 			b.pin(entityKey(m.ID))
 		}
+		// Push state: the settings row first (the order PutDevice locks
+		// it in: settings, then devices), the devices, the user's mutes.
+		for _, q := range []string{
+			"DELETE FROM notification_settings WHERE user_id = ?",
+			"DELETE FROM devices WHERE user_id = ?",
+			"DELETE FROM post_mutes WHERE user_id = ?",
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		b.pin(userKey(id))
 		if exists == 1 {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM profiles WHERE id = ?", id); err != nil {
 				return err

@@ -18,6 +18,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/cognitoauth"
 	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
+	"github.com/cloudpost/cloudpost/adapters/snspush"
 	"github.com/cloudpost/cloudpost/core/limits"
 )
 
@@ -115,6 +116,101 @@ type Config struct {
 	S3 s3blob.Config
 	// Cognito configures CLOUDPOST_AUTH=cognito (CLOUDPOST_COGNITO_*).
 	Cognito cognitoauth.Config
+	// Push configures notification delivery (CLOUDPOST_PUSH_*,
+	// CLOUDPOST_VAPID_*, CLOUDPOST_SNS_*, CLOUDPOST_STREAM_*).
+	Push Push
+}
+
+// Push fallback choices: what a platform with no channel configured does.
+const (
+	PushRecord = "record"
+	PushRefuse = "refuse"
+)
+
+// Push is notification delivery: the channels (Web Push with VAPID keys,
+// SNS platform applications for FCM and APNs), the relay and the live
+// stream.
+type Push struct {
+	// Unconfigured is what happens to devices of a platform with no
+	// channel: "record" (the memory recorder takes their pushes and logs
+	// them: local development) or "refuse" (registering one is a 400).
+	Unconfigured string `env:"CLOUDPOST_PUSH_UNCONFIGURED" envDefault:"record"`
+	// VAPIDPublicKey and VAPIDPrivateKey (base64url, from `cloudpost
+	// vapid-keys`) and VAPIDSubject (mailto: or https: URL) turn Web Push on.
+	VAPIDPublicKey  string `env:"CLOUDPOST_VAPID_PUBLIC_KEY"`
+	VAPIDPrivateKey string `env:"CLOUDPOST_VAPID_PRIVATE_KEY"`
+	VAPIDSubject    string `env:"CLOUDPOST_VAPID_SUBJECT"`
+	// WebPushAllowedHosts are the host suffixes a subscription's endpoint
+	// may have (empty: the browsers' push services).
+	WebPushAllowedHosts []string `env:"CLOUDPOST_WEBPUSH_ALLOWED_HOSTS" envSeparator:","`
+	// SNS configures mobile push through SNS platform applications
+	// (CLOUDPOST_SNS_*): an application ARN turns its platform on.
+	SNS snspush.Config
+	// QueueURL is the SQS queue the Lambda API announces notifications on
+	// (the push function consumes it); empty: the janitor's sweep alone.
+	QueueURL string `env:"CLOUDPOST_PUSH_QUEUE_URL"`
+	// CoalesceWindow: pushes about one post to one user are at least this
+	// far apart; what arrives meanwhile goes in the next one.
+	CoalesceWindow time.Duration `env:"CLOUDPOST_PUSH_COALESCE_WINDOW" envDefault:"1m"`
+	// MaxAttempts is how many failed attempts make the relay give up.
+	MaxAttempts int `env:"CLOUDPOST_PUSH_MAX_ATTEMPTS" envDefault:"8"`
+	// RelayInterval is how often a server's relay looks for due pushes
+	// when nothing woke it (retries, other instances' writes).
+	RelayInterval time.Duration `env:"CLOUDPOST_PUSH_RELAY_INTERVAL" envDefault:"2s"`
+	// StreamPollInterval is how often a server reads other instances'
+	// notifications for its open streams.
+	StreamPollInterval time.Duration `env:"CLOUDPOST_STREAM_POLL_INTERVAL" envDefault:"500ms"`
+	// StreamHeartbeat and StreamMaxAge: the keep-alive comment interval
+	// and the longest a stream stays open (clients resume after it).
+	StreamHeartbeat time.Duration `env:"CLOUDPOST_STREAM_HEARTBEAT" envDefault:"20s"`
+	StreamMaxAge    time.Duration `env:"CLOUDPOST_STREAM_MAX_AGE" envDefault:"1h"`
+}
+
+// WebPush reports whether Web Push is configured.
+func (p Push) WebPush() bool { return p.VAPIDPublicKey != "" || p.VAPIDPrivateKey != "" }
+
+// SNSOn reports whether an SNS platform application is configured.
+func (p Push) SNSOn() bool { return p.SNS.FCMApplicationARN != "" || p.SNS.APNsApplicationARN != "" }
+
+func (p Push) validate(bad func(name, format string, args ...any)) {
+	if p.Unconfigured != PushRecord && p.Unconfigured != PushRefuse {
+		bad("CLOUDPOST_PUSH_UNCONFIGURED", "must be record or refuse, not %q", p.Unconfigured)
+	}
+	if p.WebPush() {
+		if p.VAPIDPublicKey == "" || p.VAPIDPrivateKey == "" {
+			bad("CLOUDPOST_VAPID_PUBLIC_KEY", "and CLOUDPOST_VAPID_PRIVATE_KEY go together (make them with `go run ./apps/server vapid-keys`)")
+		}
+		if u, err := url.Parse(p.VAPIDSubject); err != nil || (u.Scheme != "mailto" && u.Scheme != "https") {
+			bad("CLOUDPOST_VAPID_SUBJECT", "must be a mailto: or https: URL where push services can reach you, not %q", p.VAPIDSubject)
+		}
+	}
+	if p.SNSOn() {
+		if err := p.SNS.Validate(); err != nil {
+			bad("SNS mobile push", "%v", err)
+		}
+	}
+	if p.QueueURL != "" {
+		if u, err := url.Parse(p.QueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("CLOUDPOST_PUSH_QUEUE_URL", "must be an SQS queue URL, not %q", p.QueueURL)
+		}
+	}
+	if p.MaxAttempts < 1 || p.MaxAttempts > 100 {
+		bad("CLOUDPOST_PUSH_MAX_ATTEMPTS", "must be between 1 and 100")
+	}
+	if p.CoalesceWindow < 0 {
+		bad("CLOUDPOST_PUSH_COALESCE_WINDOW", "must not be negative (0: no coalescing)")
+	}
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"CLOUDPOST_PUSH_RELAY_INTERVAL", p.RelayInterval}, {"CLOUDPOST_STREAM_POLL_INTERVAL", p.StreamPollInterval},
+		{"CLOUDPOST_STREAM_HEARTBEAT", p.StreamHeartbeat}, {"CLOUDPOST_STREAM_MAX_AGE", p.StreamMaxAge},
+	} {
+		if v.d <= 0 {
+			bad(v.name, "must be a positive duration such as 2s")
+		}
+	}
 }
 
 // Limits are the abuse limits, each "N/duration" (e.g. "20/1h") or "off".
@@ -135,6 +231,8 @@ type Limits struct {
 	CommentUser            limits.Rule `env:"CLOUDPOST_LIMIT_COMMENT_USER" envDefault:"120/1h"`
 	NotificationsAddr      limits.Rule `env:"CLOUDPOST_LIMIT_NOTIFICATIONS_ADDR" envDefault:"1200/1m"`
 	NotificationsUser      limits.Rule `env:"CLOUDPOST_LIMIT_NOTIFICATIONS_USER" envDefault:"120/1m"`
+	DevicesAddr            limits.Rule `env:"CLOUDPOST_LIMIT_DEVICES_ADDR" envDefault:"600/1h"`
+	DevicesUser            limits.Rule `env:"CLOUDPOST_LIMIT_DEVICES_USER" envDefault:"60/1h"`
 	FailuresPerAccountAddr limits.Rule `env:"CLOUDPOST_LIMIT_FAILURES_ACCOUNT_ADDR" envDefault:"10/15m"`
 	FailuresPerAddr        limits.Rule `env:"CLOUDPOST_LIMIT_FAILURES_ADDR" envDefault:"100/15m"`
 	FailuresPerAccount     limits.Rule `env:"CLOUDPOST_LIMIT_FAILURES_ACCOUNT" envDefault:"200/1h"`
@@ -146,11 +244,11 @@ func (l Limits) Policy() limits.Policy {
 		PerAddress: map[limits.Action]limits.Rule{
 			limits.SignUp: l.SignUpAddr, limits.SignIn: l.SignInAddr, limits.Codes: l.CodesAddr,
 			limits.Upload: l.UploadAddr, limits.Post: l.PostAddr, limits.Comment: l.CommentAddr,
-			limits.Notifications: l.NotificationsAddr,
+			limits.Notifications: l.NotificationsAddr, limits.Devices: l.DevicesAddr,
 		},
 		PerUser: map[limits.Action]limits.Rule{
 			limits.Upload: l.UploadUser, limits.Post: l.PostUser, limits.Comment: l.CommentUser,
-			limits.Notifications: l.NotificationsUser,
+			limits.Notifications: l.NotificationsUser, limits.Devices: l.DevicesUser,
 		},
 		FailuresPerAccountAddress: l.FailuresPerAccountAddr,
 		FailuresPerAddress:        l.FailuresPerAddr,
@@ -220,6 +318,7 @@ func (c *Config) validate() error {
 	default:
 		bad("CLOUDPOST_AUTH", "must be local or cognito, not %q", c.Auth)
 	}
+	c.Push.validate(bad)
 	if c.HTTPAddr == "" || !strings.Contains(c.HTTPAddr, ":") {
 		bad("CLOUDPOST_HTTP_ADDR", "must be host:port, not %q", c.HTTPAddr)
 	}

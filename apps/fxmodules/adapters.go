@@ -12,7 +12,6 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/jwtauth"
 	"github.com/cloudpost/cloudpost/adapters/memory/localauth"
 	"github.com/cloudpost/cloudpost/adapters/memory/memblob"
-	"github.com/cloudpost/cloudpost/adapters/memory/memnotify"
 	"github.com/cloudpost/cloudpost/adapters/memory/memstore"
 	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
@@ -40,7 +39,7 @@ func adapters(cfg config.Config, s3 fx.Option) fx.Option {
 	if cfg.Auth == config.AuthCognito {
 		auth = CognitoAuth
 	}
-	return fx.Options(System, Imaging, MemoryNotify, storage, blobs, auth)
+	return fx.Options(System, Imaging, Push, storage, blobs, auth)
 }
 
 // System provides the real clock and the UUIDv7 id generator.
@@ -56,14 +55,6 @@ var Imaging = fx.Module("imaging",
 	fx.Provide(func(cfg config.Config) ports.Images {
 		return imaging.New(imaging.Config{MaxPixels: cfg.MaxImagePixels, MemoryBudget: cfg.MediaMemoryBudget})
 	}),
-)
-
-// MemoryNotify provides the recording notifier.
-var MemoryNotify = fx.Module("memnotify",
-	fx.Provide(
-		func(log *slog.Logger) *memnotify.Notifier { return memnotify.New(log) },
-		func(n *memnotify.Notifier) ports.Notifier { return n },
-	),
 )
 
 // MemoryStorage provides the in-memory storage.

@@ -12,6 +12,7 @@ import (
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/core/accounts"
 	"github.com/cloudpost/cloudpost/core/comments"
+	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/feed"
 	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
@@ -37,9 +38,11 @@ var Core = fx.Module("core",
 		newComments,
 		newNotifications,
 		newFeed,
-		accounts.New,
+		newAccounts,
 		newLimits,
 		newSessions,
+		newDevices,
+		newRelay,
 	),
 )
 
@@ -52,6 +55,10 @@ func newMedia(store ports.Storage, blobs ports.Blobs, images ports.Images, ids p
 		MaxInFlight:     cfg.MaxPendingUploads,
 		OnComplete:      trigger,
 	})
+}
+
+func newAccounts(identity ports.Identity, verifier ports.TokenVerifier, p *profiles.Service, l *limits.Service, s *sessions.Service, d *devices.Service) *accounts.Service {
+	return accounts.New(identity, verifier, p, l, s, d)
 }
 
 func newProfiles(store ports.Storage, identity ports.Identity, m *media.Service, clock ports.Clock, log *slog.Logger) *profiles.Service {

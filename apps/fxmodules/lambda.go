@@ -10,6 +10,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
+	"github.com/cloudpost/cloudpost/adapters/sqsnotify"
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/httpapi"
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -24,13 +25,37 @@ func NewEndpoint(cfg config.Config) *Endpoint { return &Endpoint{cfg: cfg} }
 // LambdaAPI provides the API's *echo.Echo for the Lambda app: the server's
 // routes, middleware and error mapping, without the local blob route (on
 // AWS clients upload straight to S3, and API Gateway is no blob store).
-var LambdaAPI = fx.Provide(func(in echoIn) *echo.Echo {
+var LambdaAPI = fx.Provide(
+	newLambdaNotifier,
+	newLambdaEcho,
+)
+
+// newLambdaNotifier is the Lambda app's ports.Notifier: with
+// CLOUDPOST_PUSH_QUEUE_URL, one SQS message per notification, which the
+// push function consumes at once; without it, none (the janitor's sweep
+// delivers what the relay finds due). Building it costs no I/O: the AWS
+// configuration is loaded by the first notification.
+func newLambdaNotifier(cfg config.Config, log *slog.Logger) (ports.Notifier, error) {
+	if cfg.Push.QueueURL == "" {
+		return noNotifier{}, nil
+	}
+	return sqsnotify.New(sqsnotify.Config{QueueURL: cfg.Push.QueueURL}, log)
+}
+
+// noNotifier drops the hint; the outbox row is delivered by the next
+// relay run anyway.
+type noNotifier struct{}
+
+// Dispatch does nothing.
+func (noNotifier) Dispatch(context.Context, domain.Notification) error { return nil }
+
+func newLambdaEcho(in echoIn) *echo.Echo {
 	in.BlobRoute = BlobRoute{}
 	// The client address is API Gateway's sourceIp (the connection's peer
 	// as the lambda adapter builds the request), never a forwarded header.
 	in.Cfg.TrustedProxies = nil
 	return newEcho(in)
-})
+}
 
 // LambdaAdapters picks the same adapters as Adapters, except that S3 costs
 // nothing at a cold start: s3blob.Module loads the AWS configuration in its

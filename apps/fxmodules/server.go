@@ -18,9 +18,11 @@ import (
 	"github.com/cloudpost/cloudpost/apps/mediaqueue"
 	"github.com/cloudpost/cloudpost/core/accounts"
 	"github.com/cloudpost/cloudpost/core/comments"
+	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/feed"
 	"github.com/cloudpost/cloudpost/core/limits"
+	"github.com/cloudpost/cloudpost/core/live"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/core/notifications"
 	"github.com/cloudpost/cloudpost/core/posts"
@@ -88,6 +90,7 @@ func Server(cfg config.Config) fx.Option {
 		),
 		Adapters(cfg),
 		Core,
+		serverPush,
 		fx.Invoke(startQueue, startJanitor, startMediaSweep, startHTTP),
 		fx.WithLogger(quietFxLogger),
 	)
@@ -104,6 +107,8 @@ type echoIn struct {
 	Comments      *comments.Service
 	Notifications *notifications.Service
 	Feed          *feed.Service
+	Devices       *devices.Service
+	Live          *live.Hub `optional:"true"`
 	Limits        *limits.Service
 	Sessions      *sessions.Service
 	Verifier      ports.TokenVerifier
@@ -118,11 +123,12 @@ func newEcho(in echoIn) *echo.Echo {
 	ready := append([]httpapi.ReadyCheck{{Name: "storage", Check: in.Storage.Ping}}, in.Ready...)
 	return httpapi.New(httpapi.Deps{
 		Accounts: in.Accounts, Profiles: in.Profiles, Media: in.Media, Posts: in.Posts, Comments: in.Comments,
-		Notifications: in.Notifications, Feed: in.Feed, Limits: in.Limits, Sessions: in.Sessions, Verifier: in.Verifier,
+		Notifications: in.Notifications, Feed: in.Feed, Devices: in.Devices, Live: in.Live, Limits: in.Limits, Sessions: in.Sessions, Verifier: in.Verifier,
 		Ready: ready, DevMail: in.LocalAuth.DevMail, JWKS: in.LocalAuth.JWKS, Blobs: in.BlobRoute.Handler, Routes: in.Routes,
 		Log: in.Log, Config: httpapi.Config{
 			CORSOrigins: in.Cfg.CORSOrigins, BlobBodyLimit: in.Cfg.MaxUploadBytes, TrustedProxies: in.Cfg.TrustedProxies,
-			JSONReadTimeout: in.Cfg.JSONReadTimeout,
+			JSONReadTimeout: in.Cfg.JSONReadTimeout, WebPushPublicKey: in.Cfg.Push.VAPIDPublicKey,
+			Stream: httpapi.StreamConfig{Heartbeat: in.Cfg.Push.StreamHeartbeat, MaxAge: in.Cfg.Push.StreamMaxAge},
 		},
 	})
 }
@@ -134,15 +140,23 @@ func startQueue(lc fx.Lifecycle, q *mediaqueue.Queue, m *media.Service) {
 	})
 }
 
-// startJanitor prunes the sync feed and the ended rate-limit windows every
-// hour.
-func startJanitor(lc fx.Lifecycle, f *feed.Service, l *limits.Service, log *slog.Logger) {
+// startJanitor prunes the sync feed, the ended rate-limit windows, push
+// devices not seen for 270 days and expired stream tickets every hour.
+func startJanitor(lc fx.Lifecycle, f *feed.Service, l *limits.Service, d *devices.Service, store ports.Storage, clock ports.Clock, log *slog.Logger) {
 	every(lc, time.Hour, false, func(ctx context.Context) {
 		if err := f.Prune(ctx); err != nil {
 			log.Warn("sync feed prune failed", "err", err)
 		}
 		if _, err := l.Prune(ctx); err != nil {
 			log.Warn("rate limit counters prune failed", "err", err)
+		}
+		if n, err := d.Prune(ctx); err != nil {
+			log.Warn("device prune failed", "err", err)
+		} else if n > 0 {
+			log.Info("devices not seen for 270 days removed", "count", n)
+		}
+		if _, err := store.PruneOneTimeTokens(ctx, clock.Now()); err != nil {
+			log.Warn("stream ticket prune failed", "err", err)
 		}
 	})
 }
@@ -194,7 +208,7 @@ func every(lc fx.Lifecycle, interval time.Duration, atStart bool, job func(conte
 	})
 }
 
-func startHTTP(lc fx.Lifecycle, e *echo.Echo, ep *Endpoint, drain *Drain, cfg config.Config, log *slog.Logger) {
+func startHTTP(lc fx.Lifecycle, e *echo.Echo, ep *Endpoint, drain *Drain, hub *live.Hub, cfg config.Config, log *slog.Logger) {
 	// Added here, not in newEcho: the Lambda app shares newEcho and never drains.
 	e.Use(drain.middleware)
 	srv := &http.Server{
@@ -205,6 +219,9 @@ func startHTTP(lc fx.Lifecycle, e *echo.Echo, ep *Endpoint, drain *Drain, cfg co
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Open notification streams end as shutdown begins (clients resume
+	// elsewhere with Last-Event-ID); Shutdown would wait for them otherwise.
+	srv.RegisterOnShutdown(hub.Close)
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.HTTPAddr)

@@ -91,7 +91,7 @@ func (a *api) reset(c echo.Context) error {
 }
 
 // signOut ends every session of the caller; the body, optional, may name
-// the refresh token of this session.
+// the refresh token of this session and the push device to remove.
 func (a *api) signOut(c echo.Context) error {
 	p, err := caller(c)
 	if err != nil {
@@ -101,7 +101,7 @@ func (a *api) signOut(c echo.Context) error {
 	if err := decodeOptionalJSON(c, &req); err != nil {
 		return err
 	}
-	if err := a.Accounts.SignOut(c.Request().Context(), p, rawBearerToken(c), req.RefreshToken); err != nil {
+	if err := a.Accounts.SignOut(c.Request().Context(), p, rawBearerToken(c), req.RefreshToken, req.DeviceID); err != nil {
 		return err
 	}
 	return noContent(c, http.StatusNoContent)
@@ -139,6 +139,7 @@ type resetRequest struct {
 
 type signOutRequest struct {
 	RefreshToken string `json:"refreshToken"`
+	DeviceID     string `json:"deviceId"`
 }
 
 type signUpResponse struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/cloudpost/cloudpost/adapters/memory/localauth"
 	"github.com/cloudpost/cloudpost/adapters/memory/memblob"
 	"github.com/cloudpost/cloudpost/adapters/memory/memnotify"
+	"github.com/cloudpost/cloudpost/adapters/memory/mempush"
 	"github.com/cloudpost/cloudpost/adapters/memory/memstore"
 	"github.com/cloudpost/cloudpost/adapters/system"
 	"github.com/cloudpost/cloudpost/apps/httpapi"
@@ -30,9 +31,11 @@ import (
 	"github.com/cloudpost/cloudpost/apps/httpapi/openapitest"
 	"github.com/cloudpost/cloudpost/core/accounts"
 	"github.com/cloudpost/cloudpost/core/comments"
+	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/feed"
 	"github.com/cloudpost/cloudpost/core/limits"
+	"github.com/cloudpost/cloudpost/core/live"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/core/notifications"
 	"github.com/cloudpost/cloudpost/core/posts"
@@ -58,6 +61,8 @@ type env struct {
 	blobs    *memblob.Store
 	store    *memstore.Store
 	notifier *memnotify.Notifier
+	push     *mempush.Push
+	hub      *live.Hub
 	media    *media.Service
 	limits   *limits.Service
 	sessions *sessions.Service
@@ -119,15 +124,27 @@ func newEnvPolicy(t *testing.T, policy limits.Policy, opts ...envOption) *env {
 		clock.Advance(d)
 		return nil
 	}})
+	en.push = mempush.New(log)
+	channels := map[domain.Platform]ports.Push{domain.PlatformFCM: en.push, domain.PlatformAPNs: en.push, domain.PlatformWebPush: en.push}
+	deviceSvc := devices.New(en.store, channels, clock, log)
+	en.hub = live.New(en.store, clock, log, live.Config{PollInterval: 20 * time.Millisecond})
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); en.hub.Run(hubCtx) }()
+	t.Cleanup(func() { en.hub.Close(); stopHub(); <-hubDone })
+	notes := notifications.New(en.store, clock)
+	notes.OnRead(en.hub.UnreadChanged)
 	en.deps = httpapi.Deps{
-		Accounts:      accounts.New(en.auth, verifier, prof, en.limits, en.sessions),
+		Accounts:      accounts.New(en.auth, verifier, prof, en.limits, en.sessions, deviceSvc),
+		Devices:       deviceSvc,
+		Live:          en.hub,
 		Limits:        en.limits,
 		Sessions:      en.sessions,
 		Profiles:      prof,
 		Media:         en.media,
 		Posts:         posts.New(en.store, en.media, prof, ids, clock),
-		Comments:      comments.New(en.store, prof, en.notifier, ids, clock, log),
-		Notifications: notifications.New(en.store, clock),
+		Comments:      comments.New(en.store, prof, hubNotifier{en.notifier, en.hub}, ids, clock, log),
+		Notifications: notes,
 		Feed:          feed.New(en.store, prof, clock, feed.Config{}),
 		Verifier:      verifier,
 		Ready:         []httpapi.ReadyCheck{{Name: "storage", Check: en.store.Ping}},
@@ -396,4 +413,16 @@ func socialRoutes(t *testing.T, verifier ports.TokenVerifier) httpapi.RouteSet {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// hubNotifier records the hint and hands the notification to the live
+// streams, as the server's notifier does.
+type hubNotifier struct {
+	rec *memnotify.Notifier
+	hub *live.Hub
+}
+
+func (n hubNotifier) Dispatch(ctx context.Context, note domain.Notification) error {
+	n.hub.Publish(note)
+	return n.rec.Dispatch(ctx, note)
 }

@@ -20,8 +20,10 @@ import (
 
 	"github.com/cloudpost/cloudpost/core/accounts"
 	"github.com/cloudpost/cloudpost/core/comments"
+	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/feed"
 	"github.com/cloudpost/cloudpost/core/limits"
+	"github.com/cloudpost/cloudpost/core/live"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/core/notifications"
 	"github.com/cloudpost/cloudpost/core/posts"
@@ -63,6 +65,11 @@ type Config struct {
 	// X-Forwarded-For entry names the client; empty: the connection's peer
 	// is the client (and X-Forwarded-For is ignored).
 	TrustedProxies []netip.Prefix
+	// Stream tunes GET /v1/notifications/stream.
+	Stream StreamConfig
+	// WebPushPublicKey is the VAPID public key browsers subscribe with
+	// (GET /v1/push/config); empty when Web Push is not configured.
+	WebPushPublicKey string
 }
 
 // ReadyCheck is one readiness probe run by GET /readyz.
@@ -107,6 +114,10 @@ type Deps struct {
 	Comments      *comments.Service
 	Notifications *notifications.Service
 	Feed          *feed.Service
+	Devices       *devices.Service
+	// Live, when not nil, serves the notification stream and its tickets
+	// (servers; not Lambda, whose responses API Gateway buffers).
+	Live *live.Hub
 	// Limits counts requests against the abuse limits; Sessions refuses
 	// callers whose sessions were revoked.
 	Limits   *limits.Service
@@ -236,6 +247,19 @@ func (a *api) routes(e *echo.Echo) {
 
 	e.GET("/v1/notifications", a.listNotifications, auth, limit(limits.Notifications))
 	e.POST("/v1/notifications/read", a.markNotificationsRead, auth, limit(limits.Notifications))
+	if a.Live != nil {
+		e.POST("/v1/notifications/stream-ticket", a.streamTicket, auth, limit(limits.Notifications))
+		e.GET("/v1/notifications/stream", a.stream, a.streamAuth, limit(limits.Notifications))
+	}
+	e.GET("/v1/me/notification-settings", a.getNotificationSettings, auth)
+	e.PATCH("/v1/me/notification-settings", a.patchNotificationSettings, auth)
+	e.PUT("/v1/posts/:id/mute", a.mutePost, auth)
+	e.DELETE("/v1/posts/:id/mute", a.unmutePost, auth)
+
+	e.GET("/v1/push/config", a.pushConfig)
+	e.GET("/v1/devices", a.listDevices, auth)
+	e.PUT("/v1/devices/:deviceId", a.putDevice, auth, limit(limits.Devices))
+	e.DELETE("/v1/devices/:deviceId", a.deleteDevice, auth)
 
 	e.GET("/v1/sync", a.sync, auth)
 }

@@ -1,7 +1,7 @@
 // Command bootstrap is the cloudpost Lambda app: one binary for every
 // function of deploy/template.yaml, which picks its handler from the
-// function's Handler setting (_HANDLER: api, media, cognito, janitor,
-// migrate; see apps/lambda/functions). Build it with `make lambda`:
+// function's Handler setting (_HANDLER: api, media, cognito, push,
+// janitor, migrate; see apps/lambda/functions). Build it with `make lambda`:
 //
 //	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc \
 //	    -trimpath -ldflags="-s -w" -o dist/bootstrap ./apps/lambda

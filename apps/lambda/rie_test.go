@@ -382,9 +382,11 @@ func TestEmulatorAPI(t *testing.T) {
 	}
 }
 
-// awsEnv configures the AWS adapters (MySQL, S3, Cognito) against
-// addresses where nothing listens: init must not touch any of them.
+// awsEnv configures the AWS adapters (MySQL, S3, Cognito, the SQS push
+// queue) against addresses where nothing listens: init must not touch any
+// of them.
 var awsEnv = []string{
+	"CLOUDPOST_PUSH_QUEUE_URL=http://127.0.0.1:1/123456789012/cloudpost-push",
 	"CLOUDPOST_STORAGE=mysql", "CLOUDPOST_MYSQL_DSN=cloudpost@tcp(127.0.0.1:1)/cloudpost", "CLOUDPOST_MYSQL_DIAL_TIMEOUT=1s",
 	"CLOUDPOST_BLOB=s3", "CLOUDPOST_S3_BUCKET=cloudpost-media", "CLOUDPOST_S3_REGION=eu-west-1", "CLOUDPOST_S3_ENDPOINT=http://127.0.0.1:1",
 	"CLOUDPOST_AUTH=cognito", "CLOUDPOST_COGNITO_REGION=eu-west-1", "CLOUDPOST_COGNITO_USER_POOL_ID=eu-west-1_AbCdEf123",
@@ -459,6 +461,83 @@ func TestEmulatorCognito(t *testing.T) {
 	ev := []byte(`{"version":"1","triggerSource":"PostConfirmation_ConfirmSignUp","region":"eu-west-1","userPoolId":"eu-west-1_AbCdEf123","userName":"u-1","callerContext":{"awsSdkVersion":"aws-sdk-js-3","clientId":"app"},"request":{"userAttributes":{"sub":"u-1","email":"u@example.com"}},"response":{}}`)
 	if out := e.invoke(t, ev); !bytes.Equal(out, ev) {
 		t.Errorf("the trigger must return the event unchanged:\n%s\n%s", out, ev)
+	}
+}
+
+// TestEmulatorPush invokes the push handler with SQS events built from
+// AWS's sample (testdata/sqs-event.json) and checks the answer has the
+// shape Lambda's SQS poller reads with ReportBatchItemFailures: every
+// message it names is delivered again, every other one is deleted.
+func TestEmulatorPush(t *testing.T) {
+	sample, err := os.ReadFile(filepath.Join("testdata", "sqs-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const body = `"body" : "Message Body"`
+	if !bytes.Contains(sample, []byte(body)) {
+		t.Fatal("the sample's body was not found")
+	}
+	withBody := func(b string) []byte {
+		q, _ := json.Marshal(b)
+		return bytes.Replace(sample, []byte(body), []byte(`"body" : `+string(q)), 1)
+	}
+	// Two messages: the sample's and a copy with another id and body.
+	twoMessages := func(first, second string) []byte {
+		var ev map[string]any
+		if err := json.Unmarshal(withBody(first), &ev); err != nil {
+			t.Fatal(err)
+		}
+		rec := ev["Records"].([]any)[0].(map[string]any)
+		other := map[string]any{}
+		for k, v := range rec {
+			other[k] = v
+		}
+		other["messageId"], other["body"] = "MessageID_2", second
+		ev["Records"] = append(ev["Records"].([]any), other)
+		b, _ := json.Marshal(ev)
+		return b
+	}
+	gone := `{"notificationId":"01900000-0000-7000-8000-00000000dead","userId":"u-1"}`
+	for _, tc := range []struct {
+		name string
+		// env is the function's configuration: memory adapters, or a
+		// MySQL database where nothing listens.
+		env     []string
+		payload []byte
+		failed  []string
+		log     string
+	}{
+		{"the sample as sent", nil, sample, nil, "push message dropped: not a push queue message"},
+		{"a notification that is gone", nil, withBody(gone), nil, "push message settled: the notification is gone"},
+		{"two messages, one malformed", nil, twoMessages(gone, "not json"), nil, "push relay"},
+		{"not an SQS event", nil, []byte(`{"Records": "nope"}`), nil, "push event dropped: not an SQS event"},
+		{"storage down", awsEnv, twoMessages(gone, "{}"), []string{"MessageID_1"}, "push relay failed; the messages will be retried"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startEmulator(t, bootstrapBinary, append([]string{"_HANDLER=push"}, tc.env...)...)
+			raw := e.invoke(t, tc.payload)
+			var resp map[string][]map[string]string
+			if err := json.Unmarshal(raw, &resp); err != nil || len(resp) != 1 || resp["batchItemFailures"] == nil {
+				t.Fatalf("answer %s (%v), want {\"batchItemFailures\": [...]}", raw, err)
+			}
+			var failed []string
+			for _, f := range resp["batchItemFailures"] {
+				if len(f) != 1 {
+					t.Errorf("batch item failure %v, want only itemIdentifier", f)
+				}
+				failed = append(failed, f["itemIdentifier"])
+			}
+			if !slices.Equal(failed, tc.failed) {
+				t.Errorf("batch item failures %q, want %q", failed, tc.failed)
+			}
+			var logged bool
+			for _, l := range e.logLines() {
+				logged = logged || l["message"] == tc.log && l["awsRequestId"] != nil
+			}
+			if !logged {
+				t.Errorf("no %q log line with the request id:\n%s", tc.log, e.out)
+			}
+		})
 	}
 }
 

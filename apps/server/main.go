@@ -3,6 +3,7 @@
 //	cloudpost serve                  start the HTTP API (default)
 //	cloudpost migrate up|down|status apply, undo (one step) or list the MySQL migrations
 //	cloudpost s3 setup               create and prepare the S3 media bucket (CLOUDPOST_BLOB=s3)
+//	cloudpost vapid-keys             print a new Web Push (VAPID) key pair as CLOUDPOST_VAPID_* lines
 //
 // Configuration comes from CLOUDPOST_* environment variables (README.md).
 package main
@@ -20,6 +21,7 @@ import (
 
 	"github.com/cloudpost/cloudpost/adapters/mysqlstore"
 	"github.com/cloudpost/cloudpost/adapters/s3blob"
+	"github.com/cloudpost/cloudpost/adapters/webpush"
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/fxmodules"
 )
@@ -36,6 +38,10 @@ func run(args []string) error {
 	if len(args) > 0 {
 		cmd = args[0]
 	}
+	if cmd == "vapid-keys" {
+		// Needs no configuration: it makes the configuration.
+		return vapidKeys(os.Stdout)
+	}
 	cfg, err := config.Load(os.Environ())
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -51,8 +57,19 @@ func run(args []string) error {
 	case "s3":
 		return s3Command(cfg, args[1:], os.Stdout)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, migrate, s3 setup)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, migrate, s3 setup, vapid-keys)", cmd)
 	}
+}
+
+// vapidKeys prints a new VAPID key pair for Web Push. The private key is a
+// secret: keep it out of source control (Secrets Manager on AWS).
+func vapidKeys(out io.Writer) error {
+	k, err := webpush.GenerateKeys()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "CLOUDPOST_VAPID_PUBLIC_KEY=%s\nCLOUDPOST_VAPID_PRIVATE_KEY=%s\n", k.PublicKey, k.PrivateKey)
+	return nil
 }
 
 // s3Command runs "cloudpost s3 setup": s3blob's Store.Setup on

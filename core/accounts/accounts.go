@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/profiles"
@@ -27,12 +28,14 @@ type Service struct {
 	profiles *profiles.Service
 	limits   *limits.Service
 	sessions *sessions.Service
+	devices  *devices.Service
 }
 
 // New returns an account service; verifier checks the tokens a refresh
-// returns against the sessions revoked.
-func New(identity ports.Identity, verifier ports.TokenVerifier, profileSvc *profiles.Service, limitSvc *limits.Service, sessionSvc *sessions.Service) *Service {
-	return &Service{identity: identity, verifier: verifier, profiles: profileSvc, limits: limitSvc, sessions: sessionSvc}
+// returns against the sessions revoked; deviceSvc (may be nil) removes
+// push devices at sign-out and account deletion.
+func New(identity ports.Identity, verifier ports.TokenVerifier, profileSvc *profiles.Service, limitSvc *limits.Service, sessionSvc *sessions.Service, deviceSvc *devices.Service) *Service {
+	return &Service{identity: identity, verifier: verifier, profiles: profileSvc, limits: limitSvc, sessions: sessionSvc, devices: deviceSvc}
 }
 
 // SignUp registers an account. Returns Invalid for a bad email, password or
@@ -179,8 +182,16 @@ func (s *Service) Reset(ctx context.Context, email, code, password, addr string)
 // SignOut ends every session of the caller p (signs out everywhere): the
 // provider revokes the caller's refresh tokens (and refreshToken, if given
 // and the caller's), and access tokens issued before stop working on every
-// instance. Returns Unauthenticated.
-func (s *Service) SignOut(ctx context.Context, p domain.Principal, accessToken, refreshToken string) error {
+// instance. A deviceID names the caller's push device to remove first, so
+// the phone or browser signing out stops receiving the account's pushes
+// (an unknown device is not an error). Returns Unauthenticated, Invalid
+// for a bad device id.
+func (s *Service) SignOut(ctx context.Context, p domain.Principal, accessToken, refreshToken, deviceID string) error {
+	if deviceID != "" && s.devices != nil {
+		if err := s.devices.Delete(ctx, p, deviceID); err != nil && !domain.IsCode(err, domain.NotFound) {
+			return err
+		}
+	}
 	if err := s.identity.SignOut(ctx, accessToken, refreshToken); err != nil {
 		return err
 	}
@@ -194,6 +205,10 @@ func (s *Service) SignOut(ctx context.Context, p domain.Principal, accessToken, 
 func (s *Service) DeleteAccount(ctx context.Context, p domain.Principal) error {
 	if err := s.sessions.Revoke(ctx, p.UserID); err != nil {
 		return err
+	}
+	if s.devices != nil {
+		// The rows go with the account; their push endpoints are released here.
+		s.devices.ReleaseAll(ctx, p.UserID)
 	}
 	return s.profiles.Delete(ctx, p)
 }

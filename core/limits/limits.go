@@ -85,6 +85,8 @@ const (
 	Post          Action = "post"
 	Comment       Action = "comment"
 	Notifications Action = "notifications"
+	// Devices: registering a push device.
+	Devices Action = "devices"
 )
 
 // Failure is what a failed attempt was.
@@ -119,9 +121,11 @@ func DefaultPolicy() Policy {
 		PerAddress: map[Action]Rule{
 			SignUp: {30, time.Hour}, SignIn: {100, 5 * time.Minute}, Codes: {60, time.Hour},
 			Upload: {600, time.Hour}, Post: {300, time.Hour}, Comment: {600, time.Hour}, Notifications: {1200, time.Minute},
+			Devices: {600, time.Hour},
 		},
 		PerUser: map[Action]Rule{
 			Upload: {120, time.Hour}, Post: {60, time.Hour}, Comment: {120, time.Hour}, Notifications: {120, time.Minute},
+			Devices: {60, time.Hour},
 		},
 		FailuresPerAccountAddress: Rule{10, 15 * time.Minute},
 		FailuresPerAddress:        Rule{100, 15 * time.Minute},

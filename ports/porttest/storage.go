@@ -33,6 +33,10 @@ func RunStorage(t *testing.T, newStore func(t *testing.T) ports.Storage) {
 		{"Comments", storageCommentCases},
 		{"Media", storageMediaCases},
 		{"Notifications", storageNotificationCases},
+		{"Outbox", storageOutboxCases},
+		{"Devices", storageDeviceCases},
+		{"PushSettings", storagePushSettingsCases},
+		{"OneTimeTokens", storageTokenCases},
 		{"Feed", storageFeedCases},
 		{"Concurrency", storageConcurrencyCases},
 	}
@@ -354,6 +358,25 @@ func storageNorm(v any) any {
 		}
 		n := storageNorm(*x).(domain.Notification)
 		return &n
+	case domain.Device:
+		x.CreatedAt, x.SeenAt = utc(x.CreatedAt), utc(x.SeenAt)
+		if x.Subscription != nil {
+			sub := *x.Subscription
+			x.Subscription = &sub
+		}
+		return x
+	case domain.NotificationSettings:
+		if len(x.PushOff) == 0 {
+			x.PushOff = nil
+		}
+		if x.Quiet != nil {
+			q := *x.Quiet
+			x.Quiet = &q
+		}
+		return x
+	case domain.OneTimeToken:
+		x.AuthTime, x.ExpiresAt = utc(x.AuthTime), utc(x.ExpiresAt)
+		return x
 	case []string:
 		out := slices.Clone(x)
 		slices.Sort(out)
@@ -366,6 +389,8 @@ func storageNorm(v any) any {
 		return storageNormSlice(x, func(m domain.Media) string { return m.ID })
 	case []domain.Notification:
 		return storageNormSlice(x, func(n domain.Notification) string { return n.ID })
+	case []domain.Device:
+		return storageNormSlice(x, func(d domain.Device) string { return d.UserID + "/" + d.ID })
 	}
 	panic(fmt.Sprintf("porttest: storageNorm: unexpected %T", v))
 }

@@ -7,7 +7,9 @@ import (
 )
 
 // CreateComment inserts c, increments the post's CommentCount and, when n is
-// not nil, inserts the notification n, atomically. Returns NotFound if the
+// not nil, inserts the notification n with its push delivery pending and due
+// at n.CreatedAt (the store's clock when zero; see ClaimDeliveries),
+// atomically. Returns NotFound if the
 // post does not exist, Conflict for a duplicate comment or notification id;
 // nothing is written on error. Feed: comment change for the comment author
 // and the post author, post change for the post author, notification change
@@ -42,6 +44,7 @@ func (s *Store) CreateComment(ctx context.Context, c domain.Comment, n *domain.N
 	if n != nil {
 		nn := cloneNotification(*n)
 		s.notifications[nn.ID] = nn
+		s.addDeliveryLocked(nn)
 		indexAdd(s.notifsByUser, nn.UserID, nn.ID)
 		if nn.CommentID != "" {
 			indexAdd(s.notifsByComment, nn.CommentID, nn.ID)

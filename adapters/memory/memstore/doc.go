@@ -5,8 +5,11 @@
 // contract suites: porttest.RunStorage, RunRateCounters and
 // RunRevocations): uniqueness, media ownership and attachment, cascading
 // deletes, comment counts, the per-user change feed written in the same
-// "transaction" as every change it reports, fixed-window rate counters and
-// token revocations that outlive the account.
+// "transaction" as every change it reports, the push outbox (every
+// notification pending until a relay's fenced claim settles it), devices
+// whose address belongs to one device at a time, push settings and post
+// mutes, fixed-window rate counters, token revocations that outlive the
+// account and single-use tokens.
 //
 // One sync.RWMutex guards the entities and the feed, so every operation
 // is atomic and serialised; update callbacks run under the lock on a copy
@@ -15,6 +18,8 @@
 // the store. Rate counters and token revocations, which share nothing with
 // the entities, have a mutex of their own, so that counting requests never
 // waits for a write; PruneRateCounters is what bounds the counters' memory.
+// One-time tokens have a third mutex. The outbox state of a notification
+// lives beside it (a map keyed by notification id) and goes with it.
 // Entities are deep-copied in and out, so callers never alias internal
 // state. Nothing is persisted: the data lives as long as the Store.
 package memstore

@@ -170,10 +170,10 @@ func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Pos
 
 // DeletePost calls fn (may be nil) with the post under the store lock to
 // authorise; its error is returned unchanged and nothing is deleted. Then it
-// deletes the post, its comments and their notifications and its media rows,
-// and returns the deleted post and media. Returns NotFound. Feed: tombstones
-// for the post (author), each comment (post author and comment author) and
-// each notification (recipient).
+// deletes the post, its comments and their notifications, its media rows
+// and everyone's mutes of it, and returns the deleted post and media.
+// Returns NotFound. Feed: tombstones for the post (author), each comment
+// (post author and comment author) and each notification (recipient).
 func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post) error) (domain.Post, []domain.Media, error) {
 	if err := checkCtx(ctx); err != nil {
 		return domain.Post{}, nil, err
@@ -196,7 +196,7 @@ func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post
 }
 
 // deletePostLocked removes an existing post with its comments, their
-// notifications and its media, records the tombstones in b and returns the
+// notifications, its media and its mutes, records the tombstones in b and returns the
 // removed media. Callers hold s.mu.
 func (s *Store) deletePostLocked(id string, b *feedBatch) []domain.Media {
 	p := s.posts[id]
@@ -211,6 +211,10 @@ func (s *Store) deletePostLocked(id string, b *feedBatch) []domain.Media {
 		b.add(c.AuthorID, domain.EntityComment, cid, true)
 	}
 	delete(s.commentsByPost, id)
+	for _, user := range s.mutesByPost[id] {
+		indexDrop(s.mutesByUser, user, id)
+	}
+	delete(s.mutesByPost, id)
 	removed := s.setAttachments(id, p.MediaIDs, nil)
 	delete(s.posts, id)
 	s.postIDs = dropID(s.postIDs, id)

@@ -95,7 +95,8 @@ func (s *Store) checkAvatar(userID, imageID string) error {
 // DeleteUser removes the profile and everything the user owns: posts with
 // their comments, notifications and media; the user's comments on other
 // posts (decrementing their counts); notifications to and from the user;
-// the user's media. It returns the removed media. The user's token
+// the user's media, devices, push settings and post mutes, and everyone's
+// mutes of the user's posts. It returns the removed media. The user's token
 // revocation record is kept, so the deleted account's tokens stay refused.
 // An unknown user is not an error. Feed: tombstones for every removed
 // entity to every user whose feed showed it, and a post change for each
@@ -131,6 +132,17 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, erro
 		removed = append(removed, cloneMedia(s.media[mid]))
 		s.deleteMediaLocked(mid)
 	}
+	// Push data: devices (freeing their addresses), settings, and the
+	// user's mutes (the mutes of the user's posts went with the posts).
+	for _, d := range s.devices[id] {
+		delete(s.deviceByAddr, d.Address())
+	}
+	delete(s.devices, id)
+	delete(s.settings, id)
+	for _, pid := range s.mutesByUser[id] {
+		indexDrop(s.mutesByPost, pid, id)
+	}
+	delete(s.mutesByUser, id)
 	if p, ok := s.profiles[id]; ok {
 		delete(s.profiles, id)
 		delete(s.profileByEmail, emailKey(p.Email))

@@ -37,6 +37,18 @@ type Store struct {
 	notifsByUser    map[string][]string // recipient -> ids, ascending
 	notifsByComment map[string][]string // comment -> ids, ascending
 
+	// Push delivery (see outbox.go): one row per notification, and the
+	// ids of the pending ones (what ClaimDeliveries scans).
+	deliveries map[string]delivery
+	pending    map[string]struct{}
+
+	devices      map[string]map[string]domain.Device // user -> device id -> device
+	deviceByAddr map[string]deviceKey                // Device.Address() -> its device
+
+	settings    map[string]domain.NotificationSettings // user -> push settings
+	mutesByUser map[string][]string                    // user -> muted post ids, ascending
+	mutesByPost map[string][]string                    // post -> ids of the users who muted it, ascending
+
 	feeds   map[string][]domain.Change // user -> changes, ascending Seq
 	seq     int64                      // last Seq handed out (global)
 	horizon int64                      // highest pruned Seq
@@ -47,6 +59,10 @@ type Store struct {
 	limitsMu sync.Mutex
 	counters map[counterKey]*counter
 	revoked  map[string]time.Time // user id -> tokens issued before are refused
+
+	// One-time tokens share nothing with the rest either (see tokens.go).
+	tokensMu sync.Mutex
+	tokens   map[string]domain.OneTimeToken // hash -> token
 }
 
 var _ ports.Storage = (*Store)(nil)
@@ -71,9 +87,17 @@ func New(clock ports.Clock) *Store {
 		notifications:    map[string]domain.Notification{},
 		notifsByUser:     map[string][]string{},
 		notifsByComment:  map[string][]string{},
+		deliveries:       map[string]delivery{},
+		pending:          map[string]struct{}{},
+		devices:          map[string]map[string]domain.Device{},
+		deviceByAddr:     map[string]deviceKey{},
+		settings:         map[string]domain.NotificationSettings{},
+		mutesByUser:      map[string][]string{},
+		mutesByPost:      map[string][]string{},
 		feeds:            map[string][]domain.Change{},
 		counters:         map[counterKey]*counter{},
 		revoked:          map[string]time.Time{},
+		tokens:           map[string]domain.OneTimeToken{},
 	}
 }
 
@@ -99,6 +123,20 @@ func checkLimit(limit int) error {
 		return domain.Errorf(domain.Invalid, "limit must be between 1 and %d", domain.MaxPageLimit)
 	}
 	return nil
+}
+
+// validID reports whether id can be a stored id: 1 to 64 printable ASCII
+// characters, as in the MySQL store (whose columns hold nothing else).
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // emailKey is the uniqueness key of an email; MySQL's default collation
@@ -130,6 +168,27 @@ func cloneNotification(n domain.Notification) domain.Notification {
 		n.ReadAt = &at
 	}
 	return n
+}
+
+func cloneDevice(d domain.Device) domain.Device {
+	if d.Subscription != nil {
+		sub := *d.Subscription
+		d.Subscription = &sub
+	}
+	return d
+}
+
+func cloneSettings(s domain.NotificationSettings) domain.NotificationSettings {
+	if len(s.PushOff) == 0 {
+		s.PushOff = nil
+	} else {
+		s.PushOff = slices.Clone(s.PushOff)
+	}
+	if s.Quiet != nil {
+		q := *s.Quiet
+		s.Quiet = &q
+	}
+	return s
 }
 
 // --- sorted id indexes -----------------------------------------------------

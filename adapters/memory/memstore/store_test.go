@@ -198,3 +198,66 @@ func BenchmarkCreateGetPost(b *testing.B) {
 		}
 	}
 }
+
+// Devices and push settings are copied in and out too: a caller's
+// subscription or PushOff slice, or one kept from a callback, never
+// reaches the stored value.
+func TestPushNoAliasing(t *testing.T) {
+	s, clock, ctx := newFixture()
+	sub := &domain.WebPushSubscription{Endpoint: "https://push.example.net/1", P256dh: "k", Auth: "a"}
+	in := domain.Device{ID: "d", UserID: "u", Platform: domain.PlatformWebPush, Subscription: sub, SeenAt: clock.Now()}
+	got, _, err := s.PutDevice(ctx, in)
+	if err != nil {
+		t.Fatalf("PutDevice: %v", err)
+	}
+	sub.Endpoint = "https://push.example.net/changed"
+	got.Subscription.Auth = "changed"
+	list, _ := s.ListDevices(ctx, "u")
+	list[0].Subscription.P256dh = "changed"
+	if list, _ := s.ListDevices(ctx, "u"); *list[0].Subscription != (domain.WebPushSubscription{Endpoint: "https://push.example.net/1", P256dh: "k", Auth: "a"}) {
+		t.Errorf("stored subscription = %+v", *list[0].Subscription)
+	}
+
+	var kept *domain.NotificationSettings
+	res, err := s.UpdateNotificationSettings(ctx, "u", func(st *domain.NotificationSettings) error {
+		st.PushOff = []domain.NotificationType{domain.NotificationComment}
+		st.Quiet = &domain.QuietHours{Start: 1, End: 2, TimeZone: "UTC"}
+		kept = st
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateNotificationSettings: %v", err)
+	}
+	kept.PushOff[0], kept.Quiet.Start = "changed", 99
+	res.PushOff[0], res.Quiet.End = "changed", 99
+	read, _ := s.GetNotificationSettings(ctx, "u")
+	read.PushOff[0] = "changed"
+	if st, _ := s.GetNotificationSettings(ctx, "u"); st.PushOff[0] != domain.NotificationComment || st.Quiet.Start != 1 || st.Quiet.End != 2 {
+		t.Errorf("stored settings = %+v %+v", st.PushOff, *st.Quiet)
+	}
+}
+
+// A notification without a CreatedAt is due at the store's clock.
+func TestOutboxDueWithoutCreatedAt(t *testing.T) {
+	s, clock, ctx := newFixture()
+	mustProfile(t, s, "u")
+	if _, err := s.CreatePost(ctx, domain.Post{ID: "p", AuthorID: "u"}); err != nil {
+		t.Fatalf("CreatePost: %v", err)
+	}
+	n := &domain.Notification{ID: "n", UserID: "u", PostID: "p", CommentID: "c"}
+	if _, err := s.CreateComment(ctx, domain.Comment{ID: "c", PostID: "p", AuthorID: "v"}, n); err != nil {
+		t.Fatalf("CreateComment: %v", err)
+	}
+	state, attempts, next, err := s.DeliveryState(ctx, "u", "n")
+	if err != nil || state != domain.DeliveryPending || attempts != 0 || !next.Equal(clock.Now()) {
+		t.Errorf("DeliveryState = %s, %d, %v, %v; want pending, 0, %v", state, attempts, next, err, clock.Now())
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.ClaimDeliveries(cancelled, clock.Now(), time.Minute, 10); domain.ErrorCode(err) != domain.Unavailable {
+		t.Errorf("ClaimDeliveries with a cancelled context: %v, want Unavailable", err)
+	}
+	if got, err := s.ClaimDeliveries(ctx, clock.Now(), time.Minute, 10); err != nil || len(got) != 1 {
+		t.Errorf("ClaimDeliveries = %v, %v; want the notification (the cancelled claim took nothing)", got, err)
+	}
+}

@@ -5,8 +5,12 @@
 //	         same Echo app as the local server (apps/httpapi via apps/fxmodules)
 //	media    S3 ObjectCreated events under uploads/: the image pipeline
 //	cognito  the user pool's post-confirmation trigger: creates the profile
-//	janitor  a schedule: the media sweep, and prunes old sync feed entries
-//	         and ended rate-limit windows
+//	push     SQS events of the push queue (a notification was committed):
+//	         runs the delivery relay, reports the messages whose
+//	         notification is still due as batch item failures
+//	janitor  a schedule: the media sweep, the delivery relay (what the
+//	         queue missed), and prunes old sync feed entries, ended
+//	         rate-limit windows, stale devices and expired one-time tokens
 //	migrate  runs the MySQL migrations from inside the VPC
 //
 // The app is built once per cold start with fx (fx.New and Start, never
@@ -39,12 +43,13 @@ const (
 	HandlerAPI     = "api"
 	HandlerMedia   = "media"
 	HandlerCognito = "cognito"
+	HandlerPush    = "push"
 	HandlerJanitor = "janitor"
 	HandlerMigrate = "migrate"
 )
 
 // HandlerNames lists every handler the bootstrap can run.
-var HandlerNames = []string{HandlerAPI, HandlerMedia, HandlerCognito, HandlerJanitor, HandlerMigrate}
+var HandlerNames = []string{HandlerAPI, HandlerMedia, HandlerCognito, HandlerPush, HandlerJanitor, HandlerMigrate}
 
 // Config is the Lambda app's own settings, beside config.Config.
 type Config struct {
@@ -84,7 +89,9 @@ func (c Config) Validate() error {
 // call at start), the core (fxmodules.Core), the API's Echo app
 // (fxmodules.LambdaAPI) and every handler. Nothing listens and nothing runs in
 // the background: uploads are processed by the media handler on S3 events
-// (so fxmodules.MediaTrigger is nil) and the feed is pruned by the janitor.
+// (so fxmodules.MediaTrigger is nil), notifications are pushed by the push
+// handler on SQS events and the janitor's sweep, and the feed is pruned
+// by the janitor.
 func Options(cfg config.Config, lc Config) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg, lc),
@@ -95,6 +102,7 @@ func Options(cfg config.Config, lc Config) fx.Option {
 			newAPIHandler,
 			NewMediaHandler,
 			NewCognitoHandler,
+			NewPushHandler,
 			NewJanitorHandler,
 			NewMigrateHandler,
 		),
@@ -139,6 +147,8 @@ func Start(ctx context.Context, cfg config.Config, lc Config, extra ...fx.Option
 		populate = populateAs[*MediaHandler](&h)
 	case HandlerCognito:
 		populate = populateAs[*CognitoHandler](&h)
+	case HandlerPush:
+		populate = populateAs[*PushHandler](&h)
 	case HandlerJanitor:
 		populate = populateAs[*JanitorHandler](&h)
 	case HandlerMigrate:

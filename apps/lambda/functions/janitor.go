@@ -6,38 +6,58 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cloudpost/cloudpost/core/delivery"
+	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/feed"
 	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
+	"github.com/cloudpost/cloudpost/ports"
 )
 
-// JanitorHandler is the `janitor` handler, run on a schedule: the media
-// sweep (what the server's sweep ticker does: process uploads whose S3
-// event was lost or whose processing died, expire uploads that never
-// arrived), the sync feed prune and the prune of ended rate-limit windows
-// (the server's hourly ticker).
+// JanitorHandler is the `janitor` handler, run on a schedule: the delivery
+// relay (pushes whose queue message was lost, retries the relay scheduled,
+// pushes held for quiet hours or coalescing), the media sweep (what the
+// server's sweep ticker does: process uploads whose S3 event was lost or
+// whose processing died, expire uploads that never arrived), the sync feed
+// prune, and the prunes of ended rate-limit windows, devices not seen for
+// domain.DeviceRetention and expired one-time tokens (the server's hourly
+// ticker).
 type JanitorHandler struct {
-	feed   *feed.Service
-	media  *media.Service
-	limits *limits.Service
-	log    *slog.Logger
+	relay   *delivery.Relay
+	feed    *feed.Service
+	media   *media.Service
+	limits  *limits.Service
+	devices *devices.Service
+	store   ports.Storage
+	clock   ports.Clock
+	log     *slog.Logger
 }
 
 // NewJanitorHandler returns the janitor handler.
-func NewJanitorHandler(f *feed.Service, m *media.Service, l *limits.Service, log *slog.Logger) *JanitorHandler {
-	return &JanitorHandler{feed: f, media: m, limits: l, log: log}
+func NewJanitorHandler(r *delivery.Relay, f *feed.Service, m *media.Service, l *limits.Service, d *devices.Service,
+	store ports.Storage, clock ports.Clock, log *slog.Logger) *JanitorHandler {
+	return &JanitorHandler{relay: r, feed: f, media: m, limits: l, devices: d, store: store, clock: clock, log: log}
 }
 
-// sweepReserve is the part of the invocation's time left for the feed
-// prune after the media sweep.
+// sweepReserve is the part of the invocation's time left for the prunes
+// after the relay and the media sweep.
 const sweepReserve = 30 * time.Second
 
+// tokenGrace is how long past its expiry a one-time token (a stream
+// ticket) is kept before the janitor removes it; an expired token is
+// refused either way.
+const tokenGrace = time.Hour
+
 // Invoke implements lambda.Handler: it ignores the (scheduled) event, runs
+// the delivery relay once (it claims every notification that is due), then
 // the media sweep, processing what it finds in this invocation one item
 // after the other until the deadline nears (the next run takes the rest),
-// then prunes feed entries older than CLOUDPOST_SYNC_RETENTION. Returns
-// the storage or blob error (Unavailable) so the schedule's retry runs it
-// again; a failed image is not an error (it is marked failed).
+// then prunes feed entries older than CLOUDPOST_SYNC_RETENTION, ended
+// rate-limit windows, stale devices (released at their push service) and
+// one-time tokens expired for more than an hour. Each step runs even when
+// an earlier one failed. Returns the storage or blob errors (Unavailable)
+// so the schedule's retry runs it again; a failed image or push is not an
+// error (it is marked failed, or retried by the relay's schedule).
 func (h *JanitorHandler) Invoke(ctx context.Context, _ []byte) ([]byte, error) {
 	sctx := ctx
 	if dl, ok := ctx.Deadline(); ok {
@@ -45,6 +65,15 @@ func (h *JanitorHandler) Invoke(ctx context.Context, _ []byte) ([]byte, error) {
 		sctx, cancel = context.WithDeadline(ctx, dl.Add(-sweepReserve))
 		defer cancel()
 	}
+	st, relayErr := h.relay.RunOnce(sctx)
+	if errors.Is(relayErr, context.DeadlineExceeded) && ctx.Err() == nil {
+		relayErr = nil // out of time for this run; the next one continues
+	}
+	if relayErr != nil {
+		h.log.ErrorContext(ctx, "push relay failed", "err", relayErr)
+	}
+	h.log.InfoContext(ctx, "push relay", "claimed", st.Claimed, "sent", st.Sent, "skipped", st.Skipped, "deferred", st.Deferred,
+		"retried", st.Retried, "failed", st.Failed, "pushes", st.Pushes, "devicesGone", st.DevicesGone)
 	var processErrs int
 	stats, sweepErr := h.media.Sweep(sctx, func(_, id string) {
 		if sctx.Err() != nil {
@@ -74,7 +103,19 @@ func (h *JanitorHandler) Invoke(ctx context.Context, _ []byte) ([]byte, error) {
 	} else {
 		h.log.InfoContext(ctx, "rate limit counters pruned", "deleted", pruned)
 	}
-	if err := errors.Join(sweepErr, pruneErr, limitsErr); err != nil {
+	gone, devicesErr := h.devices.Prune(ctx)
+	if devicesErr != nil {
+		h.log.ErrorContext(ctx, "devices prune failed", "err", devicesErr)
+	} else {
+		h.log.InfoContext(ctx, "devices pruned", "deleted", gone)
+	}
+	expired, tokensErr := h.store.PruneOneTimeTokens(ctx, h.clock.Now().Add(-tokenGrace))
+	if tokensErr != nil {
+		h.log.ErrorContext(ctx, "one-time tokens prune failed", "err", tokensErr)
+	} else {
+		h.log.InfoContext(ctx, "one-time tokens pruned", "deleted", expired)
+	}
+	if err := errors.Join(relayErr, sweepErr, pruneErr, limitsErr, devicesErr, tokensErr); err != nil {
 		return nil, err
 	}
 	return []byte("null"), nil
