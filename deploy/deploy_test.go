@@ -385,14 +385,15 @@ func TestTemplateFunctionsMatchTheBootstrap(t *testing.T) {
 // checkPushConfig checks a function's push configuration: on AWS no
 // memory recorder; the functions that push get the scenario's channels,
 // the VAPID private key only as a Secrets Manager dynamic reference; the
-// others get none; only the API announces notifications on the queue.
+// others get none; the API announces notifications on the queue and the
+// push function reschedules due-later ones there.
 func checkPushConfig(t *testing.T, s scenario, handler string, f function, cfg config.Config) {
 	t.Helper()
 	if cfg.Push.Unconfigured != config.PushRefuse {
 		t.Errorf("%s: CLOUDPOST_PUSH_UNCONFIGURED=%s; on AWS a platform without a channel must be refused", f.name, cfg.Push.Unconfigured)
 	}
 	wantQueue := ""
-	if handler == functions.HandlerAPI {
+	if handler == functions.HandlerAPI || handler == functions.HandlerPush {
 		wantQueue = queueURL("PushQueue")
 	}
 	if cfg.Push.QueueURL != wantQueue {
@@ -808,9 +809,10 @@ func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
 					"sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint")...),
 				functions.HandlerMedia:   pipeline,
 				functions.HandlerCognito: {{"cognito-idp:AdminGetUser", pool}, {"cognito-idp:ListUsers", pool}},
-				// The relay publishes; SAM adds the queue's poller policy
-				// (receive, delete, change visibility) for the event source.
-				functions.HandlerPush: snsGrants(nil, "sns:Publish"),
+				// The relay publishes and reschedules due-later messages on
+				// its queue; SAM adds the queue's poller policy (receive,
+				// delete, change visibility) for the event source.
+				functions.HandlerPush: append([]grant{{"sqs:SendMessage", queueARN("PushQueue")}}, snsGrants(nil, "sns:Publish")...),
 				// The relay publishes; the device prune releases endpoints.
 				functions.HandlerJanitor: append(slices.Clone(pipeline), snsGrants(nil, "sns:Publish", "sns:GetEndpointAttributes", "sns:DeleteEndpoint")...),
 				functions.HandlerMigrate: nil,

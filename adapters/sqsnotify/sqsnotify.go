@@ -168,6 +168,28 @@ func (n *Notifier) get() (*sqs.Client, error) {
 // hangs up must not lose the hint) but not the Notifier's timeout.
 // Returns Unavailable when the queue could not take it.
 func (n *Notifier) Dispatch(ctx context.Context, note domain.Notification) error {
+	return n.send(ctx, note, 0)
+}
+
+// MaxDelay is the longest delay SQS gives one message.
+const MaxDelay = 15 * time.Minute
+
+// DispatchAfter announces note again, to be received after delay (at most
+// MaxDelay): how the push function has a retry or a coalesced push run
+// when it is due instead of at the janitor's next sweep. Returns Invalid
+// for a delay outside 0..MaxDelay or on a FIFO queue (which has no
+// per-message delay), Unavailable as Dispatch.
+func (n *Notifier) DispatchAfter(ctx context.Context, note domain.Notification, delay time.Duration) error {
+	if delay < 0 || delay > MaxDelay {
+		return domain.Errorf(domain.Invalid, "an SQS delay is 0 to %s, not %s", MaxDelay, delay)
+	}
+	if n.fifo && delay > 0 {
+		return domain.Errorf(domain.Invalid, "a FIFO queue has no per-message delay")
+	}
+	return n.send(ctx, note, delay)
+}
+
+func (n *Notifier) send(ctx context.Context, note domain.Notification, delay time.Duration) error {
 	client, err := n.get()
 	if err != nil {
 		n.log.ErrorContext(ctx, "sqsnotify: no SQS client", "err", err)
@@ -176,6 +198,9 @@ func (n *Notifier) Dispatch(ctx context.Context, note domain.Notification) error
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.timeout)
 	defer cancel()
 	in := &sqs.SendMessageInput{QueueUrl: aws.String(n.queueURL), MessageBody: aws.String(Encode(note))}
+	if delay > 0 {
+		in.DelaySeconds = int32((delay + time.Second - 1) / time.Second) // whole seconds, not early
+	}
 	if n.fifo {
 		in.MessageGroupId, in.MessageDeduplicationId = aws.String(note.UserID), aws.String(note.ID)
 	}

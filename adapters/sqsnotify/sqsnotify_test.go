@@ -222,16 +222,7 @@ func TestDispatchErrorsAreUnavailable(t *testing.T) {
 
 // isolateAWSEnv gives the test an AWS environment of its own: moto's
 // credentials in the environment, no shared files, no region.
-func isolateAWSEnv(t *testing.T) {
-	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": mototest.Access, "AWS_SECRET_ACCESS_KEY": mototest.Secret, "AWS_SESSION_TOKEN": "",
-		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
-		"AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_PROFILE": "", "AWS_CA_BUNDLE": "", "AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_SQS": "",
-	} {
-		t.Setenv(k, v)
-	}
-}
+func isolateAWSEnv(t *testing.T) { mototest.SetEnv(t, "") }
 
 // TestNewLoadsTheAWSConfigurationOnFirstUse: New reads nothing (an
 // unreadable AWS_CA_BUNDLE does not stop it); the first Dispatch loads
@@ -311,5 +302,39 @@ func TestParseMessage(t *testing.T) {
 		if _, err := sqsnotify.ParseMessage(bad); domain.ErrorCode(err) != domain.Invalid {
 			t.Errorf("%q: %v, want Invalid", bad, err)
 		}
+	}
+}
+
+func TestDispatchAfterDelaysTheMessage(t *testing.T) {
+	t.Parallel()
+	q := newQueue(t, "push")
+	n, err := sqsnotify.NewWithAWS(sqsnotify.Config{QueueURL: q}, mototest.AWSConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	if err := n.DispatchAfter(t.Context(), note("n1", "ann"), 1500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	// SQS delays whole seconds, rounded up: 2 s, never earlier than asked.
+	msgs := receive(t, q, 1)
+	if waited := time.Since(sent); waited < 1500*time.Millisecond {
+		t.Errorf("the message came after %s, before its delay", waited)
+	}
+	if m, err := sqsnotify.ParseMessage(*msgs[0].Body); err != nil || m.NotificationID != "n1" {
+		t.Errorf("message %q: %v", *msgs[0].Body, err)
+	}
+	for _, d := range []time.Duration{-time.Second, sqsnotify.MaxDelay + time.Second} {
+		if err := n.DispatchAfter(t.Context(), note("n2", "ann"), d); !domain.IsCode(err, domain.Invalid) {
+			t.Errorf("delay %s: %v, want Invalid", d, err)
+		}
+	}
+	fifo := newQueue(t, "push.fifo")
+	nf, err := sqsnotify.NewWithAWS(sqsnotify.Config{QueueURL: fifo}, mototest.AWSConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nf.DispatchAfter(t.Context(), note("n3", "ann"), time.Second); !domain.IsCode(err, domain.Invalid) {
+		t.Errorf("a delay on a FIFO queue: %v, want Invalid", err)
 	}
 }

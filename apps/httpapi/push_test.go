@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudpost/cloudpost/apps/httpapi"
 	"github.com/cloudpost/cloudpost/core/domain"
 )
 
@@ -310,5 +311,25 @@ func TestPushReachesTheDevice(t *testing.T) {
 	devices, err := en.store.ListDevices(context.Background(), ann.id)
 	if err != nil || len(devices) != 1 || devices[0].Platform != domain.PlatformFCM {
 		t.Fatalf("devices %+v (%v)", devices, err)
+	}
+}
+
+func TestStreamEndsWhenTheSessionEnds(t *testing.T) {
+	en := newEnv(t, func(d *httpapi.Deps) { d.Config.Stream.RevocationCheck = 20 * time.Millisecond })
+	ann := en.signUp("ann")
+	_, events := en.openStream(t, "", map[string]string{"Authorization": "Bearer " + ann.token})
+	next(t, events, "unread", 5*time.Second)
+	en.do(req{method: "POST", path: "/v1/auth/signout", token: ann.token}).want(t, http.StatusNoContent)
+	next(t, events, "end", 5*time.Second)
+	select {
+	case _, open := <-events:
+		if open {
+			t.Fatal("the stream went on after its end event")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream stayed open after the session ended")
+	}
+	if status, _ := en.openStream(t, "", map[string]string{"Authorization": "Bearer " + ann.token}); status != http.StatusUnauthorized {
+		t.Errorf("a stream with the signed-out token: %d, want 401", status)
 	}
 }

@@ -25,9 +25,9 @@ const (
 	// maxReplay bounds what one resume replays; a client further behind
 	// gets a "reset" event and reads the inbox.
 	maxReplay = 1000
-	// revocationEvery is how often an open stream checks that its session
-	// was not ended (sign-out, password reset, deletion).
-	revocationEvery = 10 * time.Second
+	// DefaultStreamRevocationCheck is how often an open stream checks that
+	// its session was not ended (sign-out, password reset, deletion).
+	DefaultStreamRevocationCheck = 10 * time.Second
 )
 
 // StreamConfig tunes the stream.
@@ -39,6 +39,9 @@ type StreamConfig struct {
 	// expiry, when sooner); clients reconnect with Last-Event-ID. Zero:
 	// DefaultStreamMaxAge.
 	MaxAge time.Duration
+	// RevocationCheck is how often an open stream checks its session was
+	// not ended. Zero: DefaultStreamRevocationCheck.
+	RevocationCheck time.Duration
 }
 
 func (a *api) streamTicket(c echo.Context) error {
@@ -158,7 +161,11 @@ func (a *api) stream(c echo.Context) error {
 
 	beat := time.NewTicker(heartbeat)
 	defer beat.Stop()
-	check := time.NewTicker(revocationEvery)
+	every := a.Config.Stream.RevocationCheck
+	if every <= 0 {
+		every = DefaultStreamRevocationCheck
+	}
+	check := time.NewTicker(every)
 	defer check.Stop()
 	end := time.NewTimer(maxAge)
 	defer end.Stop()

@@ -42,6 +42,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -400,4 +401,40 @@ func PlatformOf(arn string) string {
 		return ""
 	}
 	return parts[1]
+}
+
+// ForTest starts moto for t and stops it when t ends. When moto_server is
+// missing, t is skipped with a hint (scripts/ci/moto.sh), or fails when
+// CI=true: CI must run every test.
+func ForTest(t testing.TB) *Server {
+	t.Helper()
+	bin, err := Find()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err.Error() + "; run scripts/ci/moto.sh")
+	}
+	srv, err := Start(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
+// SetEnv gives t an AWS environment of its own, what the apps' default
+// credential chain reads: moto's credentials, no shared files or profile,
+// and region (empty: none). It uses t.Setenv, so not with t.Parallel.
+func SetEnv(t testing.TB, region string) {
+	t.Helper()
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": Access, "AWS_SECRET_ACCESS_KEY": Secret, "AWS_SESSION_TOKEN": "",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+		"AWS_REGION": region, "AWS_DEFAULT_REGION": "", "AWS_PROFILE": "", "AWS_CA_BUNDLE": "", "AWS_ENDPOINT_URL": "",
+		"AWS_ENDPOINT_URL_SQS": "", "AWS_ENDPOINT_URL_SNS": "",
+	} {
+		t.Setenv(k, v)
+	}
 }

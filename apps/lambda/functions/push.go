@@ -25,16 +25,34 @@ type PushHandler struct {
 	relay *delivery.Relay
 	store ports.Storage
 	clock ports.Clock
+	later Scheduler
 	log   *slog.Logger
 }
+
+// Scheduler announces a notification again after a delay (the push
+// queue's per-message delay, adapters/sqsnotify).
+type Scheduler interface {
+	DispatchAfter(ctx context.Context, n domain.Notification, delay time.Duration) error
+}
+
+// maxSchedule is the longest delay the queue takes; later attempts wait
+// for the janitor's sweep.
+const maxSchedule = sqsnotify.MaxDelay
 
 // pushReserve is the part of the invocation's time kept, after the relay
 // run, for reading the messages' delivery states.
 const pushReserve = 3 * time.Second
 
-// NewPushHandler returns the push handler.
-func NewPushHandler(r *delivery.Relay, store ports.Storage, clock ports.Clock, log *slog.Logger) *PushHandler {
-	return &PushHandler{relay: r, store: store, clock: clock, log: log}
+// NewPushHandler returns the push handler. When the app's notifier can
+// delay a message (the SQS notifier), a notification the run left pending
+// for later (a retry, a coalescing window) is announced again for when it
+// is due, up to 15 minutes ahead.
+func NewPushHandler(r *delivery.Relay, store ports.Storage, clock ports.Clock, notifier ports.Notifier, log *slog.Logger) *PushHandler {
+	h := &PushHandler{relay: r, store: store, clock: clock, log: log}
+	if s, ok := notifier.(Scheduler); ok {
+		h.later = s
+	}
+	return h
 }
 
 // Handle runs the relay once, then reports as a batch item failure every
@@ -44,8 +62,9 @@ func NewPushHandler(r *delivery.Relay, store ports.Storage, clock ports.Clock, l
 // timeout, and after the queue's maxReceiveCount moves it to the
 // dead-letter queue (the row stays pending; the janitor's sweep still
 // delivers it). A message whose notification is sent, skipped or failed,
-// or pending with a later next attempt (the relay's retry schedule, quiet
-// hours or coalescing own it; the janitor's sweep runs it then), or gone
+// or pending with a later next attempt (announced again with a delay when
+// that is at most 15 minutes away; otherwise, or without a Scheduler, the
+// janitor's sweep runs it then), or gone
 // (the notification was deleted), succeeds. A body that is not a push
 // queue message succeeds with a warning: no retry can fix it. When the run
 // fails on storage, every message fails; when the state of one cannot be
@@ -106,6 +125,17 @@ func (h *PushHandler) Handle(ctx context.Context, ev events.SQSEvent) events.SQS
 		case state == domain.DeliveryPending && !next.After(now):
 			h.log.WarnContext(ctx, "push message retried: the notification is still due", "messageId", w.rec.MessageId, "notificationId", w.msg.NotificationID, "attempts", attempts)
 			fail(w.rec)
+		case state == domain.DeliveryPending && h.later != nil && next.Sub(now) <= maxSchedule:
+			// Due later (retry backoff, coalescing window, short quiet
+			// hours): a delayed message runs it then. If the queue refuses,
+			// this message comes back after its visibility timeout instead.
+			n := domain.Notification{ID: w.msg.NotificationID, UserID: w.msg.UserID}
+			if err := h.later.DispatchAfter(ctx, n, next.Sub(now)); err != nil {
+				h.log.WarnContext(ctx, "push message retried: the next attempt could not be scheduled", "messageId", w.rec.MessageId, "notificationId", w.msg.NotificationID, "err", err)
+				fail(w.rec)
+				continue
+			}
+			h.log.DebugContext(ctx, "push message rescheduled", "messageId", w.rec.MessageId, "notificationId", w.msg.NotificationID, "nextAttemptAt", next)
 		default:
 			h.log.DebugContext(ctx, "push message settled", "messageId", w.rec.MessageId, "notificationId", w.msg.NotificationID, "state", string(state), "attempts", attempts, "nextAttemptAt", next)
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -40,8 +38,22 @@ func (c *frozenClock) advance(d time.Duration) {
 // bodies it would have sent, so tests hand them to the push handler as
 // the queue would.
 type queueNotifier struct {
-	mu     sync.Mutex
-	bodies []string
+	mu      sync.Mutex
+	bodies  []string
+	delayed []delayedBody
+}
+
+type delayedBody struct {
+	body  string
+	delay time.Duration
+}
+
+// DispatchAfter keeps the body and its delay, as the queue would hold it.
+func (q *queueNotifier) DispatchAfter(_ context.Context, n domain.Notification, delay time.Duration) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.delayed = append(q.delayed, delayedBody{sqsnotify.Encode(n), delay})
+	return nil
 }
 
 func (q *queueNotifier) Dispatch(_ context.Context, n domain.Notification) error {
@@ -299,6 +311,13 @@ func TestPushHandlerLeavesScheduledRetriesToTheRelay(t *testing.T) {
 	if s != domain.DeliveryPending || !next.After(f.clock.Now()) {
 		t.Fatalf("state %s next %s, want pending later", s, next)
 	}
+	// The retry is announced again for when it is due.
+	f.queue.mu.Lock()
+	delayed := f.queue.delayed
+	f.queue.mu.Unlock()
+	if len(delayed) != 1 || delayed[0].body != body || delayed[0].delay != next.Sub(f.clock.Now()) {
+		t.Fatalf("delayed messages %+v, want %q after %s", delayed, body, next.Sub(f.clock.Now()))
+	}
 	f.clock.advance(time.Minute)
 	// The next run (here, the next message's) delivers it.
 	if failed := invokePush(t, f.app, "r2", sqsRecord("m2", f.comment(t, "ann", "bob", "hi"))); len(failed) != 0 {
@@ -497,18 +516,7 @@ func TestJanitorFailsWhenThePushStateCannotBePruned(t *testing.T) {
 // (adapters/sqsnotify through fxmodules), and the message, as Lambda's
 // poller would hand it over, makes the push handler deliver it.
 func TestQueueToPushEndToEnd(t *testing.T) {
-	bin, err := mototest.Find()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err.Error() + "; run scripts/ci/moto.sh")
-	}
-	srv, err := mototest.Start(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := mototest.ForTest(t)
 	client := sqs.NewFromConfig(mototest.AWSConfig(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(srv.Endpoint) })
 	q, err := client.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: aws.String("cloudpost-push")})
 	if err != nil {
@@ -516,13 +524,7 @@ func TestQueueToPushEndToEnd(t *testing.T) {
 	}
 	// The function's credentials come from its environment (the default
 	// chain), as on Lambda.
-	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": mototest.Access, "AWS_SECRET_ACCESS_KEY": mototest.Secret, "AWS_SESSION_TOKEN": "", "AWS_REGION": mototest.Region,
-		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"), "AWS_PROFILE": "",
-	} {
-		t.Setenv(k, v)
-	}
+	mototest.SetEnv(t, mototest.Region)
 	cfg := testConfig(t, "CLOUDPOST_PUSH_QUEUE_URL="+*q.QueueUrl)
 	var (
 		store      ports.Storage
