@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -35,6 +36,7 @@ const (
 	DefaultMaxBackoff     = time.Hour
 	DefaultCoalesceWindow = time.Minute
 	DefaultTTL            = 24 * time.Hour
+	DefaultConcurrency    = 16
 	// maxBatchesPerRun bounds one RunOnce so that a flood cannot hold a
 	// caller (a Lambda invocation) past its deadline.
 	maxBatchesPerRun = 50
@@ -56,10 +58,15 @@ type Config struct {
 	Backoff, MaxBackoff time.Duration
 	// CoalesceWindow: a push about a post waits until this long after the
 	// previous push about the same post to the same user, and carries
-	// everything that arrived meanwhile.
+	// everything that arrived meanwhile. Negative: no waiting (a claimed
+	// batch still carries a post's due notifications in one push).
 	CoalesceWindow time.Duration
 	// TTL is how long a push service keeps a push for an offline device.
 	TTL time.Duration
+	// Concurrency is how many pushes of one batch are under way at once:
+	// a push service answers in tens of milliseconds, a relay sending one
+	// at a time would deliver a few dozen a second.
+	Concurrency int
 }
 
 func (c Config) withDefaults() Config {
@@ -71,13 +78,21 @@ func (c Config) withDefaults() Config {
 	def(&c.Lease, DefaultLease)
 	def(&c.Backoff, DefaultBackoff)
 	def(&c.MaxBackoff, DefaultMaxBackoff)
-	def(&c.CoalesceWindow, DefaultCoalesceWindow)
+	switch {
+	case c.CoalesceWindow == 0:
+		c.CoalesceWindow = DefaultCoalesceWindow
+	case c.CoalesceWindow < 0:
+		c.CoalesceWindow = 0
+	}
 	def(&c.TTL, DefaultTTL)
 	if c.Batch <= 0 {
 		c.Batch = DefaultBatch
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
 	}
 	return c
 }
@@ -168,56 +183,85 @@ func (r *Relay) deliver(ctx context.Context, claimed []domain.Delivery) (Stats, 
 		g.items = append(g.items, d)
 	}
 	c := &batchCache{r: r, settings: map[string]domain.NotificationSettings{}, devices: map[string][]domain.Device{}, names: map[string]string{}}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		slots    = make(chan struct{}, r.cfg.Concurrency)
+	)
 	for _, g := range groups {
 		sort.Slice(g.items, func(i, j int) bool { return g.items[i].Notification.ID < g.items[j].Notification.ID })
-		if err := r.deliverGroup(ctx, c, g, &st); err != nil {
-			return st, err
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			var gst Stats
+			err := r.deliverGroup(ctx, c, g, &gst)
+			mu.Lock()
+			defer mu.Unlock()
+			st.add(gst)
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		})
 	}
-	return st, nil
+	wg.Wait()
+	return st, firstErr
 }
 
-// batchCache holds what several groups of one batch share.
+// batchCache holds what several groups of one batch share; the groups
+// run concurrently. Two groups may both read a value the cache lacks:
+// harmless.
 type batchCache struct {
 	r        *Relay
+	mu       sync.Mutex
 	settings map[string]domain.NotificationSettings
 	devices  map[string][]domain.Device
 	names    map[string]string
 }
 
-func (c *batchCache) settingsOf(ctx context.Context, userID string) (domain.NotificationSettings, error) {
-	if s, ok := c.settings[userID]; ok {
-		return s, nil
+// cached returns m[key], reading and keeping it with load when absent.
+func cached[V any](c *batchCache, m map[string]V, key string, load func() (V, error)) (V, error) {
+	c.mu.Lock()
+	v, ok := m[key]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
 	}
-	s, err := c.r.store.GetNotificationSettings(ctx, userID)
+	v, err := load()
 	if err == nil {
-		c.settings[userID] = s
+		c.mu.Lock()
+		m[key] = v
+		c.mu.Unlock()
 	}
-	return s, err
+	return v, err
+}
+
+func (c *batchCache) settingsOf(ctx context.Context, userID string) (domain.NotificationSettings, error) {
+	return cached(c, c.settings, userID, func() (domain.NotificationSettings, error) {
+		return c.r.store.GetNotificationSettings(ctx, userID)
+	})
 }
 
 func (c *batchCache) devicesOf(ctx context.Context, userID string) ([]domain.Device, error) {
-	if d, ok := c.devices[userID]; ok {
-		return d, nil
-	}
-	d, err := c.r.store.ListDevices(ctx, userID)
-	if err == nil {
-		c.devices[userID] = d
-	}
-	return d, err
+	return cached(c, c.devices, userID, func() ([]domain.Device, error) { return c.r.store.ListDevices(ctx, userID) })
+}
+
+// setDevices replaces the user's devices (after the dead ones went).
+func (c *batchCache) setDevices(userID string, list []domain.Device) {
+	c.mu.Lock()
+	c.devices[userID] = list
+	c.mu.Unlock()
 }
 
 // nameOf is the actor's display name; someone whose profile is gone is
 // "Someone".
 func (c *batchCache) nameOf(ctx context.Context, userID string) string {
-	if n, ok := c.names[userID]; ok {
-		return n
-	}
-	name := "Someone"
-	if p, err := c.r.store.GetProfile(ctx, userID); err == nil && p.DisplayName != "" {
-		name = p.DisplayName
-	}
-	c.names[userID] = name
+	name, _ := cached(c, c.names, userID, func() (string, error) {
+		if p, err := c.r.store.GetProfile(ctx, userID); err == nil && p.DisplayName != "" {
+			return p.DisplayName, nil
+		}
+		return "Someone", nil
+	})
 	return name
 }
 
@@ -257,7 +301,7 @@ func (r *Relay) deliverGroup(ctx context.Context, c *batchCache, g *group, st *S
 		r.recordAll(ctx, live, domain.DeliveryOutcome{State: domain.DeliveryPending, NextAttemptAt: until, Deferred: true, At: now}, st)
 		return nil
 	}
-	if g.postID != "" {
+	if g.postID != "" && r.cfg.CoalesceWindow > 0 {
 		last, err := r.store.LastPushAt(ctx, g.userID, g.postID)
 		if err != nil {
 			return err
@@ -324,10 +368,12 @@ func (r *Relay) send(ctx context.Context, c *batchCache, userID string, devices 
 			st.Pushes++
 			keep = append(keep, d)
 		case domain.IsCode(err, domain.NotFound):
-			if _, derr := r.store.DeleteDeadDevice(ctx, d); derr != nil {
+			removed, derr := r.store.DeleteDeadDevice(ctx, d)
+			switch {
+			case derr != nil:
 				r.log.WarnContext(ctx, "dead device not deleted", "deviceId", d.ID, "userId", userID, "err", derr)
 				keep = append(keep, d)
-			} else {
+			case removed: // another group of the batch may have been first
 				st.DevicesGone++
 				r.log.InfoContext(ctx, "device gone: deleted", "deviceId", d.ID, "userId", userID, "platform", string(d.Platform))
 			}
@@ -345,7 +391,7 @@ func (r *Relay) send(ctx context.Context, c *batchCache, userID string, devices 
 			r.log.WarnContext(ctx, "push failed", "deviceId", d.ID, "userId", userID, "err", err)
 		}
 	}
-	c.devices[userID] = keep
+	c.setDevices(userID, keep)
 	return res
 }
 

@@ -334,3 +334,18 @@ func TestCrashBetweenSendAndRecordDeliversAgainWithTheSameCollapseID(t *testing.
 		t.Errorf("state %s", s)
 	}
 }
+
+func TestNoCoalescingWindow(t *testing.T) {
+	f := newFixture(t, nil)
+	f.relay = delivery.New(f.store, map[domain.Platform]ports.Push{domain.PlatformFCM: f.push}, f.clock, nil, delivery.Config{CoalesceWindow: -1})
+	f.comment("bob", "one")
+	f.run()
+	f.clock.Advance(time.Second)
+	f.comment("cat", "two")
+	if st := f.run(); st.Sent != 1 || st.Deferred != 0 {
+		t.Fatalf("with the window off, a second comment is pushed at once: %+v", st)
+	}
+	if got := len(f.push.Sent(f.phone)); got != 2 {
+		t.Errorf("%d pushes, want 2", got)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/cloudpost/cloudpost/apps/fxmodules"
 	"github.com/cloudpost/cloudpost/apps/lambda/functions"
 	"github.com/cloudpost/cloudpost/core/comments"
+	"github.com/cloudpost/cloudpost/core/delivery"
 	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/posts"
@@ -257,16 +258,21 @@ func TestPushHandlerPartialBatchFailure(t *testing.T) {
 	clock := newFrozenClock()
 	f := newPushFixtureAt(t, clock, functions.HandlerPush, fx.Decorate(func(ch fxmodules.PushChannels) fxmodules.PushChannels {
 		out := fxmodules.PushChannels{}
+		once := &sync.Once{}
 		for p, c := range ch {
-			out[p] = slowChannel{Push: c, clock: clock}
+			out[p] = slowChannel{Push: &failFirstTo{Push: c, user: "ann", once: once}, clock: clock}
 		}
 		return out
+	}), fx.Decorate(func(_ *delivery.Relay, store ports.Storage, ch fxmodules.PushChannels, clock ports.Clock) *delivery.Relay {
+		// One push at a time, oldest first: ann's retry comes due while
+		// bob's (slow) push goes out.
+		return delivery.New(store, ch, clock, nil, delivery.Config{Concurrency: 1})
 	}))
 	toAnn := f.comment(t, "bob", "ann", "first")
 	f.clock.advance(time.Second)
 	toBob := f.comment(t, "ann", "bob", "second")
 	gone := sqsnotify.Encode(domain.Notification{ID: "01900000-0000-7000-8000-00000000dead", UserID: "ann"})
-	f.push.FailNext(1) // the first push (ann's: claimed first, it is older) fails
+	// The first push, ann's (claimed first, it is older), fails.
 	failed := invokePush(t, f.app, "aws-push-batch",
 		sqsRecord("m-ann", toAnn), sqsRecord("m-bob", toBob), sqsRecord("m-gone", gone), sqsRecord("m-bad", "Message Body"))
 	if !slices.Equal(failed, []string{"m-ann"}) {
@@ -326,6 +332,24 @@ func TestPushHandlerLeavesScheduledRetriesToTheRelay(t *testing.T) {
 	if s, _ := f.state(t, body); s != domain.DeliverySent {
 		t.Errorf("state %s after the retry, want sent", s)
 	}
+}
+
+// failFirstTo fails the first push to user's devices.
+type failFirstTo struct {
+	ports.Push
+	user string
+	once *sync.Once
+}
+
+func (f *failFirstTo) Send(ctx context.Context, d domain.Device, m domain.PushMessage) error {
+	failed := false
+	if d.UserID == f.user {
+		f.once.Do(func() { failed = true })
+	}
+	if failed {
+		return domain.Errorf(domain.Unavailable, "push service down")
+	}
+	return f.Push.Send(ctx, d, m)
 }
 
 // failingClaims makes the store's ClaimDeliveries fail.
