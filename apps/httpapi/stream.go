@@ -207,6 +207,13 @@ func (a *api) stream(c echo.Context) error {
 
 // replay reads the notifications newer than last, oldest first, up to
 // maxReplay; reset reports that more were missed than it replays.
+//
+// Newer means a greater id (UUIDv7: creation order). A notification made
+// before the one named last but committed after it (two comments a few
+// milliseconds apart, the first one's transaction slower) went out live
+// on every stream open meanwhile, but is not replayed from last: a client
+// that was away exactly then finds it in GET /v1/notifications (and the
+// sync feed), not in the stream.
 func (a *api) replay(ctx context.Context, userID, last string) ([]domain.Notification, bool, error) {
 	var out []domain.Notification
 	after := last
