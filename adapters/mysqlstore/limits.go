@@ -93,12 +93,21 @@ func (s *Store) PruneRateCounters(ctx context.Context, before time.Time) (int, e
 	// Stored ends are rounded up and before down: what is deleted has
 	// ended before before.
 	before = dbTime(before)
+	return s.deleteInBatches(ctx, s.writer.ExecContext, "DELETE FROM rate_counters WHERE window_end < ? ORDER BY window_end LIMIT ?", before, rateCounterPruneBatch)
+}
+
+// deleteInBatches runs query (a DELETE ... LIMIT ? taking before and
+// batch) with exec, each statement with its own timeout, until one deletes
+// fewer than batch rows, and returns how many rows went. On an error it
+// returns how many the statements before it deleted and the error
+// translated (Unavailable or Internal).
+func (s *Store) deleteInBatches(ctx context.Context, exec func(context.Context, string, ...any) (sql.Result, error), query string, before time.Time, batch int) (int, error) {
 	total := 0
 	for {
 		n, err := func() (int64, error) {
 			ctx, cancel := s.opCtx(ctx)
 			defer cancel()
-			res, err := s.writer.ExecContext(ctx, "DELETE FROM rate_counters WHERE window_end < ? ORDER BY window_end LIMIT ?", before, rateCounterPruneBatch)
+			res, err := exec(ctx, query, before, batch)
 			if err != nil {
 				return 0, err
 			}
@@ -108,7 +117,7 @@ func (s *Store) PruneRateCounters(ctx context.Context, before time.Time) (int, e
 			return total, translate(err, "")
 		}
 		total += int(n)
-		if n < rateCounterPruneBatch {
+		if n < int64(batch) {
 			return total, nil
 		}
 	}

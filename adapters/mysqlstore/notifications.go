@@ -38,34 +38,7 @@ func nullTimePtr(t *time.Time) any {
 // follow: one keyset statement on (user_id, id). Returns Invalid for a
 // limit outside 1..100 or a before that is not an id.
 func (s *Store) ListNotifications(ctx context.Context, userID, before string, limit int) ([]domain.Notification, bool, error) {
-	if err := checkLimit(limit); err != nil {
-		return nil, false, err
-	}
-	if before != "" && !validID(before) {
-		return nil, false, domain.Errorf(domain.Invalid, "the page bound is not a valid id")
-	}
-	if !validID(userID) {
-		return nil, false, nil
-	}
-	q := "SELECT " + notificationCols + " FROM notifications WHERE user_id = ?"
-	args := []any{userID}
-	if before != "" {
-		q += " AND id < ?"
-		args = append(args, before)
-	}
-	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit+1)
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	page, err := queryRows(ctx, s.readDB(userKey(userID)), scanNotification, q, args...)
-	if err != nil {
-		return nil, false, translate(err, "")
-	}
-	more := len(page) > limit
-	if more {
-		page = page[:limit]
-	}
-	return page, more, nil
+	return s.notificationPage(ctx, s.readDB(userKey(userID)), userID, before, false, limit)
 }
 
 // GetNotifications returns the user's notifications among ids, each once,
@@ -129,26 +102,38 @@ func (s *Store) MarkNotificationsRead(ctx context.Context, userID string, ids []
 // the reason ChangesSince reads the writer). Returns Invalid for a limit
 // outside 1..100 or an after that is not an id.
 func (s *Store) NotificationsAfter(ctx context.Context, userID, after string, limit int) ([]domain.Notification, bool, error) {
+	return s.notificationPage(ctx, s.writer, userID, after, true, limit)
+}
+
+// notificationPage is one keyset statement on (user_id, id) on db: up to
+// limit of the user's notifications past bound (empty: from the first),
+// ascending by id or descending, and whether more follow. Returns Invalid
+// for a limit outside 1..100 or a bound that is not an id.
+func (s *Store) notificationPage(ctx context.Context, db *sql.DB, userID, bound string, ascending bool, limit int) ([]domain.Notification, bool, error) {
 	if err := checkLimit(limit); err != nil {
 		return nil, false, err
 	}
-	if after != "" && !validID(after) {
+	if bound != "" && !validID(bound) {
 		return nil, false, domain.Errorf(domain.Invalid, "the page bound is not a valid id")
 	}
 	if !validID(userID) {
 		return nil, false, nil
 	}
+	cmp, order := " AND id < ?", " ORDER BY id DESC LIMIT ?"
+	if ascending {
+		cmp, order = " AND id > ?", " ORDER BY id LIMIT ?"
+	}
 	q := "SELECT " + notificationCols + " FROM notifications WHERE user_id = ?"
 	args := []any{userID}
-	if after != "" {
-		q += " AND id > ?"
-		args = append(args, after)
+	if bound != "" {
+		q += cmp
+		args = append(args, bound)
 	}
-	q += " ORDER BY id LIMIT ?"
+	q += order
 	args = append(args, limit+1)
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	page, err := queryRows(ctx, s.writer, scanNotification, q, args...)
+	page, err := queryRows(ctx, db, scanNotification, q, args...)
 	if err != nil {
 		return nil, false, translate(err, "")
 	}

@@ -98,23 +98,5 @@ func (s *Store) PruneOneTimeTokens(ctx context.Context, before time.Time) (int, 
 		return 0, nil
 	}
 	before = dbTime(before)
-	total := 0
-	for {
-		n, err := func() (int64, error) {
-			ctx, cancel := s.opCtx(ctx)
-			defer cancel()
-			res, err := s.execRetry(ctx, "DELETE FROM one_time_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?", before, oneTimeTokenPruneBatch)
-			if err != nil {
-				return 0, err
-			}
-			return res.RowsAffected()
-		}()
-		if err != nil {
-			return total, translate(err, "")
-		}
-		total += int(n)
-		if n < oneTimeTokenPruneBatch {
-			return total, nil
-		}
-	}
+	return s.deleteInBatches(ctx, s.execRetry, "DELETE FROM one_time_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?", before, oneTimeTokenPruneBatch)
 }

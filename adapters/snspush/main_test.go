@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -41,43 +40,26 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	bin, err := mototest.Find()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintf(os.Stderr, "snspush tests: %v (CI=true: a missing moto is a failure; run scripts/ci/moto.sh)\n", err)
-			return 1
-		}
-		moto.skip = err.Error() + "; run scripts/ci/moto.sh to find or install it"
-		return m.Run()
-	}
-	srv, err := mototest.Start(bin)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "snspush tests: starting %s: %v\n", bin, err)
-		return 1
-	}
-	defer srv.Stop()
-	moto.srv = srv
-	moto.recorder = &mototest.Recorder{}
-	moto.client = sns.NewFromConfig(mototest.AWSConfig(), func(o *sns.Options) {
-		o.BaseEndpoint = aws.String(srv.Endpoint)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, app := range []struct {
-		arn      *string
-		platform string
-	}{{&moto.fcmApp, "GCM"}, {&moto.apnsApp, "APNS"}, {&moto.sandApp, "APNS_SANDBOX"}} {
-		out, err := moto.client.CreatePlatformApplication(ctx, &sns.CreatePlatformApplicationInput{
-			Name: aws.String("cloudpost-" + strings.ToLower(app.platform)), Platform: aws.String(app.platform),
-			Attributes: map[string]string{"PlatformCredential": "test-credential"},
+	return mototest.RunMain(m, "snspush", func(srv *mototest.Server) error {
+		moto.srv = srv
+		moto.recorder = &mototest.Recorder{}
+		moto.client = sns.NewFromConfig(mototest.AWSConfig(), func(o *sns.Options) {
+			o.BaseEndpoint = aws.String(srv.Endpoint)
 		})
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "snspush tests: creating the %s application in moto: %v\n", app.platform, err)
-			return 1
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, app := range []struct {
+			arn      *string
+			platform string
+		}{{&moto.fcmApp, "GCM"}, {&moto.apnsApp, "APNS"}, {&moto.sandApp, "APNS_SANDBOX"}} {
+			arn, err := mototest.CreateApplication(ctx, moto.client, app.platform)
+			if err != nil {
+				return err
+			}
+			*app.arn = arn
 		}
-		*app.arn = *out.PlatformApplicationArn
-	}
-	return m.Run()
+		return nil
+	}, func(reason string) { moto.skip = reason })
 }
 
 // requireMoto skips when moto_server is missing (with CI=true, TestMain

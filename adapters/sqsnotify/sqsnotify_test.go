@@ -3,7 +3,6 @@ package sqsnotify_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -36,24 +35,11 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	bin, err := mototest.Find()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintf(os.Stderr, "sqsnotify tests: %v (CI=true: a missing moto is a failure; run scripts/ci/moto.sh)\n", err)
-			return 1
-		}
-		moto.skip = err.Error() + "; run scripts/ci/moto.sh to find or install it"
-		return m.Run()
-	}
-	srv, err := mototest.Start(bin)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "sqsnotify tests: starting %s: %v\n", bin, err)
-		return 1
-	}
-	defer srv.Stop()
-	moto.srv = srv
-	moto.client = sqs.NewFromConfig(mototest.AWSConfig(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(srv.Endpoint) })
-	return m.Run()
+	return mototest.RunMain(m, "sqsnotify", func(srv *mototest.Server) error {
+		moto.srv = srv
+		moto.client = sqs.NewFromConfig(mototest.AWSConfig(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(srv.Endpoint) })
+		return nil
+	}, func(reason string) { moto.skip = reason })
 }
 
 func requireMoto(t testing.TB) {

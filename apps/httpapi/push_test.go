@@ -333,3 +333,11 @@ func TestStreamEndsWhenTheSessionEnds(t *testing.T) {
 		t.Errorf("a stream with the signed-out token: %d, want 401", status)
 	}
 }
+
+func TestStreamRefusesABadLastEventID(t *testing.T) {
+	en := newEnv(t)
+	ann := en.signUp("ann")
+	if status, _ := en.openStream(t, "", map[string]string{"Authorization": "Bearer " + ann.token, "Last-Event-ID": "' OR 1=1 --"}); status != http.StatusBadRequest {
+		t.Errorf("a Last-Event-ID that is not an id: %d, want 400", status)
+	}
+}

@@ -118,6 +118,9 @@ func (a *api) stream(c echo.Context) error {
 	reset := false
 	if last != "" {
 		replay, reset, err = a.replay(ctx, p.UserID, last)
+		if domain.IsCode(err, domain.Invalid) {
+			return domain.Errorf(domain.Invalid, "Last-Event-ID (or lastEventId) must be the id of a notification this stream sent")
+		}
 		if err != nil {
 			return err
 		}

@@ -27,14 +27,11 @@ func TestPushChannelsEndToEnd(t *testing.T) {
 	mototest.SetEnv(t, mototest.Region)
 	client := sns.NewFromConfig(mototest.AWSConfig(), func(o *sns.Options) { o.BaseEndpoint = aws.String(moto.Endpoint) })
 	app := func(platform string) string {
-		out, err := client.CreatePlatformApplication(t.Context(), &sns.CreatePlatformApplicationInput{
-			Name: aws.String("cloudpost-" + strings.ToLower(platform)), Platform: aws.String(platform),
-			Attributes: map[string]string{"PlatformCredential": "test-credential"},
-		})
+		arn, err := mototest.CreateApplication(t.Context(), client, platform)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return *out.PlatformApplicationArn
+		return arn
 	}
 	keys, err := webpush.GenerateKeys()
 	if err != nil {

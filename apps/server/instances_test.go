@@ -16,27 +16,7 @@ import (
 // a limit counts the requests of both, and a sign-out on one instance ends
 // the session on the other within the revocation cache's lifetime.
 func TestLimitsAndRevocationAcrossInstances(t *testing.T) {
-	srv := cognitolocal.Shared(t)
-	pool, err := srv.CreatePool(context.Background(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := func(email string) string {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		c, err := srv.Code(ctx, email, cognitolocal.TargetSignUp)
-		if err != nil {
-			t.Fatalf("no code for %s: %v", email, err)
-		}
-		return c
-	}
-	env := []string{
-		"CLOUDPOST_STORAGE=mysql", "CLOUDPOST_MYSQL_DSN=" + mysqltest.NewDatabase(t), "CLOUDPOST_MIGRATE=auto",
-		"CLOUDPOST_AUTH=cognito", "CLOUDPOST_COGNITO_REGION=" + pool.Region,
-		"CLOUDPOST_COGNITO_USER_POOL_ID=" + pool.UserPoolID, "CLOUDPOST_COGNITO_CLIENT_ID=" + pool.ClientID,
-		"CLOUDPOST_COGNITO_ENDPOINT=" + pool.Endpoint,
-		"CLOUDPOST_LIMIT_POST_USER=3/1h", "CLOUDPOST_REVOCATION_CACHE_TTL=1s",
-	}
+	env, code := instancesEnv(t, "CLOUDPOST_LIMIT_POST_USER=3/1h", "CLOUDPOST_REVOCATION_CACHE_TTL=1s")
 	a, _, _ := startServer(t, env, code)
 	b, _, _ := startServer(t, env, code)
 	onB := func(c *client) *client { return &client{t: t, base: b.base, http: b.http, token: c.token, code: code} }
@@ -59,4 +39,32 @@ func TestLimitsAndRevocationAcrossInstances(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	annB.do("GET", "/v1/me", nil, 401, nil)
 	annB.do("POST", "/v1/uploads", map[string]any{"purpose": "post", "contentType": "image/png", "size": 10}, http.StatusUnauthorized, nil)
+}
+
+// instancesEnv is the configuration of server instances that share state
+// as behind a load balancer: a new MySQL database and a new cognito-local
+// user pool, plus extra; code reads the pool's mailed sign-up codes.
+func instancesEnv(t *testing.T, extra ...string) (env []string, code func(email string) string) {
+	t.Helper()
+	srv := cognitolocal.Shared(t)
+	pool, err := srv.CreatePool(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = func(email string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c, err := srv.Code(ctx, email, cognitolocal.TargetSignUp)
+		if err != nil {
+			t.Fatalf("no code for %s: %v", email, err)
+		}
+		return c
+	}
+	env = append([]string{
+		"CLOUDPOST_STORAGE=mysql", "CLOUDPOST_MYSQL_DSN=" + mysqltest.NewDatabase(t), "CLOUDPOST_MIGRATE=auto",
+		"CLOUDPOST_AUTH=cognito", "CLOUDPOST_COGNITO_REGION=" + pool.Region,
+		"CLOUDPOST_COGNITO_USER_POOL_ID=" + pool.UserPoolID, "CLOUDPOST_COGNITO_CLIENT_ID=" + pool.ClientID,
+		"CLOUDPOST_COGNITO_ENDPOINT=" + pool.Endpoint,
+	}, extra...)
+	return env, code
 }

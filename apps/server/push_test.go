@@ -11,9 +11,7 @@ import (
 
 	"go.uber.org/fx"
 
-	"github.com/cloudpost/cloudpost/adapters/cognitoauth/cognitolocal"
 	"github.com/cloudpost/cloudpost/adapters/memory/mempush"
-	"github.com/cloudpost/cloudpost/adapters/mysqlstore/mysqltest"
 	"github.com/cloudpost/cloudpost/apps/config"
 	"github.com/cloudpost/cloudpost/apps/fxmodules"
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -92,27 +90,7 @@ func nextNotification(t *testing.T, events <-chan sse, within time.Duration) sse
 // recipient's device, and a stream that resumes with Last-Event-ID gets
 // every notification it missed.
 func TestNotificationsAcrossInstances(t *testing.T) {
-	srv := cognitolocal.Shared(t)
-	pool, err := srv.CreatePool(context.Background(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := func(email string) string {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		c, err := srv.Code(ctx, email, cognitolocal.TargetSignUp)
-		if err != nil {
-			t.Fatalf("no code for %s: %v", email, err)
-		}
-		return c
-	}
-	env := []string{
-		"CLOUDPOST_STORAGE=mysql", "CLOUDPOST_MYSQL_DSN=" + mysqltest.NewDatabase(t), "CLOUDPOST_MIGRATE=auto",
-		"CLOUDPOST_AUTH=cognito", "CLOUDPOST_COGNITO_REGION=" + pool.Region,
-		"CLOUDPOST_COGNITO_USER_POOL_ID=" + pool.UserPoolID, "CLOUDPOST_COGNITO_CLIENT_ID=" + pool.ClientID,
-		"CLOUDPOST_COGNITO_ENDPOINT=" + pool.Endpoint,
-		"CLOUDPOST_PUSH_COALESCE_WINDOW=0",
-	}
+	env, code := instancesEnv(t, "CLOUDPOST_PUSH_COALESCE_WINDOW=0")
 	var pushA, pushB *mempush.Push
 	ann, _, _ := startServer(t, env, code, fx.Populate(&pushA))
 	bob, _, _ := startServer(t, env, code, fx.Populate(&pushB))

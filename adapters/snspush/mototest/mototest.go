@@ -49,6 +49,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
 // Region and account of moto's resources (moto's default account), and
@@ -437,4 +438,45 @@ func SetEnv(t testing.TB, region string) {
 	} {
 		t.Setenv(k, v)
 	}
+}
+
+// RunMain is a package's TestMain with moto: it starts moto, runs setup
+// with it, runs the tests and stops moto, and returns the exit code. When
+// moto_server is missing, skip gets the reason (tests then skip with it)
+// and the tests run without moto, unless CI=true: then it fails. pkg
+// names the package in messages.
+func RunMain(m *testing.M, pkg string, setup func(srv *Server) error, skip func(reason string)) int {
+	bin, err := Find()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintf(os.Stderr, "%s tests: %v (CI=true: a missing moto is a failure; run scripts/ci/moto.sh)\n", pkg, err)
+			return 1
+		}
+		skip(err.Error() + "; run scripts/ci/moto.sh to find or install it")
+		return m.Run()
+	}
+	srv, err := Start(bin)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s tests: starting %s: %v\n", pkg, bin, err)
+		return 1
+	}
+	defer srv.Stop()
+	if err := setup(srv); err != nil {
+		fmt.Fprintf(os.Stderr, "%s tests: %v\n", pkg, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// CreateApplication creates an SNS platform application of platform (GCM,
+// APNS, APNS_SANDBOX) in moto with client and returns its ARN.
+func CreateApplication(ctx context.Context, client *sns.Client, platform string) (string, error) {
+	out, err := client.CreatePlatformApplication(ctx, &sns.CreatePlatformApplicationInput{
+		Name: aws.String("cloudpost-" + strings.ToLower(platform)), Platform: aws.String(platform),
+		Attributes: map[string]string{"PlatformCredential": "test-credential"},
+	})
+	if err != nil {
+		return "", fmt.Errorf("creating the %s application in moto: %w", platform, err)
+	}
+	return *out.PlatformApplicationArn, nil
 }
