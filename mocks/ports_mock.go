@@ -526,18 +526,18 @@ func (m *MockComments) EXPECT() *MockCommentsMockRecorder {
 }
 
 // CreateComment mocks base method.
-func (m *MockComments) CreateComment(ctx context.Context, c domain.Comment, n *domain.Notification) (domain.Comment, error) {
+func (m *MockComments) CreateComment(ctx context.Context, c domain.Comment, postAuthorID string, n *domain.Notification) (domain.Comment, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "CreateComment", ctx, c, n)
+	ret := m.ctrl.Call(m, "CreateComment", ctx, c, postAuthorID, n)
 	ret0, _ := ret[0].(domain.Comment)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // CreateComment indicates an expected call of CreateComment.
-func (mr *MockCommentsMockRecorder) CreateComment(ctx, c, n any) *MockCommentsCreateCommentCall {
+func (mr *MockCommentsMockRecorder) CreateComment(ctx, c, postAuthorID, n any) *MockCommentsCreateCommentCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateComment", reflect.TypeOf((*MockComments)(nil).CreateComment), ctx, c, n)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateComment", reflect.TypeOf((*MockComments)(nil).CreateComment), ctx, c, postAuthorID, n)
 	return &MockCommentsCreateCommentCall{Call: call}
 }
 
@@ -553,13 +553,13 @@ func (c_2 *MockCommentsCreateCommentCall) Return(arg0 domain.Comment, arg1 error
 }
 
 // Do rewrite *gomock.Call.Do
-func (c_2 *MockCommentsCreateCommentCall) Do(f func(context.Context, domain.Comment, *domain.Notification) (domain.Comment, error)) *MockCommentsCreateCommentCall {
+func (c_2 *MockCommentsCreateCommentCall) Do(f func(context.Context, domain.Comment, string, *domain.Notification) (domain.Comment, error)) *MockCommentsCreateCommentCall {
 	c_2.Call = c_2.Call.Do(f)
 	return c_2
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c_2 *MockCommentsCreateCommentCall) DoAndReturn(f func(context.Context, domain.Comment, *domain.Notification) (domain.Comment, error)) *MockCommentsCreateCommentCall {
+func (c_2 *MockCommentsCreateCommentCall) DoAndReturn(f func(context.Context, domain.Comment, string, *domain.Notification) (domain.Comment, error)) *MockCommentsCreateCommentCall {
 	c_2.Call = c_2.Call.DoAndReturn(f)
 	return c_2
 }
@@ -2564,18 +2564,18 @@ func (c *MockStorageCountUnreadCall) DoAndReturn(f func(context.Context, []strin
 }
 
 // CreateComment mocks base method.
-func (m *MockStorage) CreateComment(ctx context.Context, c domain.Comment, n *domain.Notification) (domain.Comment, error) {
+func (m *MockStorage) CreateComment(ctx context.Context, c domain.Comment, postAuthorID string, n *domain.Notification) (domain.Comment, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "CreateComment", ctx, c, n)
+	ret := m.ctrl.Call(m, "CreateComment", ctx, c, postAuthorID, n)
 	ret0, _ := ret[0].(domain.Comment)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // CreateComment indicates an expected call of CreateComment.
-func (mr *MockStorageMockRecorder) CreateComment(ctx, c, n any) *MockStorageCreateCommentCall {
+func (mr *MockStorageMockRecorder) CreateComment(ctx, c, postAuthorID, n any) *MockStorageCreateCommentCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateComment", reflect.TypeOf((*MockStorage)(nil).CreateComment), ctx, c, n)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateComment", reflect.TypeOf((*MockStorage)(nil).CreateComment), ctx, c, postAuthorID, n)
 	return &MockStorageCreateCommentCall{Call: call}
 }
 
@@ -2591,13 +2591,13 @@ func (c_2 *MockStorageCreateCommentCall) Return(arg0 domain.Comment, arg1 error)
 }
 
 // Do rewrite *gomock.Call.Do
-func (c_2 *MockStorageCreateCommentCall) Do(f func(context.Context, domain.Comment, *domain.Notification) (domain.Comment, error)) *MockStorageCreateCommentCall {
+func (c_2 *MockStorageCreateCommentCall) Do(f func(context.Context, domain.Comment, string, *domain.Notification) (domain.Comment, error)) *MockStorageCreateCommentCall {
 	c_2.Call = c_2.Call.Do(f)
 	return c_2
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c_2 *MockStorageCreateCommentCall) DoAndReturn(f func(context.Context, domain.Comment, *domain.Notification) (domain.Comment, error)) *MockStorageCreateCommentCall {
+func (c_2 *MockStorageCreateCommentCall) DoAndReturn(f func(context.Context, domain.Comment, string, *domain.Notification) (domain.Comment, error)) *MockStorageCreateCommentCall {
 	c_2.Call = c_2.Call.DoAndReturn(f)
 	return c_2
 }

@@ -120,11 +120,14 @@ type Posts interface {
 type Comments interface {
 	// CreateComment inserts c, increments the post's CommentCount and, when n
 	// is not nil, inserts the notification n, all in one transaction.
-	// Returns NotFound if the post does not exist, Conflict for a duplicate
-	// id. Nothing is written on error. Feed: comment change for the comment
-	// author and the post author, post change for the post author,
-	// notification change for n.UserID.
-	CreateComment(ctx context.Context, c domain.Comment, n *domain.Notification) (domain.Comment, error)
+	// postAuthorID is the post's author, as the caller read it (authors
+	// never change; the stores use it to write the author's feed without
+	// reading the post first). Returns NotFound if the post does not
+	// exist, Invalid if postAuthorID is not its author, Conflict for a
+	// duplicate id. Nothing is written on error. Feed: comment change for
+	// the comment author and the post author, post change for the post
+	// author, notification change for n.UserID.
+	CreateComment(ctx context.Context, c domain.Comment, postAuthorID string, n *domain.Notification) (domain.Comment, error)
 	// GetComment returns the comment. Returns NotFound.
 	GetComment(ctx context.Context, id string) (domain.Comment, error)
 	// GetComments returns the comments that exist among ids.

@@ -172,7 +172,7 @@ func BenchmarkCreateComment(b *testing.B) {
 					}
 					for pb.Next() {
 						cm := domain.Comment{ID: ids.NewID(), PostID: post.ID, AuthorID: ids.NewID(), Body: "c"}
-						if _, err := s.CreateComment(ctx, cm, &domain.Notification{ID: ids.NewID(), UserID: post.AuthorID,
+						if _, err := s.CreateComment(ctx, cm, post.AuthorID, &domain.Notification{ID: ids.NewID(), UserID: post.AuthorID,
 							Type: domain.NotificationComment, ActorID: cm.AuthorID, PostID: post.ID, CommentID: cm.ID}); err != nil {
 							b.Error(err)
 							return

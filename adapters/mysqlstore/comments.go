@@ -29,11 +29,13 @@ func getComment(ctx context.Context, q querier, id, lock string) (domain.Comment
 // is not nil, inserts the notification n with its push delivery pending
 // and due at n.CreatedAt (the outbox entry: see ClaimDeliveries), in one
 // transaction that first locks the post row (so concurrent comments count
-// exactly). Returns NotFound if the post does not exist, Conflict for a
-// duplicate comment or notification id; nothing is written on error.
-// Feed: comment change for the comment author and the post author, post
-// change for the post author, notification change for n.UserID.
-func (s *Store) CreateComment(ctx context.Context, c domain.Comment, n *domain.Notification) (domain.Comment, error) {
+// exactly). postAuthorID is the post's author (authors never change).
+// Returns NotFound if the post does not exist, Invalid if postAuthorID is
+// not its author, Conflict for a duplicate comment or notification id;
+// nothing is written on error. Feed: comment change for the comment
+// author and the post author, post change for the post author,
+// notification change for n.UserID.
+func (s *Store) CreateComment(ctx context.Context, c domain.Comment, postAuthorID string, n *domain.Notification) (domain.Comment, error) {
 	if !validID(c.PostID) {
 		return domain.Comment{}, domain.Errorf(domain.NotFound, "post not found")
 	}
@@ -46,13 +48,32 @@ func (s *Store) CreateComment(ctx context.Context, c domain.Comment, n *domain.N
 		}
 	}
 	c.CreatedAt = dbTime(c.CreatedAt)
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
-		var postAuthor string
-		err := tx.QueryRowContext(ctx, "SELECT author_id FROM posts WHERE id = ? FOR UPDATE", c.PostID).Scan(&postAuthor)
-		if err != nil {
-			return notFound(err, "post not found")
+	// The post (counted) and the feed heads in one UPDATE, the comment,
+	// the notification, the changes, COMMIT: five round trips.
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
+		b.add(c.AuthorID, domain.EntityComment, c.ID, false)
+		b.add(postAuthorID, domain.EntityComment, c.ID, false)
+		b.add(postAuthorID, domain.EntityPost, c.PostID, false)
+		if n != nil {
+			b.add(n.UserID, domain.EntityNotification, n.ID, false)
 		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO comments ("+commentCols+") VALUES (?, ?, ?, ?, ?)",
+		b.update(rowUpdate{table: "posts p", set: "p.comment_count = p.comment_count + 1",
+			where: "p.id = ? AND p.author_id = ?", whereArgs: []any{c.PostID, postAuthorID}, rows: 1,
+			diagnose: func(ctx context.Context, q querier) error {
+				var author string
+				if err := q.QueryRowContext(ctx, "SELECT author_id FROM posts WHERE id = ?", c.PostID).Scan(&author); err != nil {
+					return notFound(err, "post not found")
+				}
+				if author != postAuthorID {
+					return domain.Errorf(domain.Invalid, "the post's author is not the one given")
+				}
+				return nil
+			}})
+		// The post is locked before anything is inserted.
+		if err := s.reserve(ctx, tx, b); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO comments ("+commentCols+") VALUES (?, ?, ?, ?, ?)",
 			c.ID, c.PostID, c.AuthorID, c.Body, nullTime(c.CreatedAt))
 		if duplicateKeyName(err) != "" {
 			return domain.Wrap(err, domain.Conflict, "comment already exists")
@@ -76,15 +97,6 @@ func (s *Store) CreateComment(ctx context.Context, c domain.Comment, n *domain.N
 			if err != nil {
 				return err
 			}
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE posts SET comment_count = comment_count + 1 WHERE id = ?", c.PostID); err != nil {
-			return err
-		}
-		b.add(c.AuthorID, domain.EntityComment, c.ID, false)
-		b.add(postAuthor, domain.EntityComment, c.ID, false)
-		b.add(postAuthor, domain.EntityPost, c.PostID, false)
-		if n != nil {
-			b.add(n.UserID, domain.EntityNotification, n.ID, false)
 		}
 		return nil
 	})
@@ -121,27 +133,6 @@ func scanNoteRef(r *sql.Rows) (noteRef, error) {
 	return n, err
 }
 
-// deleteCommentNotes is the cascade of deleting comments to their
-// notifications, for DeletePost and DeleteComment: it locks the
-// notifications of the comments that cond selects (a condition on
-// comments c, such as "c.post_id = ?", with arg), deletes them (no DELETE
-// when there are none) and records a tombstone for each recipient in b.
-// The caller holds the comments' post locked and deletes the comments.
-func deleteCommentNotes(ctx context.Context, tx *sql.Tx, b *feedBatch, cond string, arg any) error {
-	const from = " FROM notifications n JOIN comments c ON c.id = n.comment_id WHERE "
-	notes, err := queryRows(ctx, tx, scanNoteRef, "SELECT n.id, n.user_id"+from+cond+" FOR UPDATE", arg)
-	if err != nil || len(notes) == 0 {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, "DELETE n"+from+cond, arg); err != nil {
-		return err
-	}
-	for _, n := range notes {
-		b.add(n.user, domain.EntityNotification, n.id, true)
-	}
-	return nil
-}
-
 // DeleteComment locks the comment's post and then the comment (the order
 // every write takes them in), calls fn (may be nil) with both to
 // authorise (its error is returned unchanged and nothing is deleted), then
@@ -154,42 +145,29 @@ func (s *Store) DeleteComment(ctx context.Context, id string, fn func(c domain.C
 		return domain.Comment{}, domain.Errorf(domain.NotFound, "comment not found")
 	}
 	var out domain.Comment
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
-		var postID string
-		if err := tx.QueryRowContext(ctx, "SELECT post_id FROM comments WHERE id = ?", id).Scan(&postID); err != nil {
-			return notFound(err, "comment not found")
-		}
-		p, err := getPost(ctx, tx, postID, " FOR UPDATE")
-		if domain.IsCode(err, domain.NotFound) {
-			return domain.Errorf(domain.NotFound, "comment not found")
-		}
+	// One read that locks the post, the comment and its notification, one
+	// DELETE of both, the post (counted) and the feed heads in one UPDATE,
+	// the changes, COMMIT: five round trips.
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
+		p, c, note, err := lockComment(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		c, err := getComment(ctx, tx, id, " FOR UPDATE")
-		if err != nil {
-			return err
-		}
-		if c.PostID != postID { // comments never move; this guards the lock order
-			return domain.Errorf(domain.NotFound, "comment not found")
 		}
 		if fn != nil {
 			if err := call(func() error { return fn(c, p) }); err != nil {
 				return err
 			}
 		}
-		if err := deleteCommentNotes(ctx, tx, b, "c.id = ?", id); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE c, n FROM comments c LEFT JOIN notifications n ON n.comment_id = c.id WHERE c.id = ?", id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM comments WHERE id = ?", id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE posts SET comment_count = comment_count - 1 WHERE id = ?", postID); err != nil {
-			return err
-		}
+		b.update(rowUpdate{table: "posts p", set: "p.comment_count = p.comment_count - 1", where: "p.id = ?", whereArgs: []any{p.ID}, rows: 1})
 		b.add(c.AuthorID, domain.EntityComment, id, true)
 		b.add(p.AuthorID, domain.EntityComment, id, true)
-		b.add(p.AuthorID, domain.EntityPost, postID, false)
+		b.add(p.AuthorID, domain.EntityPost, p.ID, false)
+		if note.id != "" {
+			b.add(note.user, domain.EntityNotification, note.id, true)
+		}
 		out = c
 		return nil
 	})
@@ -197,6 +175,50 @@ func (s *Store) DeleteComment(ctx context.Context, id string, fn func(c domain.C
 		return domain.Comment{}, err
 	}
 	return out, nil
+}
+
+// lockComment reads comment id, its post and its notification (if any),
+// locking each row, in one statement: the post first, then the comment
+// and its notification (the order every write takes; the subquery that
+// finds the post does not lock). Returns NotFound.
+func lockComment(ctx context.Context, tx querier, id string) (domain.Post, domain.Comment, noteRef, error) {
+	// Both parts use postCols and two more columns: the comment's row
+	// carries the comment in the post's id, author, body, media_ids (its
+	// post id) and created_at columns, and its notification in the two
+	// extra ones.
+	rows, err := tx.QueryContext(ctx, "(SELECT 'p', "+postCols+", NULL, NULL FROM posts p WHERE p.id = (SELECT post_id FROM comments WHERE id = ?) FOR UPDATE)"+
+		" UNION ALL (SELECT 'c', c.id, c.author_id, c.body, c.post_id, 0, c.created_at, NULL, 0, n.id, n.user_id"+
+		" FROM comments c LEFT JOIN notifications n ON n.comment_id = c.id WHERE c.id = ? FOR UPDATE)", id, id)
+	if err != nil {
+		return domain.Post{}, domain.Comment{}, noteRef{}, err
+	}
+	defer rows.Close()
+	var p domain.Post
+	var c domain.Comment
+	var note noteRef
+	var havePost, haveComment bool
+	for rows.Next() {
+		var kind string
+		var x postScan
+		var noteID, noteUser sql.NullString
+		if err := rows.Scan(append(append([]any{&kind}, x.dest()...), &noteID, &noteUser)...); err != nil {
+			return domain.Post{}, domain.Comment{}, noteRef{}, err
+		}
+		switch kind {
+		case "p":
+			p, havePost = x.post(), true
+		case "c":
+			c = domain.Comment{ID: x.p.ID, AuthorID: x.p.AuthorID, Body: x.p.Body, PostID: x.media, CreatedAt: fromNull(x.created)}
+			note, haveComment = noteRef{id: noteID.String, user: noteUser.String}, true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return domain.Post{}, domain.Comment{}, noteRef{}, err
+	}
+	if !havePost || !haveComment {
+		return domain.Post{}, domain.Comment{}, noteRef{}, domain.Errorf(domain.NotFound, "comment not found")
+	}
+	return p, c, note, nil
 }
 
 // ListComments returns up to limit comments of the post oldest first (by

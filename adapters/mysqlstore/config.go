@@ -52,7 +52,8 @@ type Config struct {
 	// Region is the AWS region for IAM tokens; empty: the SDK's default
 	// (AWS_REGION).
 	Region string `env:"CLOUDPOST_MYSQL_REGION"`
-	// MaxOpenConns bounds each pool (writer and reader).
+	// MaxOpenConns bounds each pool (the writer's two, single statements
+	// and transactions, and the reader).
 	MaxOpenConns int `env:"CLOUDPOST_MYSQL_MAX_OPEN_CONNS" envDefault:"10"`
 	// MaxIdleConns is how many idle connections each pool keeps.
 	MaxIdleConns int `env:"CLOUDPOST_MYSQL_MAX_IDLE_CONNS" envDefault:"10"`

@@ -30,9 +30,21 @@ var rdsCABundle []byte
 // tokens, timeouts and pool sizes. It does no I/O: connections are opened
 // on first use.
 func OpenDB(c Config, dsn string, writer bool) (*sql.DB, error) {
+	return openDB(c, dsn, writer, false)
+}
+
+// openDB is OpenDB; forTransactions turns autocommit off on every
+// connection (the pool of Options.Transactions).
+func openDB(c Config, dsn string, writer, forTransactions bool) (*sql.DB, error) {
 	mc, err := driverConfig(c, dsn, writer)
 	if err != nil {
 		return nil, err
+	}
+	if forTransactions {
+		if mc.Params == nil {
+			mc.Params = map[string]string{}
+		}
+		mc.Params["autocommit"] = "0"
 	}
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {

@@ -20,9 +20,14 @@ type countingConnector struct {
 	mu   sync.Mutex
 	on   bool
 	sent []string
+	sink *countingConnector // records go there instead when set
 }
 
 func (c *countingConnector) record(what string) {
+	if c.sink != nil {
+		c.sink.record(what)
+		return
+	}
 	c.mu.Lock()
 	if c.on {
 		c.sent = append(c.sent, what)
@@ -147,20 +152,65 @@ func (s *countingStmt) CheckNamedValue(v *driver.NamedValue) error {
 // counting connector.
 func countingDB(t testing.TB, dsn string, c Config) (*sql.DB, *countingConnector) {
 	t.Helper()
+	return countingPool(t, dsn, c, false, nil)
+}
+
+// countingPool opens a pool over dsn configured like openDB, through a
+// counting connector that records into sink (its own when nil).
+func countingPool(t testing.TB, dsn string, c Config, forTransactions bool, sink *countingConnector) (*sql.DB, *countingConnector) {
+	t.Helper()
 	mc, err := driverConfig(c, dsn, true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if forTransactions {
+		mc.Params = map[string]string{"autocommit": "0"}
 	}
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc := &countingConnector{Connector: conn}
+	cc := &countingConnector{Connector: conn, sink: sink}
 	db := sql.OpenDB(cc)
 	db.SetMaxOpenConns(c.MaxOpenConns)
 	db.SetMaxIdleConns(c.MaxIdleConns)
 	t.Cleanup(func() { db.Close() })
 	return db, cc
+}
+
+// countingStore returns a store over dsn with the pools Open makes (a
+// writer pool and a transaction pool), both recording into the returned
+// counter. Each pool holds one connection that never expires, so
+// questions can read the server's per-session Questions counters.
+func countingStore(t testing.TB, dsn string, o Options) (*Store, *countingConnector) {
+	t.Helper()
+	c := DefaultConfig()
+	c.MaxOpenConns, c.MaxIdleConns = 1, 1
+	w, counter := countingPool(t, dsn, c, false, nil)
+	txs, _ := countingPool(t, dsn, c, true, counter)
+	for _, db := range []*sql.DB{w, txs} {
+		db.SetConnMaxIdleTime(0)
+		db.SetConnMaxLifetime(0)
+	}
+	o.Transactions = txs
+	return NewFromDB(w, nil, o), counter
+}
+
+// questions returns the statements the store's two sessions have run, by
+// the server's count (MariaDB's and MySQL's Questions status variable),
+// not counting these reads.
+func questions(t testing.TB, s *Store) int {
+	t.Helper()
+	total := 0
+	for _, db := range []*sql.DB{s.writer, s.txs} {
+		var name string
+		var n int
+		if err := db.QueryRowContext(t.Context(), "SHOW SESSION STATUS LIKE 'Questions'").Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	return total
 }
 
 // summarize shortens recorded statements for failure messages.

@@ -120,7 +120,7 @@ func (s *Store) PutDevice(ctx context.Context, d domain.Device) (domain.Device, 
 	var out domain.Device
 	var created bool
 	for try := 1; ; try++ {
-		err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+		err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 			if _, err := tx.ExecContext(ctx, "INSERT INTO notification_settings (user_id) VALUES (?) ON DUPLICATE KEY UPDATE user_id = user_id", d.UserID); err != nil {
 				return err
 			}
@@ -229,7 +229,7 @@ func (s *Store) DeleteDevice(ctx context.Context, userID, deviceID string) (doma
 		return domain.Device{}, domain.Errorf(domain.NotFound, "device not found")
 	}
 	var out domain.Device
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 		found, err := queryRows(ctx, tx, scanDevice, "SELECT "+deviceCols+" FROM devices WHERE user_id = ? AND id = ? FOR UPDATE", userID, deviceID)
 		if err != nil {
 			return err
@@ -286,7 +286,7 @@ func (s *Store) PruneDevices(ctx context.Context, before time.Time, limit int) (
 	}
 	before = dbTime(before)
 	var out []domain.Device
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 		out = nil
 		gone, err := queryRows(ctx, tx, scanDevice, "SELECT "+deviceCols+" FROM devices WHERE (seen_at IS NULL OR seen_at < ?)"+
 			" ORDER BY seen_at, user_id, id LIMIT ? FOR UPDATE SKIP LOCKED", before, limit)

@@ -253,7 +253,7 @@ func TestDatabaseOutageAndRecovery(t *testing.T) {
 					_, err = s.CreatePost(ctx, domain.Post{ID: porttest.NewID(), AuthorID: owner.ID, Body: fmt.Sprintf("w%d", w)})
 				} else {
 					cm := domain.Comment{ID: porttest.NewID(), PostID: post.ID, AuthorID: owner.ID, Body: "c"}
-					_, err = s.CreateComment(ctx, cm, &domain.Notification{ID: porttest.NewID(), UserID: owner.ID,
+					_, err = s.CreateComment(ctx, cm, owner.ID, &domain.Notification{ID: porttest.NewID(), UserID: owner.ID,
 						Type: domain.NotificationComment, ActorID: owner.ID, PostID: post.ID, CommentID: cm.ID})
 				}
 				if took := time.Since(start); took > 30*time.Second { // the query timeout is 1 s
@@ -343,7 +343,7 @@ func TestDeadlockIsRetried(t *testing.T) {
 	ready.Add(2)
 	var once [2]sync.Once
 	lockBoth := func(i int, first, second string) error {
-		return s.tx(ctx, "", func(tx *sql.Tx, _ *feedBatch) error {
+		return s.tx(ctx, "", func(tx querier, _ *feedBatch) error {
 			attempts.Add(1)
 			if _, err := tx.ExecContext(ctx, "UPDATE profiles SET bio = 'x' WHERE id = ?", first); err != nil {
 				return err

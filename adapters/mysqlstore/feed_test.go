@@ -1,6 +1,7 @@
 package mysqlstore
 
 import (
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -65,7 +66,7 @@ func runFeedLoad(t *testing.T, s *Store, writers, perWriter, readers int) feedLo
 				c := domain.Comment{ID: porttest.NewID(), PostID: post.ID, AuthorID: commenters[w].ID, Body: "c"}
 				n := &domain.Notification{ID: porttest.NewID(), UserID: owner.ID, Type: domain.NotificationComment,
 					ActorID: c.AuthorID, PostID: c.PostID, CommentID: c.ID}
-				if _, err := s.CreateComment(ctx, c, n); err != nil {
+				if _, err := s.CreateComment(ctx, c, owner.ID, n); err != nil {
 					t.Errorf("writer %d: CreateComment: %v", w, err)
 					return
 				}
@@ -195,12 +196,15 @@ func TestFeedSnapshotSeqCoversConcurrentWrites(t *testing.T) {
 	// the snapshot sees its own moment. MariaDB 10.11 names the variable
 	// tx_isolation.
 	t.Run("read-committed", func(t *testing.T) {
-		db := testOpenDB(t, testDatabase(t, false)+"?tx_isolation=%27READ-COMMITTED%27", DefaultConfig())
-		var level string
-		if err := db.QueryRowContext(t.Context(), "SELECT @@tx_isolation").Scan(&level); err != nil || level != "READ-COMMITTED" {
-			t.Fatalf("session isolation %q, %v", level, err)
+		dsn := testDatabase(t, false) + "?tx_isolation=%27READ-COMMITTED%27"
+		s := testStoreOn(t, dsn, DefaultConfig(), Options{})
+		for _, db := range []*sql.DB{s.writer, s.txs} {
+			var level string
+			if err := db.QueryRowContext(t.Context(), "SELECT @@tx_isolation").Scan(&level); err != nil || level != "READ-COMMITTED" {
+				t.Fatalf("session isolation %q, %v", level, err)
+			}
 		}
-		snapshotSeqCoversConcurrentWrites(t, NewFromDB(db, nil, Options{}))
+		snapshotSeqCoversConcurrentWrites(t, s)
 	})
 }
 
@@ -353,5 +357,62 @@ func TestFeedStopsAtAGapInPositions(t *testing.T) {
 	page, more, err = s.ChangesSince(ctx, owner.ID, page[len(page)-1].Seq, 100)
 	if err != nil || len(page) != 1 || page[0].ID != z || more {
 		t.Errorf("ChangesSince past an old gap = %v, more %v, %v; want Z", page, more, err)
+	}
+}
+
+// TestWritesWithoutFeedHeads: a write that folds a row update into the
+// reservation needs its feeds' head rows; when one is missing (a feed
+// written before heads existed, or a user never written to) the write
+// makes it and runs again, and the feed's positions still follow each
+// other from 1.
+func TestWritesWithoutFeedHeads(t *testing.T) {
+	s := newTestStore(t, Options{})
+	ctx := t.Context()
+	author, commenter := porttest.NewID(), porttest.NewID()
+	for _, id := range []string{author, commenter} {
+		if _, err := s.CreateProfile(ctx, domain.Profile{ID: id, Email: id + "@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	post, err := s.CreatePost(ctx, domain.Post{ID: porttest.NewID(), AuthorID: author, Body: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.ExecContext(ctx, "DELETE FROM feed_heads WHERE user_id IN (?, ?)", author, commenter); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.ExecContext(ctx, "UPDATE feed_changes SET pos = NULL WHERE user_id IN (?, ?)", author, commenter); err != nil {
+		t.Fatal(err)
+	}
+	c := domain.Comment{ID: porttest.NewID(), PostID: post.ID, AuthorID: commenter, Body: "hi"}
+	n := &domain.Notification{ID: porttest.NewID(), UserID: author, Type: domain.NotificationComment, ActorID: commenter, PostID: post.ID, CommentID: c.ID}
+	if _, err := s.CreateComment(ctx, c, author, n); err != nil {
+		t.Fatalf("CreateComment without feed heads: %v", err)
+	}
+	if got, err := s.GetPost(ctx, post.ID); err != nil || got.CommentCount != 1 {
+		t.Fatalf("CommentCount = %d, %v; want 1 (counted once although the transaction ran twice)", got.CommentCount, err)
+	}
+	for user, want := range map[string][]int64{author: {1, 2, 3}, commenter: {1}} {
+		rows, err := s.writer.QueryContext(ctx, "SELECT pos FROM feed_changes WHERE user_id = ? AND pos IS NOT NULL ORDER BY seq", user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for rows.Next() {
+			var p int64
+			if err := rows.Scan(&p); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, p)
+		}
+		rows.Close()
+		if !slices.Equal(got, want) {
+			t.Errorf("positions of %s's new changes = %v, want %v", user, got, want)
+		}
+	}
+	// A missing post is still NotFound (diagnosed, not retried forever).
+	c2 := domain.Comment{ID: porttest.NewID(), PostID: porttest.NewID(), AuthorID: commenter, Body: "hi"}
+	if _, err := s.CreateComment(ctx, c2, author, nil); domain.ErrorCode(err) != domain.NotFound {
+		t.Errorf("comment on a missing post: %v, want NotFound", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/cloudpost/cloudpost/core/domain"
@@ -11,24 +12,48 @@ import (
 
 const mediaCols = "id, owner_id, purpose, content_type, size, status, failure_reason, variants, post_id, etag, checksum, claimed_at, created_at, updated_at"
 
-func scanMediaRow(r rowScanner) (domain.Media, error) {
-	var m domain.Media
-	var purpose, status, variants string
-	var post sql.NullString
-	var claimed, created, updated sql.NullTime
-	if err := r.Scan(&m.ID, &m.OwnerID, &purpose, &m.ContentType, &m.Size, &status, &m.FailureReason, &variants,
-		&post, &m.ETag, &m.Checksum, &claimed, &created, &updated); err != nil {
-		return domain.Media{}, err
+// mediaColsOf is mediaCols qualified with a table alias.
+func mediaColsOf(alias string) string {
+	return alias + "." + strings.ReplaceAll(mediaCols, ", ", ", "+alias+".")
+}
+
+// mediaScan holds the mediaCols of a row as scanned, NULL-able: after a
+// LEFT JOIN a row may have no media item (then id is NULL).
+type mediaScan struct {
+	id, owner, purpose, contentType, status, failure, variants, post, etag, checksum sql.NullString
+	size                                                                             sql.NullInt64
+	claimed, created, updated                                                        sql.NullTime
+}
+
+// dest returns the Scan destinations, in mediaCols order.
+func (x *mediaScan) dest() []any {
+	return []any{&x.id, &x.owner, &x.purpose, &x.contentType, &x.size, &x.status, &x.failure, &x.variants,
+		&x.post, &x.etag, &x.checksum, &x.claimed, &x.created, &x.updated}
+}
+
+// media converts the scanned row.
+func (x *mediaScan) media() (domain.Media, error) {
+	m := domain.Media{
+		ID: x.id.String, OwnerID: x.owner.String, Purpose: domain.MediaPurpose(x.purpose.String), ContentType: x.contentType.String,
+		Size: x.size.Int64, Status: domain.MediaStatus(x.status.String), FailureReason: x.failure.String, PostID: x.post.String,
+		ETag: x.etag.String, Checksum: x.checksum.String,
+		ClaimedAt: fromNull(x.claimed), CreatedAt: fromNull(x.created), UpdatedAt: fromNull(x.updated),
 	}
-	m.Purpose, m.Status, m.PostID = domain.MediaPurpose(purpose), domain.MediaStatus(status), post.String
-	m.ClaimedAt, m.CreatedAt, m.UpdatedAt = fromNull(claimed), fromNull(created), fromNull(updated)
-	if err := json.Unmarshal([]byte(variants), &m.Variants); err != nil {
+	if err := json.Unmarshal([]byte(x.variants.String), &m.Variants); err != nil {
 		return domain.Media{}, err
 	}
 	if len(m.Variants) == 0 {
 		m.Variants = nil
 	}
 	return m, nil
+}
+
+func scanMediaRow(r rowScanner) (domain.Media, error) {
+	var x mediaScan
+	if err := r.Scan(x.dest()...); err != nil {
+		return domain.Media{}, err
+	}
+	return x.media()
 }
 
 func scanMedia(r *sql.Rows) (domain.Media, error) { return scanMediaRow(r) }
@@ -115,7 +140,7 @@ func (s *Store) CreateMedia(ctx context.Context, m domain.Media, admit func(inFl
 		}
 		return m, nil
 	}
-	err := s.tx(ctx, "media item already exists", func(tx *sql.Tx, b *feedBatch) error {
+	err := s.tx(ctx, "media item already exists", func(tx querier, b *feedBatch) error {
 		// 1. Serialise the owner's creations on its admission row: the
 		// upsert takes an exclusive record lock, held until the
 		// transaction ends, whether it inserts the row or finds it.
@@ -179,7 +204,7 @@ func (s *Store) UpdateMedia(ctx context.Context, id string, fn func(m *domain.Me
 		return domain.Media{}, domain.Errorf(domain.NotFound, "media item not found")
 	}
 	var out domain.Media
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 		cur, err := getMedia(ctx, tx, id, " FOR UPDATE")
 		if err != nil {
 			return err
@@ -227,7 +252,7 @@ func (s *Store) DeleteMedia(ctx context.Context, id string, fn func(m domain.Med
 		return domain.Media{}, domain.Errorf(domain.NotFound, "media item not found")
 	}
 	var out domain.Media
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 		var owner string
 		if err := tx.QueryRowContext(ctx, "SELECT owner_id FROM media WHERE id = ?", id).Scan(&owner); err != nil {
 			return notFound(err, "media item not found")

@@ -176,7 +176,7 @@ func TestUTF8RoundTrip(t *testing.T) {
 		t.Errorf("a %d-character body of 4-byte characters did not round-trip (err %v)", domain.MaxPostBody, err)
 	}
 	cbody := strings.Repeat("𝄞", domain.MaxCommentBody)
-	c, err := s.CreateComment(ctx, domain.Comment{ID: porttest.NewID(), PostID: post.ID, AuthorID: id, Body: cbody}, nil)
+	c, err := s.CreateComment(ctx, domain.Comment{ID: porttest.NewID(), PostID: post.ID, AuthorID: id, Body: cbody}, id, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

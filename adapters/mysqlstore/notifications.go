@@ -74,7 +74,7 @@ func (s *Store) MarkNotificationsRead(ctx context.Context, userID string, ids []
 		return nil
 	}
 	at = dbTime(at)
-	return s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+	return s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 		var targets []string
 		var err error
 		if all {

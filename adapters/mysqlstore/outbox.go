@@ -56,7 +56,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	// Rounded up: the lease never ends before now+lease.
 	until := ceilMicro(now.Add(lease))
 	var out []domain.Delivery
-	err := s.tx(ctx, "", func(tx *sql.Tx, _ *feedBatch) error {
+	err := s.tx(ctx, "", func(tx querier, _ *feedBatch) error {
 		out = nil // the transaction may run again
 		claimed, err := queryRows(ctx, tx, scanDelivery, claimSQL, due, limit)
 		if err != nil || len(claimed) == 0 {

@@ -15,16 +15,32 @@ import (
 // reading posts is one primary-key or index lookup without joins.
 const postCols = "p.id, p.author_id, p.body, p.media_ids, p.comment_count, p.created_at, p.updated_at, p.version"
 
-func scanPost(r rowScanner) (domain.Post, error) {
-	var p domain.Post
-	var created, updated sql.NullTime
-	var media string
-	err := r.Scan(&p.ID, &p.AuthorID, &p.Body, &media, &p.CommentCount, &created, &updated, &p.Version)
-	p.CreatedAt, p.UpdatedAt = fromNull(created), fromNull(updated)
-	if media != "" {
-		p.MediaIDs = strings.Split(media, ",")
+// postScan holds the postCols of a row as scanned.
+type postScan struct {
+	p                domain.Post
+	media            string
+	created, updated sql.NullTime
+}
+
+// dest returns the Scan destinations, in postCols order.
+func (x *postScan) dest() []any {
+	return []any{&x.p.ID, &x.p.AuthorID, &x.p.Body, &x.media, &x.p.CommentCount, &x.created, &x.updated, &x.p.Version}
+}
+
+// post converts the scanned row.
+func (x *postScan) post() domain.Post {
+	p := x.p
+	p.CreatedAt, p.UpdatedAt = fromNull(x.created), fromNull(x.updated)
+	if x.media != "" {
+		p.MediaIDs = strings.Split(x.media, ",")
 	}
-	return p, err
+	return p
+}
+
+func scanPost(r rowScanner) (domain.Post, error) {
+	var x postScan
+	err := r.Scan(x.dest()...)
+	return x.post(), err
 }
 
 func scanPostRows(r *sql.Rows) (domain.Post, error) { return scanPost(r) }
@@ -49,16 +65,18 @@ func (s *Store) CreatePost(ctx context.Context, p domain.Post) (domain.Post, err
 	p.MediaIDs = cloneIDs(p.MediaIDs)
 	p.Version, p.CommentCount = 1, 0
 	p.CreatedAt, p.UpdatedAt = dbTime(p.CreatedAt), dbTime(p.UpdatedAt)
-	err := s.tx(ctx, "post already exists", func(tx *sql.Tx, b *feedBatch) error {
-		if err := checkAttach(ctx, tx, p.AuthorID, p.ID, p.MediaIDs); err != nil {
-			return err
-		}
+	if err := domain.CheckMediaIDs(p.MediaIDs); err != nil {
+		return domain.Post{}, err
+	}
+	// INSERT, then the media and the feed head in one UPDATE, the changes,
+	// COMMIT: four round trips.
+	err := s.tx(ctx, "post already exists", func(tx querier, b *feedBatch) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO posts (id, author_id, body, media_ids, comment_count, created_at, updated_at, version) VALUES (?, ?, ?, ?, 0, ?, ?, 1)",
 			p.ID, p.AuthorID, p.Body, strings.Join(p.MediaIDs, ","), nullTime(p.CreatedAt), nullTime(p.UpdatedAt)); err != nil {
 			return err
 		}
-		if err := attach(ctx, tx, p.ID, p.MediaIDs); err != nil {
-			return err
+		if len(p.MediaIDs) > 0 {
+			b.update(attachMedia(p.AuthorID, p.ID, p.MediaIDs, nil))
 		}
 		b.add(p.AuthorID, domain.EntityPost, p.ID, false)
 		for _, m := range p.MediaIDs {
@@ -79,21 +97,18 @@ func cloneIDs(ids []string) []string {
 	return append([]string(nil), ids...)
 }
 
-// checkAttach validates that the media list may be attached to post postID
-// of author: domain.CheckMediaIDs, then, with the items locked, every item
-// exists, is the author's and is on no other post.
-func checkAttach(ctx context.Context, tx *sql.Tx, author, postID string, mediaIDs []string) error {
-	if err := domain.CheckMediaIDs(mediaIDs); err != nil || len(mediaIDs) == 0 {
-		return err
-	}
+// checkAttach explains why media of mediaIDs cannot be attached to post
+// postID of author: an item is missing (NotFound), someone else's
+// (Forbidden) or on another post (Conflict); nil when none of these holds.
+// It runs after attachMedia's update changed fewer rows than expected.
+func checkAttach(ctx context.Context, q querier, author, postID string, mediaIDs []string) error {
 	type ref struct {
 		owner string
 		post  sql.NullString
 	}
 	found := map[string]ref{}
-	ids := validIDs(mediaIDs)
-	if len(ids) > 0 {
-		rows, err := tx.QueryContext(ctx, "SELECT id, owner_id, post_id FROM media WHERE id IN ("+placeholders(len(ids))+") FOR UPDATE", anys(ids)...)
+	if ids := validIDs(mediaIDs); len(ids) > 0 {
+		rows, err := q.QueryContext(ctx, "SELECT id, owner_id, post_id FROM media WHERE id IN ("+placeholders(len(ids))+")", anys(ids)...)
 		if err != nil {
 			return err
 		}
@@ -124,48 +139,82 @@ func checkAttach(ctx context.Context, tx *sql.Tx, author, postID string, mediaID
 	return nil
 }
 
-// attach points the items of mediaIDs at postID in display order (one
-// statement). Items of the post that mediaIDs does not list must have
-// been removed first (deletePostMedia).
-func attach(ctx context.Context, tx *sql.Tx, postID string, mediaIDs []string) error {
-	if len(mediaIDs) == 0 {
-		return nil
-	}
-	var pos strings.Builder
-	args := make([]any, 0, 3*len(mediaIDs)+1)
+// attachMedia is the update that points the items of mediaIDs (checked by
+// domain.CheckMediaIDs) at post postID in display order, for the post's
+// feed reservation: only items of author that are on no post or on this
+// one change, so a missing, foreign or taken item leaves the reservation
+// short and checkAttach names it. cur is the post's media list before
+// (items still at their index do not change). Items of the post that
+// mediaIDs does not list must have been removed first.
+func attachMedia(author, postID string, mediaIDs, cur []string) rowUpdate {
+	u := rowUpdate{table: "media m", diagnose: func(ctx context.Context, q querier) error {
+		return checkAttach(ctx, q, author, postID, mediaIDs)
+	}}
+	u.set = "m.post_id = ?, m.post_pos = CASE m.id" + strings.Repeat(" WHEN ? THEN ?", len(mediaIDs)) + " END"
+	u.setArgs = append(u.setArgs, postID)
 	for i, id := range mediaIDs {
-		pos.WriteString(" WHEN ? THEN ?")
-		args = append(args, id, i)
+		u.setArgs = append(u.setArgs, id, i)
+		if i >= len(cur) || cur[i] != id {
+			u.rows++
+		}
 	}
-	q := "UPDATE media SET post_pos = CASE id" + pos.String() + " END, post_id = ? WHERE id IN (" + placeholders(len(mediaIDs)) + ")"
-	args = append(args, postID)
-	_, err := tx.ExecContext(ctx, q, append(args, anys(mediaIDs)...)...)
-	return err
+	u.where = "m.id IN (" + placeholders(len(mediaIDs)) + ") AND m.owner_id = ? AND (m.post_id IS NULL OR m.post_id = ?)"
+	u.whereArgs = append(anys(mediaIDs), author, postID)
+	return u
 }
 
-// deletePostMedia locks and deletes the media rows of post postID that
-// keep does not list (all of them when keep is empty) and returns them as
-// they were, in display order; the DELETE is skipped when there are none.
-// The rows go in the transaction that drops them from the post, so no
-// reader, post or profile can refer to them afterwards: what is left is
-// for the caller to delete, their blobs.
-func deletePostMedia(ctx context.Context, tx *sql.Tx, b *feedBatch, postID string, keep []string) ([]domain.Media, error) {
-	where, args := " WHERE post_id = ?", []any{postID}
-	if len(keep) > 0 {
-		where += " AND id NOT IN (" + placeholders(len(keep)) + ")"
-		args = append(args, anys(keep)...)
+// lockPostWithMedia reads post id and its media items in display order,
+// locking them (the post first, then its media: the order every write
+// takes), in one statement. Returns NotFound.
+func lockPostWithMedia(ctx context.Context, tx querier, id string) (domain.Post, []domain.Media, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT "+postCols+", "+mediaColsOf("m")+
+		" FROM posts p LEFT JOIN media m ON m.post_id = p.id WHERE p.id = ? ORDER BY m.post_pos FOR UPDATE", id)
+	if err != nil {
+		return domain.Post{}, nil, err
 	}
-	media, err := queryRows(ctx, tx, scanMedia, "SELECT "+mediaCols+" FROM media"+where+" ORDER BY post_pos FOR UPDATE", args...)
-	if err != nil || len(media) == 0 {
-		return nil, err
+	defer rows.Close()
+	var p domain.Post
+	var media []domain.Media
+	found := false
+	for rows.Next() {
+		var x postScan
+		var m mediaScan
+		if err := rows.Scan(append(x.dest(), m.dest()...)...); err != nil {
+			return domain.Post{}, nil, err
+		}
+		p, found = x.post(), true
+		if m.id.Valid {
+			item, err := m.media()
+			if err != nil {
+				return domain.Post{}, nil, err
+			}
+			media = append(media, item)
+		}
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM media"+where, args...); err != nil {
-		return nil, err
+	if err := rows.Err(); err != nil {
+		return domain.Post{}, nil, err
 	}
-	for _, m := range media {
+	if !found {
+		return domain.Post{}, nil, domain.Errorf(domain.NotFound, "post not found")
+	}
+	return p, media, nil
+}
+
+// deleteMediaRows deletes the media rows of items (one statement, none
+// when empty) and pins them. The rows go in the transaction that drops
+// them from their post, so no reader, post or profile can refer to them
+// afterwards: what is left is for the caller to delete, their blobs.
+func deleteMediaRows(ctx context.Context, tx querier, b *feedBatch, items []domain.Media) error {
+	if len(items) == 0 {
+		return nil
+	}
+	ids := make([]string, len(items))
+	for i, m := range items {
+		ids[i] = m.ID
 		b.pin(entityKey(m.ID))
 	}
-	return media, nil
+	_, err := tx.ExecContext(ctx, "DELETE FROM media WHERE id IN ("+placeholders(len(ids))+")", anys(ids)...)
+	return err
 }
 
 // GetPost returns the post with its media ids (one statement). Returns
@@ -224,9 +273,12 @@ func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Pos
 	}
 	var out domain.Post
 	var removed []domain.Media
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+	// The post and its media locked and read, the media it drops deleted
+	// (when any), the post, the media it attaches and the feed head in one
+	// UPDATE, the change, COMMIT: at most five round trips.
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 		removed = nil // the transaction may run again
-		cur, err := getPost(ctx, tx, id, " FOR UPDATE")
+		cur, curMedia, err := lockPostWithMedia(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -241,26 +293,23 @@ func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Pos
 		p.ID, p.AuthorID, p.CreatedAt, p.CommentCount = cur.ID, cur.AuthorID, cur.CreatedAt, cur.CommentCount
 		p.Version = cur.Version + 1
 		p.UpdatedAt = dbTime(p.UpdatedAt)
-		mediaChanged := !slices.Equal(cur.MediaIDs, p.MediaIDs)
-		if mediaChanged {
-			if err := checkAttach(ctx, tx, p.AuthorID, p.ID, p.MediaIDs); err != nil {
+		b.update(rowUpdate{table: "posts p", set: "p.body = ?, p.media_ids = ?, p.updated_at = ?, p.version = ?",
+			setArgs: []any{p.Body, strings.Join(p.MediaIDs, ","), nullTime(p.UpdatedAt), p.Version},
+			where:   "p.id = ?", whereArgs: []any{id}, rows: 1})
+		if !slices.Equal(cur.MediaIDs, p.MediaIDs) {
+			if err := domain.CheckMediaIDs(p.MediaIDs); err != nil {
 				return err
 			}
-		}
-		res, err := tx.ExecContext(ctx, "UPDATE posts SET body = ?, media_ids = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?",
-			p.Body, strings.Join(p.MediaIDs, ","), nullTime(p.UpdatedAt), p.Version, id, cur.Version)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return domain.Errorf(domain.Conflict, "the post changed concurrently")
-		}
-		if mediaChanged {
-			if removed, err = deletePostMedia(ctx, tx, b, id, p.MediaIDs); err != nil {
+			for _, m := range curMedia {
+				if !slices.Contains(p.MediaIDs, m.ID) {
+					removed = append(removed, m)
+				}
+			}
+			if err := deleteMediaRows(ctx, tx, b, removed); err != nil {
 				return err
 			}
-			if err := attach(ctx, tx, id, p.MediaIDs); err != nil {
-				return err
+			if len(p.MediaIDs) > 0 {
+				b.update(attachMedia(p.AuthorID, id, p.MediaIDs, cur.MediaIDs))
 			}
 		}
 		b.add(p.AuthorID, domain.EntityPost, p.ID, false)
@@ -279,18 +328,21 @@ func (s *Store) UpdatePost(ctx context.Context, id string, fn func(p *domain.Pos
 // DeletePost locks the post and calls fn (may be nil) with it to
 // authorise; its error is returned unchanged and nothing is deleted. Then
 // it deletes the post, its comments and their notifications, its media
-// rows and everyone's mutes of it (with the post, in one multi-table
-// DELETE), and returns the deleted post and media. Returns NotFound. Feed:
-// tombstones for the post (author), each comment (post author and comment
-// author) and each notification (recipient).
+// rows and everyone's mutes of it, and returns the deleted post and media
+// (in display order). Returns NotFound. Feed: tombstones for the post
+// (author), each comment (post author and comment author) and each
+// notification (recipient).
 func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post) error) (domain.Post, []domain.Media, error) {
 	if !validID(id) {
 		return domain.Post{}, nil, domain.Errorf(domain.NotFound, "post not found")
 	}
 	var post domain.Post
 	var removed []domain.Media
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
-		p, err := getPost(ctx, tx, id, " FOR UPDATE")
+	// One read that locks everything it deletes, one multi-table DELETE,
+	// the feed head, the changes, COMMIT: five round trips (two more for a
+	// post so large that the DELETE's join would be).
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
+		p, media, comments, mutes, err := lockPostTree(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -299,34 +351,32 @@ func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post
 				return err
 			}
 		}
-		type commentRef struct{ id, author string }
-		comments, err := queryRows(ctx, tx, func(r *sql.Rows) (commentRef, error) {
-			var c commentRef
-			err := r.Scan(&c.id, &c.author)
-			return c, err
-		}, "SELECT id, author_id FROM comments WHERE post_id = ? ORDER BY id FOR UPDATE", id)
-		if err != nil {
-			return err
-		}
-		if len(comments) > 0 {
-			if err := deleteCommentNotes(ctx, tx, b, "c.post_id = ?", id); err != nil {
+		if max(1, len(comments))*max(1, len(media))*max(1, mutes) <= maxDeleteJoin {
+			if _, err := tx.ExecContext(ctx, "DELETE p, c, n, md, mu FROM posts p"+
+				" LEFT JOIN comments c ON c.post_id = p.id LEFT JOIN notifications n ON n.comment_id = c.id"+
+				" LEFT JOIN media md ON md.post_id = p.id LEFT JOIN post_mutes mu ON mu.post_id = p.id WHERE p.id = ?", id); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM comments WHERE post_id = ?", id); err != nil {
-				return err
+		} else {
+			for _, q := range []string{
+				"DELETE c, n FROM comments c LEFT JOIN notifications n ON n.comment_id = c.id WHERE c.post_id = ?",
+				"DELETE FROM media WHERE post_id = ?",
+				"DELETE p, mu FROM posts p LEFT JOIN post_mutes mu ON mu.post_id = p.id WHERE p.id = ?",
+			} {
+				if _, err := tx.ExecContext(ctx, q, id); err != nil {
+					return err
+				}
 			}
 		}
-		media, err := deletePostMedia(ctx, tx, b, id, nil)
-		if err != nil {
-			return err
-		}
-		// The post and its mutes in one statement.
-		if _, err := tx.ExecContext(ctx, "DELETE p, m FROM posts p LEFT JOIN post_mutes m ON m.post_id = p.id WHERE p.id = ?", id); err != nil {
-			return err
+		for _, m := range media {
+			b.pin(entityKey(m.ID))
 		}
 		for _, c := range comments {
 			b.add(p.AuthorID, domain.EntityComment, c.id, true)
 			b.add(c.author, domain.EntityComment, c.id, true)
+			if c.note.id != "" {
+				b.add(c.note.user, domain.EntityNotification, c.note.id, true)
+			}
 		}
 		b.add(p.AuthorID, domain.EntityPost, id, true)
 		post, removed = p, media
@@ -336,6 +386,76 @@ func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post
 		return domain.Post{}, nil, err
 	}
 	return post, removed, nil
+}
+
+// maxDeleteJoin bounds the rows of DeletePost's one-statement DELETE,
+// whose join multiplies comments, media and mutes.
+const maxDeleteJoin = 20000
+
+// commentRef names a comment, its author and its notification (if any).
+type commentRef struct {
+	id, author string
+	note       noteRef
+}
+
+// lockPostTree reads post id with what deleting it deletes, locking each
+// row (the post, its media, its comments, their notifications, in that
+// order), in one statement: the media in display order, the comments by
+// id, and the number of mutes of the post. Returns NotFound.
+func lockPostTree(ctx context.Context, tx querier, id string) (domain.Post, []domain.Media, []commentRef, int, error) {
+	// The three parts share one column list (postCols, then mediaCols):
+	// comment rows carry the comment in the post's id and author columns
+	// and its notification in the media item's, the mute count in
+	// comment_count; the other columns hold placeholders of the right type.
+	rows, err := tx.QueryContext(ctx, "(SELECT 'p', "+postCols+", "+mediaColsOf("m")+
+		" FROM posts p LEFT JOIN media m ON m.post_id = p.id WHERE p.id = ? FOR UPDATE)"+
+		" UNION ALL (SELECT 'c', c.id, c.author_id, '', '', 0, NULL, NULL, 0, n.id, n.user_id"+strings.Repeat(", NULL", 12)+
+		" FROM comments c LEFT JOIN notifications n ON n.comment_id = c.id WHERE c.post_id = ? FOR UPDATE)"+
+		" UNION ALL (SELECT 'u', '', '', '', '', COUNT(*), NULL, NULL, 0"+strings.Repeat(", NULL", 14)+" FROM post_mutes WHERE post_id = ?)",
+		id, id, id)
+	if err != nil {
+		return domain.Post{}, nil, nil, 0, err
+	}
+	defer rows.Close()
+	var p domain.Post
+	var media []domain.Media
+	var comments []commentRef
+	var mutes int
+	found := false
+	for rows.Next() {
+		var kind string
+		var x postScan
+		var m mediaScan
+		if err := rows.Scan(append(append([]any{&kind}, x.dest()...), m.dest()...)...); err != nil {
+			return domain.Post{}, nil, nil, 0, err
+		}
+		switch kind {
+		case "p":
+			p, found = x.post(), true
+			if m.id.Valid {
+				item, err := m.media()
+				if err != nil {
+					return domain.Post{}, nil, nil, 0, err
+				}
+				media = append(media, item)
+			}
+		case "c":
+			comments = append(comments, commentRef{id: x.p.ID, author: x.p.AuthorID, note: noteRef{id: m.id.String, user: m.owner.String}})
+		case "u":
+			mutes = int(x.p.CommentCount)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return domain.Post{}, nil, nil, 0, err
+	}
+	if !found {
+		return domain.Post{}, nil, nil, 0, domain.Errorf(domain.NotFound, "post not found")
+	}
+	slices.SortFunc(media, func(a, b domain.Media) int {
+		return slices.Index(p.MediaIDs, a.ID) - slices.Index(p.MediaIDs, b.ID)
+	})
+	slices.SortFunc(comments, func(a, b commentRef) int { return strings.Compare(a.id, b.id) })
+	return p, media, comments, mutes, nil
 }
 
 // ListPosts returns up to q.Limit posts newest first (by id) with ID <

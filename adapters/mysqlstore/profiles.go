@@ -30,7 +30,7 @@ func (s *Store) CreateProfile(ctx context.Context, p domain.Profile) (domain.Pro
 	}
 	p.Version = 1
 	p.CreatedAt, p.UpdatedAt = dbTime(p.CreatedAt), dbTime(p.UpdatedAt)
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 		if err := checkAvatar(ctx, tx, p.ID, p.ImageID); err != nil {
 			return err
 		}
@@ -60,7 +60,7 @@ func emailKey(email string) string { return strings.ToLower(email) }
 // checkAvatar returns NotFound unless imageID is empty or a media item
 // owned by userID; it locks the item so it cannot be deleted before the
 // transaction ends.
-func checkAvatar(ctx context.Context, tx *sql.Tx, userID, imageID string) error {
+func checkAvatar(ctx context.Context, tx querier, userID, imageID string) error {
 	if imageID == "" {
 		return nil
 	}
@@ -101,7 +101,7 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, fn func(p *domain.
 		return domain.Profile{}, domain.Errorf(domain.NotFound, "profile not found")
 	}
 	var out domain.Profile
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 		cur, err := getProfile(ctx, tx, id, " FOR UPDATE")
 		if err != nil {
 			return err
@@ -152,7 +152,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, erro
 		return nil, nil
 	}
 	var removed []domain.Media
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 		removed = nil
 		// Locks in the order every other write takes them: profile,
 		// (media admission,) posts, comments, notifications, media.

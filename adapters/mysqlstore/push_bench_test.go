@@ -74,7 +74,7 @@ func BenchmarkCreateCommentWithPush(b *testing.B) {
 				}
 				for pb.Next() {
 					cm := domain.Comment{ID: ids.NewID(), PostID: post.ID, AuthorID: ids.NewID(), Body: "c"}
-					if _, err := s.CreateComment(ctx, cm, &domain.Notification{ID: ids.NewID(), UserID: author,
+					if _, err := s.CreateComment(ctx, cm, author, &domain.Notification{ID: ids.NewID(), UserID: author,
 						Type: domain.NotificationComment, ActorID: cm.AuthorID, PostID: post.ID, CommentID: cm.ID}); err != nil {
 						b.Error(err)
 						return
@@ -118,7 +118,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 					b.Fatal(err)
 				}
 				cm := domain.Comment{ID: ids.NewID(), PostID: post.ID, AuthorID: ids.NewID(), Body: "c"}
-				if _, err := s.CreateComment(ctx, cm, &domain.Notification{ID: ids.NewID(), UserID: author,
+				if _, err := s.CreateComment(ctx, cm, author, &domain.Notification{ID: ids.NewID(), UserID: author,
 					Type: domain.NotificationComment, ActorID: cm.AuthorID, PostID: post.ID, CommentID: cm.ID}); err != nil {
 					b.Fatal(err)
 				}

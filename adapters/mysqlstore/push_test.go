@@ -34,7 +34,7 @@ func pushFixture(t *testing.T, s *Store, n int, base time.Time) (domain.Post, []
 		ids[i] = porttest.NewID()
 		note := &domain.Notification{ID: ids[i], UserID: author, Type: domain.NotificationComment, ActorID: commenter,
 			PostID: p.ID, CommentID: c.ID, CreatedAt: base.Add(time.Duration(i) * time.Millisecond)}
-		if _, err := s.CreateComment(ctx, c, note); err != nil {
+		if _, err := s.CreateComment(ctx, c, author, note); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -105,7 +105,7 @@ func (s *Store) UpdateNotificationSettings(ctx context.Context, userID string, f
 		return domain.NotificationSettings{}, err
 	}
 	var out domain.NotificationSettings
-	err := s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+	err := s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO notification_settings (user_id) VALUES (?) ON DUPLICATE KEY UPDATE user_id = user_id", userID); err != nil {
 			return err
 		}
@@ -153,7 +153,7 @@ func (s *Store) MutePost(ctx context.Context, userID, postID string, at time.Tim
 	if !validID(postID) {
 		return domain.Errorf(domain.NotFound, "post not found")
 	}
-	return s.tx(ctx, "", func(tx *sql.Tx, b *feedBatch) error {
+	return s.tx(ctx, "", func(tx querier, b *feedBatch) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, "SELECT 1 FROM posts WHERE id = ? LOCK IN SHARE MODE", postID).Scan(&one); err != nil {
 			return notFound(err, "post not found")

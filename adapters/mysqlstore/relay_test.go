@@ -84,7 +84,7 @@ func TestRelaysDeliverEveryNotificationAtLeastOnce(t *testing.T) {
 		}
 		c := domain.Comment{ID: porttest.NewID(), PostID: p.ID, AuthorID: porttest.NewID(), Body: "c", CreatedAt: clock.Now()}
 		note := domain.Notification{ID: porttest.NewID(), UserID: author, Type: domain.NotificationComment, ActorID: c.AuthorID, PostID: p.ID, CommentID: c.ID, CreatedAt: clock.Now()}
-		if _, err := s.CreateComment(ctx, c, &note); err != nil {
+		if _, err := s.CreateComment(ctx, c, author, &note); err != nil {
 			t.Fatal(err)
 		}
 		want[note.ID] = true

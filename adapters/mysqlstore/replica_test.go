@@ -99,7 +99,7 @@ func TestReplicaRouting(t *testing.T) {
 	other := porttest.NewID()
 	c := domain.Comment{ID: porttest.NewID(), PostID: post.ID, AuthorID: other, Body: "hi"}
 	n := &domain.Notification{ID: porttest.NewID(), UserID: id, Type: domain.NotificationComment, ActorID: other, PostID: post.ID, CommentID: c.ID}
-	if _, err := s.CreateComment(ctx, c, n); err != nil {
+	if _, err := s.CreateComment(ctx, c, id, n); err != nil {
 		t.Fatal(err)
 	}
 	notes, _, err := s.ListNotifications(ctx, id, "", 10)

@@ -3,6 +3,7 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"maps"
 	"math/rand/v2"
@@ -20,6 +21,10 @@ import (
 // pools the caller made); close it with Close.
 type Store struct {
 	writer *sql.DB
+	// txs is the writer pool for transactions, its connections with
+	// autocommit off (see runTx); nil: transactions begin with START
+	// TRANSACTION on writer.
+	txs *sql.DB
 	// reader is the replica pool; == writer when there is none.
 	reader  *sql.DB
 	opts    Options
@@ -47,9 +52,16 @@ type Options struct {
 	// Retries is how often a deadlocked transaction runs again (negative:
 	// none; 0: 3).
 	Retries int
+	// Transactions is a second pool on the writer whose connections have
+	// autocommit off (OpenDB with forTransactions): write transactions
+	// then open implicitly with their first statement, one round trip
+	// fewer than START TRANSACTION. Nil: transactions use the writer pool
+	// and START TRANSACTION.
+	Transactions *sql.DB
 }
 
-// Open builds the store of c: a writer pool and, when c.ReaderDSN is set, a
+// Open builds the store of c: two writer pools (single statements, and
+// transactions: see Options.Transactions) and, when c.ReaderDSN is set, a
 // reader pool. It does no I/O (connections open on first use), so a
 // database that is down shows up as Unavailable errors, not here. Returns
 // an error for an invalid configuration.
@@ -61,14 +73,20 @@ func Open(c Config, clock ports.Clock) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	txs, err := openDB(c, c.DSN, true, true)
+	if err != nil {
+		_ = w.Close()
+		return nil, err
+	}
 	r := w
 	if c.ReaderDSN != "" {
 		if r, err = OpenDB(c, c.ReaderDSN, false); err != nil {
 			_ = w.Close()
+			_ = txs.Close()
 			return nil, err
 		}
 	}
-	s := NewFromDB(w, r, Options{Clock: clock, QueryTimeout: c.QueryTimeout, ReadYourWrites: c.ReadYourWrites, Retries: retriesOption(c.Retries)})
+	s := NewFromDB(w, r, Options{Clock: clock, QueryTimeout: c.QueryTimeout, ReadYourWrites: c.ReadYourWrites, Retries: retriesOption(c.Retries), Transactions: txs})
 	s.ownsDBs = true
 	return s, nil
 }
@@ -99,7 +117,7 @@ func NewFromDB(writer, reader *sql.DB, o Options) *Store {
 	case o.Retries < 0:
 		o.Retries = 0
 	}
-	s := &Store{writer: writer, reader: writer, opts: o}
+	s := &Store{writer: writer, txs: o.Transactions, reader: writer, opts: o}
 	if reader != nil && reader != writer {
 		if o.ReadYourWrites <= 0 {
 			s.opts.ReadYourWrites = 5 * time.Second
@@ -123,6 +141,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	err := s.writer.Close()
+	if s.txs != nil {
+		err = errors.Join(err, s.txs.Close())
+	}
 	if s.reader != s.writer {
 		err = errors.Join(err, s.reader.Close())
 	}
@@ -222,15 +243,20 @@ func (p *pinSet) any(keys []string) bool {
 // tx runs fn in a writer transaction and appends the feed changes fn
 // recorded in b before committing. A deadlock or lock wait timeout reruns
 // the whole transaction (fn included) up to Retries times with a short
-// jittered back-off. Errors of caller callbacks come back unchanged, the
-// others translated (conflictMsg for duplicate keys). After the commit the
-// keys fn touched are pinned to the writer for read-your-writes.
-func (s *Store) tx(ctx context.Context, conflictMsg string, fn func(tx *sql.Tx, b *feedBatch) error) error {
+// jittered back-off. When the rows fn folded into the feed reservation
+// (feedBatch.update) were not all there, the transaction is rolled back
+// and each update's diagnose says why (a domain error, returned); when
+// none objects, the missing rows were feed heads: they are created and the
+// transaction runs again. Errors of caller callbacks come back unchanged,
+// the others translated (conflictMsg for duplicate keys). After the commit
+// the keys fn touched are pinned to the writer for read-your-writes.
+func (s *Store) tx(ctx context.Context, conflictMsg string, fn func(tx querier, b *feedBatch) error) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
+	headsMade := false
 	for attempt := 0; ; attempt++ {
 		b := &feedBatch{}
-		err := s.runTx(ctx, func(tx *sql.Tx) error {
+		err := s.runTx(ctx, func(tx querier) error {
 			if err := fn(tx, b); err != nil {
 				return err
 			}
@@ -239,6 +265,24 @@ func (s *Store) tx(ctx context.Context, conflictMsg string, fn func(tx *sql.Tx, 
 		if err == nil {
 			s.pinBatch(b)
 			return nil
+		}
+		var short *shortReservation
+		if errors.As(err, &short) {
+			if err := short.diagnose(ctx, s.writer); err != nil {
+				return translate(err, conflictMsg)
+			}
+			if !headsMade {
+				headsMade = true
+				if err := s.makeHeads(ctx, short.users); err != nil {
+					return translate(err, conflictMsg)
+				}
+				attempt-- // not a retry: the first run could not succeed
+				continue
+			}
+			if attempt >= s.opts.Retries {
+				return domain.Errorf(domain.Conflict, "the data changed while it was written; try again")
+			}
+			continue
 		}
 		if !retryable(err) || attempt >= s.opts.Retries || ctx.Err() != nil {
 			return translate(err, conflictMsg)
@@ -253,9 +297,64 @@ func (s *Store) tx(ctx context.Context, conflictMsg string, fn func(tx *sql.Tx, 
 	}
 }
 
+// makeHeads creates the missing feed head rows of users (position 0, as
+// if they had none: the next reservation numbers from 1 either way).
+func (s *Store) makeHeads(ctx context.Context, users []string) error {
+	if s.noFeedLock {
+		return nil
+	}
+	for chunk := range slices.Chunk(users, feedChunk) {
+		if _, err := s.writer.ExecContext(ctx, "INSERT IGNORE INTO feed_heads (user_id, changes, pos) VALUES "+repeatJoin("(?, 0, 0)", len(chunk)), anys(chunk)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // runTx runs fn in one transaction: commit when it returns nil, rollback
-// otherwise.
-func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+// otherwise. On the transaction pool (autocommit off) fn's first
+// statement opens the transaction; a connection whose COMMIT or ROLLBACK
+// fails is discarded, and the server rolls back what it had not
+// committed when the connection closes, so no connection goes back to
+// the pool inside a transaction.
+func (s *Store) runTx(ctx context.Context, fn func(tx querier) error) (err error) {
+	if s.txs == nil {
+		return s.runSQLTx(ctx, fn)
+	}
+	conn, err := s.txs.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	end := func(stmt string) error {
+		// Detached from ctx: a cancelled request must still end the
+		// transaction (or the connection must go).
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.QueryTimeout)
+		defer cancel()
+		_, err := conn.ExecContext(ectx, stmt)
+		if err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = end("ROLLBACK")
+			panic(p)
+		}
+	}()
+	if err := fn(conn); err != nil {
+		_ = end("ROLLBACK")
+		return err
+	}
+	if s.beforeCommit != nil {
+		s.beforeCommit()
+	}
+	return end("COMMIT")
+}
+
+// runSQLTx is runTx with START TRANSACTION on the writer pool.
+func (s *Store) runSQLTx(ctx context.Context, fn func(tx querier) error) (err error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -303,11 +402,16 @@ type feedKey struct {
 }
 
 // feedBatch collects the feed changes of one transaction (each (user,
-// entity, id, deleted) once) and the extra keys to pin after the commit.
+// entity, id, deleted) once), the row updates folded into the
+// reservation of their positions, and the extra keys to pin after the
+// commit.
 type feedBatch struct {
-	keys []feedKey
-	seen map[feedKey]bool
-	pins []string
+	keys         []feedKey
+	seen         map[feedKey]bool
+	pins         []string
+	updates      []rowUpdate
+	reserved     bool // reserve ran, with reservedKeys changes
+	reservedKeys int
 }
 
 func (b *feedBatch) add(user string, entity domain.EntityType, id string, deleted bool) {
@@ -324,46 +428,161 @@ func (b *feedBatch) add(user string, entity domain.EntityType, id string, delete
 // pin adds keys to pin after the commit that the changes do not name.
 func (b *feedBatch) pin(keys ...string) { b.pins = append(b.pins, keys...) }
 
-// feedChunk bounds the rows of one multi-row statement.
-const feedChunk = 500
+// update folds u into the statement that reserves the batch's feed
+// positions (see reserve).
+func (b *feedBatch) update(u rowUpdate) { b.updates = append(b.updates, u) }
 
-// writeFeed appends the batch to the feeds. First it locks the head row of
-// every feed it touches (in user order, so two writers never wait on each
-// other in a cycle) and advances the feed's position counter by the number
-// of changes it adds; then it inserts the changes, numbered with the
-// positions just reserved (read back from the locked head row in the same
-// statement), whose AUTO_INCREMENT sequence numbers are therefore taken
-// while the locks are held. The locks last until the transaction ends (see
-// the package doc: this is what keeps a reader from passing a sequence
-// number that commits later, and the positions are how a reader notices a
-// committed change it cannot see yet).
-func (s *Store) writeFeed(ctx context.Context, tx *sql.Tx, b *feedBatch) error {
-	if len(b.keys) == 0 {
-		return nil
-	}
+// users returns the batch's users in order and how many changes each gets.
+func (b *feedBatch) users() ([]string, map[string]int64) {
 	count := map[string]int64{}
 	for _, k := range b.keys {
 		count[k.user]++
 	}
-	users := slices.Sorted(maps.Keys(count))
-	if !s.noFeedLock {
+	return slices.Sorted(maps.Keys(count)), count
+}
+
+// rowUpdate is an UPDATE of rows of one table that a write needs anyway
+// (a post's comment count, the media it attaches...), folded into the
+// reservation of the feed positions: one multi-table statement instead of
+// two round trips. The rows are read and locked before the feed heads.
+type rowUpdate struct {
+	table     string // table and alias: "posts p"
+	set       string // assignments, may hold placeholders (setArgs)
+	where     string // condition on the alias, may hold placeholders (whereArgs)
+	setArgs   []any
+	whereArgs []any
+	// rows is how many rows the update changes when every row it names
+	// is there (rows whose values stay the same do not count).
+	rows int64
+	// diagnose runs after a reservation changed fewer rows than expected,
+	// outside the rolled-back transaction: the domain error that explains
+	// it (NotFound, Forbidden...), or nil when this update's rows are
+	// there (then the feed heads were missing).
+	diagnose func(ctx context.Context, q querier) error
+}
+
+// shortReservation is the error of a reservation that changed fewer rows
+// than its updates and heads expect; tx handles it.
+type shortReservation struct {
+	users   []string
+	updates []rowUpdate
+}
+
+func (e *shortReservation) Error() string {
+	return "mysqlstore: feed reservation changed fewer rows than expected"
+}
+
+// diagnose returns the first error an update's diagnose reports.
+func (e *shortReservation) diagnose(ctx context.Context, q querier) error {
+	for _, u := range e.updates {
+		if u.diagnose != nil {
+			if err := u.diagnose(ctx, q); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// feedChunk bounds the rows of one multi-row statement.
+const feedChunk = 500
+
+// reserve locks the head row of every feed the batch touches (in user
+// order, so two writers never wait on each other in a cycle) and advances
+// the feed's position counter by the number of changes it adds. Without
+// row updates it is an upsert (heads are created on first use); with
+// them, one multi-table UPDATE: the updates' rows first (STRAIGHT_JOIN
+// keeps that order, the one every write locks in: entities, then feed
+// heads), then the heads, which must exist (if a row is missing the
+// statement changes fewer rows and returns *shortReservation). A write
+// whose entity rows must be locked before it inserts anything (a comment
+// locks its post) calls reserve itself, after adding every change;
+// writeFeed calls it otherwise.
+func (s *Store) reserve(ctx context.Context, tx querier, b *feedBatch) error {
+	if b.reserved {
+		return nil
+	}
+	b.reserved, b.reservedKeys = true, len(b.keys)
+	users, count := b.users()
+	if len(b.updates) == 0 {
+		if s.noFeedLock {
+			return nil
+		}
 		for chunk := range slices.Chunk(users, feedChunk) {
 			args := make([]any, 0, 4*len(chunk))
 			for _, u := range chunk {
 				args = append(args, u, count[u])
 			}
-			var add strings.Builder
-			for _, u := range chunk {
-				add.WriteString(" WHEN ? THEN ?")
-				args = append(args, u, count[u])
-			}
 			q := "INSERT INTO feed_heads (user_id, changes, pos) VALUES " + repeatJoin("(?, 1, ?)", len(chunk)) +
-				" ON DUPLICATE KEY UPDATE changes = changes + 1, pos = pos + CASE user_id" + add.String() + " END"
+				" ON DUPLICATE KEY UPDATE changes = changes + 1, pos = pos + CASE user_id" + whenThen(chunk, count, &args) + " END"
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
 		}
+		return nil
 	}
+	var tables, sets, wheres []string
+	var setArgs, whereArgs []any
+	var want int64
+	for _, u := range b.updates {
+		tables, sets, wheres = append(tables, u.table), append(sets, u.set), append(wheres, u.where)
+		setArgs, whereArgs = append(setArgs, u.setArgs...), append(whereArgs, u.whereArgs...)
+		want += u.rows
+	}
+	if !s.noFeedLock && len(users) > 0 {
+		if len(users) > feedChunk {
+			return errors.New("mysqlstore: too many feeds for one reservation with row updates")
+		}
+		tables = append(tables, "feed_heads h")
+		sets = append(sets, "h.changes = h.changes + 1, h.pos = h.pos + CASE h.user_id"+whenThen(users, count, &setArgs)+" END")
+		wheres = append(wheres, "h.user_id IN ("+placeholders(len(users))+")")
+		whereArgs = append(whereArgs, anys(users)...)
+		want += int64(len(users))
+	}
+	q := "UPDATE " + strings.Join(tables, " STRAIGHT_JOIN ") + " SET " + strings.Join(sets, ", ") + " WHERE " + strings.Join(wheres, " AND ")
+	res, err := tx.ExecContext(ctx, q, append(setArgs, whereArgs...)...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n < want {
+		return &shortReservation{users: users, updates: b.updates}
+	}
+	return nil
+}
+
+// whenThen appends " WHEN ? THEN ?" for each user (its count) to the
+// CASE being built, and the arguments to args.
+func whenThen(users []string, count map[string]int64, args *[]any) string {
+	for _, u := range users {
+		*args = append(*args, u, count[u])
+	}
+	return strings.Repeat(" WHEN ? THEN ?", len(users))
+}
+
+// writeFeed appends the batch to the feeds: it reserves the positions
+// (reserve, unless the write did already) and inserts the changes,
+// numbered with the positions just reserved (read back from the locked
+// head row in the same statement), whose AUTO_INCREMENT sequence numbers
+// are therefore taken while the locks are held. The locks last until the
+// transaction ends (see the package doc: this is what keeps a reader from
+// passing a sequence number that commits later, and the positions are how
+// a reader notices a committed change it cannot see yet).
+func (s *Store) writeFeed(ctx context.Context, tx querier, b *feedBatch) error {
+	if len(b.keys) == 0 && len(b.updates) == 0 {
+		return nil
+	}
+	if b.reserved && b.reservedKeys != len(b.keys) {
+		return errors.New("mysqlstore: feed changes added after their positions were reserved")
+	}
+	if err := s.reserve(ctx, tx, b); err != nil {
+		return err
+	}
+	if len(b.keys) == 0 {
+		return nil
+	}
+	_, count := b.users()
 	// The k-th of a user's n changes (from 0) gets the head's new position
 	// minus n-1-k: the user's changes are numbered in insertion order.
 	value := "(?, ?, ?, ?, ?, (SELECT h.pos - ? FROM feed_heads h WHERE h.user_id = ?))"
@@ -528,7 +747,7 @@ func queryIn[T any](ctx context.Context, q interface {
 }
 
 // execIn runs a statement once per chunk of ids like queryIn.
-func execIn(ctx context.Context, tx *sql.Tx, query string, args []any, ids []string) error {
+func execIn(ctx context.Context, tx querier, query string, args []any, ids []string) error {
 	for chunk := range slices.Chunk(ids, inChunk) {
 		qs := strings.Replace(query, "(IN)", "("+placeholders(len(chunk))+")", 1)
 		if _, err := tx.ExecContext(ctx, qs, append(slices.Clone(args), anys(chunk)...)...); err != nil {

@@ -25,6 +25,6 @@ func TestStorageContractWithReplica(t *testing.T) {
 		dsn := testDatabase(t, false)
 		w := testOpenDB(t, dsn, DefaultConfig())
 		r := testOpenDB(t, dsn, DefaultConfig())
-		return NewFromDB(w, r, Options{ReadYourWrites: 1})
+		return NewFromDB(w, r, Options{ReadYourWrites: 1, Transactions: testOpenTxDB(t, dsn, DefaultConfig())})
 	})
 }

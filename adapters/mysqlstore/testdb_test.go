@@ -52,11 +52,31 @@ func testOpenDB(t testing.TB, dsn string, c Config) *sql.DB {
 	return db
 }
 
-// newTestStore returns a store over a fresh database (writer only).
+// testOpenTxDB opens a transaction pool (autocommit off) like Open does,
+// closed at cleanup.
+func testOpenTxDB(t testing.TB, dsn string, c Config) *sql.DB {
+	t.Helper()
+	db, err := openDB(c, dsn, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// testStoreOn returns a store over dsn with the pools Open makes (writer
+// and transactions; no replica); o.Transactions is set.
+func testStoreOn(t testing.TB, dsn string, c Config, o Options) *Store {
+	t.Helper()
+	o.Transactions = testOpenTxDB(t, dsn, c)
+	return NewFromDB(testOpenDB(t, dsn, c), nil, o)
+}
+
+// newTestStore returns a store over a fresh database (writer and
+// transaction pools).
 func newTestStore(t testing.TB, o Options) *Store {
 	t.Helper()
-	db := testOpenDB(t, testDatabase(t, false), DefaultConfig())
-	return NewFromDB(db, nil, o)
+	return testStoreOn(t, testDatabase(t, false), DefaultConfig(), o)
 }
 
 // testDBName returns the database name of dsn.

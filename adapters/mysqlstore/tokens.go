@@ -66,7 +66,7 @@ func (s *Store) TakeOneTimeToken(ctx context.Context, hash, purpose string, now 
 		return domain.OneTimeToken{}, domain.Errorf(domain.NotFound, "token not found")
 	}
 	var out domain.OneTimeToken
-	err := s.tx(ctx, "", func(tx *sql.Tx, _ *feedBatch) error {
+	err := s.tx(ctx, "", func(tx querier, _ *feedBatch) error {
 		var h []byte
 		var auth, expires sql.NullTime
 		var t domain.OneTimeToken

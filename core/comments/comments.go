@@ -55,7 +55,7 @@ func (s *Service) Create(ctx context.Context, p domain.Principal, postID, body s
 			ActorID: p.UserID, PostID: post.ID, CommentID: c.ID, CreatedAt: now,
 		}
 	}
-	c, err = s.store.CreateComment(ctx, c, n)
+	c, err = s.store.CreateComment(ctx, c, post.AuthorID, n)
 	if err != nil {
 		return domain.Comment{}, err
 	}

@@ -37,8 +37,8 @@ func TestCommentNotifiesPostAuthorOnce(t *testing.T) {
 	store.EXPECT().GetPost(gomock.Any(), "p1").Return(domain.Post{ID: "p1", AuthorID: "alice"}, nil)
 	store.EXPECT().GetProfile(gomock.Any(), "bob").Return(domain.Profile{ID: "bob"}, nil)
 	var stored *domain.Notification
-	store.EXPECT().CreateComment(gomock.Any(), gomock.Any(), gomock.Not(gomock.Nil())).DoAndReturn(
-		func(_ context.Context, c domain.Comment, n *domain.Notification) (domain.Comment, error) {
+	store.EXPECT().CreateComment(gomock.Any(), gomock.Any(), "alice", gomock.Not(gomock.Nil())).DoAndReturn(
+		func(_ context.Context, c domain.Comment, _ string, n *domain.Notification) (domain.Comment, error) {
 			stored = n
 			return c, nil
 		})
@@ -65,8 +65,8 @@ func TestOwnCommentDoesNotNotify(t *testing.T) {
 	svc, store, _ := newService(t) // no Dispatch expected: any call fails the test
 	store.EXPECT().GetPost(gomock.Any(), "p1").Return(domain.Post{ID: "p1", AuthorID: "alice"}, nil)
 	store.EXPECT().GetProfile(gomock.Any(), "alice").Return(domain.Profile{ID: "alice"}, nil)
-	store.EXPECT().CreateComment(gomock.Any(), gomock.Any(), gomock.Nil()).DoAndReturn(
-		func(_ context.Context, c domain.Comment, _ *domain.Notification) (domain.Comment, error) {
+	store.EXPECT().CreateComment(gomock.Any(), gomock.Any(), "alice", gomock.Nil()).DoAndReturn(
+		func(_ context.Context, c domain.Comment, _ string, _ *domain.Notification) (domain.Comment, error) {
 			return c, nil
 		})
 
@@ -79,7 +79,7 @@ func TestFailedStoreDoesNotNotify(t *testing.T) {
 	svc, store, _ := newService(t)
 	store.EXPECT().GetPost(gomock.Any(), "p1").Return(domain.Post{ID: "p1", AuthorID: "alice"}, nil)
 	store.EXPECT().GetProfile(gomock.Any(), "bob").Return(domain.Profile{ID: "bob"}, nil)
-	store.EXPECT().CreateComment(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.Comment{}, domain.Errorf(domain.NotFound, "post not found"))
+	store.EXPECT().CreateComment(gomock.Any(), gomock.Any(), "alice", gomock.Any()).Return(domain.Comment{}, domain.Errorf(domain.NotFound, "post not found"))
 
 	_, err := svc.Create(context.Background(), domain.Principal{UserID: "bob"}, "p1", "nice")
 	if domain.ErrorCode(err) != domain.NotFound {
@@ -91,8 +91,8 @@ func TestDispatchFailureKeepsComment(t *testing.T) {
 	svc, store, notifier := newService(t)
 	store.EXPECT().GetPost(gomock.Any(), "p1").Return(domain.Post{ID: "p1", AuthorID: "alice"}, nil)
 	store.EXPECT().GetProfile(gomock.Any(), "bob").Return(domain.Profile{ID: "bob"}, nil)
-	store.EXPECT().CreateComment(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(
-		func(_ context.Context, c domain.Comment, _ *domain.Notification) (domain.Comment, error) {
+	store.EXPECT().CreateComment(gomock.Any(), gomock.Any(), "alice", gomock.Any()).DoAndReturn(
+		func(_ context.Context, c domain.Comment, _ string, _ *domain.Notification) (domain.Comment, error) {
 			return c, nil
 		})
 	notifier.EXPECT().Dispatch(gomock.Any(), gomock.Any()).Return(domain.Errorf(domain.Unavailable, "push down"))

@@ -78,7 +78,7 @@ func (f *fixture) comment(actor, body string) domain.Notification {
 	now := f.clock.Now()
 	c := domain.Comment{ID: f.ids.NewID(), PostID: f.post.ID, AuthorID: actor, Body: body, CreatedAt: now}
 	n := domain.Notification{ID: f.ids.NewID(), UserID: "ann", Type: domain.NotificationComment, ActorID: actor, PostID: f.post.ID, CommentID: c.ID, CreatedAt: now}
-	if _, err := f.store.CreateComment(f.ctx, c, &n); err != nil {
+	if _, err := f.store.CreateComment(f.ctx, c, "ann", &n); err != nil {
 		f.t.Fatal(err)
 	}
 	return n

@@ -164,7 +164,7 @@ func (f *storageFix) comment(p domain.Post, author string, notify bool) (domain.
 	if notify {
 		n = storageNewNotification(p.AuthorID, c)
 	}
-	got, err := f.s.CreateComment(f.ctx, c, n)
+	got, err := f.s.CreateComment(f.ctx, c, p.AuthorID, n)
 	if err != nil {
 		f.t.Fatalf("CreateComment: %v", err)
 	}

@@ -11,6 +11,7 @@ var storageCommentCases = []storageCase{
 	{name: "CreateGet", run: storageCommentCreateGet},
 	{name: "CreateWithoutNotification", run: storageCommentCreateWithoutNotification},
 	{name: "CreateOnMissingPost", run: storageCommentCreateOnMissingPost},
+	{name: "CreateWithWrongPostAuthor", run: storageCommentCreateWithWrongPostAuthor},
 	{name: "CreateDuplicateID", run: storageCommentCreateDuplicate},
 	{name: "Delete", run: storageCommentDelete},
 	{name: "List", run: storageCommentList},
@@ -23,7 +24,7 @@ func storageCommentCreateGet(t *testing.T, f *storageFix) {
 
 	in := storageNewComment(p.ID, b.ID)
 	n := storageNewNotification(a.ID, in)
-	got, err := f.s.CreateComment(f.ctx, in, n)
+	got, err := f.s.CreateComment(f.ctx, in, a.ID, n)
 	if err != nil {
 		t.Fatalf("CreateComment: %v", err)
 	}
@@ -79,13 +80,31 @@ func storageCommentCreateOnMissingPost(t *testing.T, f *storageFix) {
 	curA, curB := f.cursor(a.ID), f.cursor(b.ID)
 	c := storageNewComment(NewID(), b.ID)
 	n := storageNewNotification(a.ID, c)
-	_, err := f.s.CreateComment(f.ctx, c, n)
+	_, err := f.s.CreateComment(f.ctx, c, a.ID, n)
 	storageWantCode(t, err, domain.NotFound, "CreateComment on a missing post")
 	_, err = f.s.GetComment(f.ctx, c.ID)
 	storageWantCode(t, err, domain.NotFound, "GetComment of the refused comment")
 	notes, _, err := f.s.ListNotifications(f.ctx, a.ID, "", 10)
 	if err != nil || len(notes) != 0 {
 		t.Errorf("ListNotifications after the refused comment = %v, %v; want none", notes, err)
+	}
+	f.expectFeed(a.ID, curA)
+	f.expectFeed(b.ID, curB)
+}
+
+// storageCommentCreateWithWrongPostAuthor: the post author the caller
+// gives must be the post's; otherwise Invalid and nothing is written.
+func storageCommentCreateWithWrongPostAuthor(t *testing.T, f *storageFix) {
+	a, b := f.profile(), f.profile()
+	p := f.post(a.ID)
+	curA, curB := f.cursor(a.ID), f.cursor(b.ID)
+	c := storageNewComment(p.ID, b.ID)
+	_, err := f.s.CreateComment(f.ctx, c, b.ID, storageNewNotification(b.ID, c))
+	storageWantCode(t, err, domain.Invalid, "CreateComment with someone else as the post author")
+	_, err = f.s.GetComment(f.ctx, c.ID)
+	storageWantCode(t, err, domain.NotFound, "GetComment of the refused comment")
+	if got, err := f.s.GetPost(f.ctx, p.ID); err != nil || got.CommentCount != 0 {
+		t.Errorf("post after the refused comment: CommentCount %d, %v; want 0", got.CommentCount, err)
 	}
 	f.expectFeed(a.ID, curA)
 	f.expectFeed(b.ID, curB)
@@ -100,7 +119,7 @@ func storageCommentCreateDuplicate(t *testing.T, f *storageFix) {
 	dup := storageNewComment(p.ID, b.ID)
 	dup.ID, dup.Body = c.ID, "other body"
 	n := storageNewNotification(a.ID, dup)
-	_, err := f.s.CreateComment(f.ctx, dup, n)
+	_, err := f.s.CreateComment(f.ctx, dup, p.AuthorID, n)
 	storageWantCode(t, err, domain.Conflict, "CreateComment with a duplicate id")
 	read, err := f.s.GetComment(f.ctx, c.ID)
 	if err != nil {

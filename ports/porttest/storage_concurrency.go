@@ -85,7 +85,7 @@ func storageConcurrentCreateComment(t *testing.T, f *storageFix) {
 		comments[i] = storageNewComment(p.ID, b.ID)
 		notes[i] = *storageNewNotification(a.ID, comments[i])
 		wg.Go(func() {
-			if _, err := f.s.CreateComment(f.ctx, comments[i], &notes[i]); err != nil {
+			if _, err := f.s.CreateComment(f.ctx, comments[i], p.AuthorID, &notes[i]); err != nil {
 				t.Errorf("CreateComment %d: %v", i, err)
 			}
 		})
@@ -125,7 +125,7 @@ func storageConcurrentCreateDeleteComment(t *testing.T, f *storageFix) {
 		c := storageNewComment(p.ID, b.ID)
 		fresh = append(fresh, c.ID)
 		wg.Go(func() {
-			if _, err := f.s.CreateComment(f.ctx, c, storageNewNotification(a.ID, c)); err != nil {
+			if _, err := f.s.CreateComment(f.ctx, c, a.ID, storageNewNotification(a.ID, c)); err != nil {
 				t.Errorf("CreateComment: %v", err)
 			}
 		})
@@ -183,7 +183,7 @@ func storageConcurrentSync(t *testing.T, f *storageFix) {
 				}
 				c := storageNewComment(post.ID, commenters[w].ID)
 				n := storageNewNotification(owner.ID, c)
-				if _, err := f.s.CreateComment(f.ctx, c, n); err != nil {
+				if _, err := f.s.CreateComment(f.ctx, c, owner.ID, n); err != nil {
 					t.Errorf("writer %d: CreateComment: %v", w, err)
 					return
 				}

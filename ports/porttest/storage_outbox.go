@@ -32,7 +32,7 @@ func (f *storageFix) notifyAt(p domain.Post, actor string, at time.Time) domain.
 	c.CreatedAt = at
 	n := storageNewNotification(p.AuthorID, c)
 	n.CreatedAt = at
-	if _, err := f.s.CreateComment(f.ctx, c, n); err != nil {
+	if _, err := f.s.CreateComment(f.ctx, c, p.AuthorID, n); err != nil {
 		f.t.Fatalf("CreateComment: %v", err)
 	}
 	return *n
@@ -378,7 +378,7 @@ func storageOutboxClaimCurrent(t *testing.T, f *storageFix) {
 		c.CreatedAt = t0
 		n := storageNewNotification(a.ID, c)
 		n.CreatedAt = t0
-		if _, err := f.s.CreateComment(f.ctx, c, n); err != nil {
+		if _, err := f.s.CreateComment(f.ctx, c, p.AuthorID, n); err != nil {
 			t.Fatalf("CreateComment: %v", err)
 		}
 		cs, ns = append(cs, c), append(ns, *n)

@@ -9,12 +9,12 @@ import (
 // CreateComment inserts c, increments the post's CommentCount and, when n is
 // not nil, inserts the notification n with its push delivery pending and due
 // at n.CreatedAt (the store's clock when zero; see ClaimDeliveries),
-// atomically. Returns NotFound if the
-// post does not exist, Conflict for a duplicate comment or notification id;
-// nothing is written on error. Feed: comment change for the comment author
+// atomically. postAuthorID is the post's author. Returns NotFound if the
+// post does not exist, Invalid if postAuthorID is not its author, Conflict
+// for a duplicate comment or notification id; nothing is written on error. Feed: comment change for the comment author
 // and the post author, post change for the post author, notification change
 // for n.UserID.
-func (s *Store) CreateComment(ctx context.Context, c domain.Comment, n *domain.Notification) (domain.Comment, error) {
+func (s *Store) CreateComment(ctx context.Context, c domain.Comment, postAuthorID string, n *domain.Notification) (domain.Comment, error) {
 	if err := checkCtx(ctx); err != nil {
 		return domain.Comment{}, err
 	}
@@ -23,6 +23,9 @@ func (s *Store) CreateComment(ctx context.Context, c domain.Comment, n *domain.N
 	p, ok := s.posts[c.PostID]
 	if !ok {
 		return domain.Comment{}, domain.Errorf(domain.NotFound, "post not found")
+	}
+	if p.AuthorID != postAuthorID {
+		return domain.Comment{}, domain.Errorf(domain.Invalid, "the post's author is not the one given")
 	}
 	if _, ok := s.comments[c.ID]; ok {
 		return domain.Comment{}, domain.Errorf(domain.Conflict, "comment already exists")

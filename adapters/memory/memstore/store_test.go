@@ -82,7 +82,7 @@ func TestNoAliasing(t *testing.T) {
 
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	n := &domain.Notification{ID: "n", UserID: "u", CommentID: "c"}
-	if _, err := s.CreateComment(ctx, domain.Comment{ID: "c", PostID: "p", AuthorID: "u"}, n); err != nil {
+	if _, err := s.CreateComment(ctx, domain.Comment{ID: "c", PostID: "p", AuthorID: "u"}, "u", n); err != nil {
 		t.Fatalf("CreateComment: %v", err)
 	}
 	if err := s.MarkNotificationsRead(ctx, "u", []string{"n"}, false, at); err != nil {
@@ -245,7 +245,7 @@ func TestOutboxDueWithoutCreatedAt(t *testing.T) {
 		t.Fatalf("CreatePost: %v", err)
 	}
 	n := &domain.Notification{ID: "n", UserID: "u", PostID: "p", CommentID: "c"}
-	if _, err := s.CreateComment(ctx, domain.Comment{ID: "c", PostID: "p", AuthorID: "v"}, n); err != nil {
+	if _, err := s.CreateComment(ctx, domain.Comment{ID: "c", PostID: "p", AuthorID: "v"}, "u", n); err != nil {
 		t.Fatalf("CreateComment: %v", err)
 	}
 	state, attempts, next, err := s.DeliveryState(ctx, "u", "n")
