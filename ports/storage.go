@@ -5,7 +5,7 @@
 // Unavailable (dependency down, timeout) or Internal.
 package ports
 
-//go:generate go tool mockgen -typed -destination=../mocks/ports_mock.go -package=mocks . Profiles,Posts,Comments,MediaStore,Notifications,Outbox,Devices,PushSettings,OneTimeTokens,SyncFeed,RateCounters,Revocations,Storage,Blobs,Identity,TokenVerifier,Images,Push,Notifier,Clock,IDs
+//go:generate go tool mockgen -typed -destination=../mocks/ports_mock.go -package=mocks . Profiles,Posts,Comments,MediaStore,Notifications,Outbox,Devices,PushSettings,OneTimeTokens,SyncFeed,RateCounters,Revocations,IdempotencyKeys,Storage,Blobs,Identity,TokenVerifier,Images,Push,Notifier,Clock,IDs
 
 import (
 	"context"
@@ -33,6 +33,7 @@ type Storage interface {
 	SyncFeed
 	RateCounters
 	Revocations
+	IdempotencyKeys
 	// Ping checks that the store is reachable. Returns Unavailable.
 	Ping(ctx context.Context) error
 }
@@ -55,10 +56,10 @@ type Profiles interface {
 	// DeleteUser removes the profile and everything the user owns: posts
 	// (with their comments and notifications), the user's comments on other
 	// posts (decrementing those posts' counts), notifications to and from
-	// the user, media rows, the user's devices, push settings and post
-	// mutes, and everyone's mutes of the user's posts. It returns the media
-	// that were removed so the caller can delete their blobs. Deleting an unknown user is not an
-	// error (returns no media). Feed: tombstones for every removed entity,
+	// the user, media rows, the user's devices, push settings, post mutes
+	// and idempotency records, and everyone's mutes of the user's posts. It
+	// returns the media that were removed so the caller can delete their
+	// blobs. Deleting an unknown user is not an error (returns no media). Feed: tombstones for every removed entity,
 	// to every user whose feed showed it.
 	DeleteUser(ctx context.Context, id string) ([]domain.Media, error)
 }
@@ -83,6 +84,8 @@ type Posts interface {
 	// item attached to another post, NotFound for a missing media item,
 	// Forbidden for media owned by someone else. Nothing is written on
 	// error. Feed: post change for the author.
+	// With an IdempotencyClaim in ctx it also marks that record committed
+	// (see IdempotencyClaim); Conflict if the claim is lost.
 	CreatePost(ctx context.Context, p domain.Post) (domain.Post, error)
 	// GetPost returns the post. Returns NotFound.
 	GetPost(ctx context.Context, id string) (domain.Post, error)
@@ -127,6 +130,8 @@ type Comments interface {
 	// duplicate id. Nothing is written on error. Feed: comment change for
 	// the comment author and the post author, post change for the post
 	// author, notification change for n.UserID.
+	// With an IdempotencyClaim in ctx it also marks that record committed
+	// (see IdempotencyClaim); Conflict if the claim is lost.
 	CreateComment(ctx context.Context, c domain.Comment, postAuthorID string, n *domain.Notification) (domain.Comment, error)
 	// GetComment returns the comment. Returns NotFound.
 	GetComment(ctx context.Context, id string) (domain.Comment, error)
@@ -154,6 +159,8 @@ type MediaStore interface {
 	// when the adapter retries its transaction). An error from admit is
 	// returned unchanged and nothing is inserted. Returns Conflict for a
 	// duplicate id.
+	// With an IdempotencyClaim in ctx it also marks that record committed
+	// (see IdempotencyClaim); Conflict if the claim is lost.
 	CreateMedia(ctx context.Context, m domain.Media, admit func(inFlight int, oldest time.Time) error) (domain.Media, error)
 	// GetMedia returns the item. Returns NotFound.
 	GetMedia(ctx context.Context, id string) (domain.Media, error)

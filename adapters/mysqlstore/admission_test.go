@@ -40,7 +40,16 @@ func isolationDSN(t testing.TB, dsn, level string) string {
 // at the isolation level, after checking that they do.
 func isolationStore(t *testing.T, level string) *Store {
 	t.Helper()
-	db := testOpenDB(t, isolationDSN(t, testDatabase(t, false), level), DefaultConfig())
+	s := testStoreOn(t, isolationDSN(t, testDatabase(t, false), level), DefaultConfig(), Options{})
+	for _, db := range []*sql.DB{s.writer, s.txs} {
+		checkIsolation(t, db, level)
+	}
+	return s
+}
+
+// checkIsolation fails the test unless db's sessions run at level.
+func checkIsolation(t *testing.T, db *sql.DB, level string) {
+	t.Helper()
 	var got string
 	if err := db.QueryRowContext(t.Context(), "SELECT @@session.tx_isolation").Scan(&got); err != nil {
 		if err := db.QueryRowContext(t.Context(), "SELECT @@session.transaction_isolation").Scan(&got); err != nil {
@@ -50,7 +59,6 @@ func isolationStore(t *testing.T, level string) *Store {
 	if got != level {
 		t.Fatalf("session isolation level %s, want %s", got, level)
 	}
-	return NewFromDB(db, nil, Options{})
 }
 
 // TestStorageContractReadCommitted runs the shared suite with every

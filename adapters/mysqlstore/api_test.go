@@ -24,6 +24,7 @@ import (
 	"github.com/cloudpost/cloudpost/core/comments"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/idempotency"
 	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/core/notifications"
@@ -49,6 +50,12 @@ type apiEnv struct {
 
 func newAPIEnv(t testing.TB, store ports.Storage) *apiEnv {
 	t.Helper()
+	return newAPIEnvPolicy(t, store, limits.DefaultPolicy())
+}
+
+// newAPIEnvPolicy is newAPIEnv with the abuse limits of policy.
+func newAPIEnvPolicy(t testing.TB, store ports.Storage, policy limits.Policy) *apiEnv {
+	t.Helper()
 	clock, ids := system.Clock{}, system.IDs{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	en := &apiEnv{t: t, store: store}
@@ -61,7 +68,7 @@ func newAPIEnv(t testing.TB, store ports.Storage) *apiEnv {
 	}
 	mediaSvc := media.New(store, blobs, imaging.New(imaging.Config{}), ids, clock, log, media.Config{MaxUploadBytes: 1 << 20})
 	prof := profiles.New(store, auth, mediaSvc, clock, log)
-	limitSvc := limits.New(store, clock, limits.DefaultPolicy())
+	limitSvc := limits.New(store, clock, policy)
 	// The revocation instant read at sign-in stays cached for the test, so
 	// statement counts do not depend on timing; a cache miss costs one
 	// primary-key read (TokensRevokedBefore in TestStatementsPerStoreCall).
@@ -73,6 +80,7 @@ func newAPIEnv(t testing.TB, store ports.Storage) *apiEnv {
 		Comments:      comments.New(store, prof, memnotify.New(log), ids, clock, log),
 		Notifications: notifications.New(store, clock),
 		Feed:          feed.New(store, prof, clock, feed.Config{}),
+		Idempotency:   idempotency.New(store, clock, ids, idempotency.Config{}),
 		Verifier:      verifier,
 		Ready:         []httpapi.ReadyCheck{{Name: "storage", Check: store.Ping}},
 		DevMail: httpapi.DevMailboxFunc(func(to string) []httpapi.DevMessage {
@@ -88,26 +96,40 @@ func newAPIEnv(t testing.TB, store ports.Storage) *apiEnv {
 	t.Cleanup(en.srv.Close)
 	en.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
 
+	en.token, en.userID = en.signUp()
+	return en
+}
+
+// signUp makes a confirmed account through the API and returns its access
+// token and user id.
+func (en *apiEnv) signUp() (token, userID string) {
+	en.t.Helper()
 	email := fmt.Sprintf("api-%d@example.com", time.Now().UnixNano())
 	en.mustCall("POST", "/v1/auth/signup", map[string]string{"email": email, "password": "password123", "displayName": "API"}, nil)
 	var mail struct{ Messages []struct{ Code string } }
 	en.mustCall("GET", "/v1/dev/mail?to="+email, nil, &mail)
 	if len(mail.Messages) == 0 {
-		t.Fatal("no confirmation code")
+		en.t.Fatal("no confirmation code")
 	}
 	en.mustCall("POST", "/v1/auth/confirm", map[string]string{"email": email, "code": mail.Messages[0].Code}, nil)
 	var tokens struct{ AccessToken string }
 	en.mustCall("POST", "/v1/auth/signin", map[string]string{"email": email, "password": "password123"}, &tokens)
-	en.token = tokens.AccessToken
 	var me struct{ ID string }
-	en.mustCall("GET", "/v1/me", nil, &me)
-	en.userID = me.ID
-	return en
+	if _, err := en.callWith("GET", "/v1/me", map[string]string{"Authorization": "Bearer " + tokens.AccessToken}, nil, &me); err != nil {
+		en.t.Fatal(err)
+	}
+	return tokens.AccessToken, me.ID
 }
 
 // call sends a request as the signed-in user and decodes a JSON answer into
 // out (when not nil); it returns the response (body consumed).
 func (en *apiEnv) call(method, path string, body, out any) (*http.Response, error) {
+	return en.callWith(method, path, nil, body, out)
+}
+
+// callWith is call with extra request headers (an Authorization header
+// replaces the signed-in user's token).
+func (en *apiEnv) callWith(method, path string, header map[string]string, body, out any) (*http.Response, error) {
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -122,6 +144,9 @@ func (en *apiEnv) call(method, path string, body, out any) (*http.Response, erro
 	}
 	if en.token != "" {
 		req.Header.Set("Authorization", "Bearer "+en.token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	res, err := en.client.Do(req)
 	if err != nil {

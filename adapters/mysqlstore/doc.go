@@ -201,6 +201,26 @@
 // and read-your-writes only covers this process's own writes. Each is
 // one primary-key lookup.
 //
+// # Idempotency keys: the write marks its own record
+//
+// idempotency_keys has one row per user and Idempotency-Key (keys and
+// fingerprints VARBINARY: compared byte for byte, trailing spaces
+// included). ClaimIdempotencyKey is one autocommit upsert whose update
+// only takes over an expired running claim with the same fingerprint;
+// the primary key and the upsert's exclusive row lock make concurrent
+// claims of one key race-free (exactly one gets true), and a claim that
+// did not insert reads the row back. CreatePost, CreateComment and
+// CreateMedia called with a claim in their context mark its row
+// committed with the id they create in their own transaction, as one
+// more rowUpdate of the feed reservation (claimUpdate): no extra round
+// trip, and a claim no longer held (taken over by a retry, released)
+// makes the reservation short, so the write rolls back and returns
+// Conflict. A claim makes CreateMedia transactional (INSERT, UPDATE,
+// COMMIT). CompleteIdempotencyKey and ReleaseIdempotencyKey are one
+// statement each, fenced by the claim's token; PruneIdempotencyKeys
+// deletes in batches of 1000 along the created_at index; DeleteUser
+// deletes the user's rows.
+//
 // # Push delivery: the notification row is the outbox
 //
 // CreateComment inserts its notification with push_state 'pending' and

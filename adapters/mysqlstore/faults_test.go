@@ -1,12 +1,13 @@
 package mysqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,9 +25,13 @@ type faultProxy struct {
 	ln     net.Listener
 	target string
 	down   atomic.Bool
-	mu     sync.Mutex
-	conns  map[net.Conn]bool
-	wg     sync.WaitGroup
+	// dieAfter, when set, is a client packet after which the database
+	// "dies" the moment it answers: the answer is dropped and every
+	// connection cut (see dieAfterAnswering).
+	dieAfter atomic.Pointer[[]byte]
+	mu       sync.Mutex
+	conns    map[net.Conn]bool
+	wg       sync.WaitGroup
 }
 
 func newFaultProxy(t *testing.T, target string) *faultProxy {
@@ -65,15 +70,40 @@ func (p *faultProxy) serve() {
 		p.mu.Lock()
 		p.conns[c], p.conns[up] = true, true
 		p.mu.Unlock()
-		pipe := func(dst, src net.Conn) {
-			_, _ = io.Copy(dst, src)
-			dst.Close()
-			src.Close()
+		var sent atomic.Bool // the client sent the dieAfter packet
+		pipe := func(dst, src net.Conn, toServer bool) {
+			defer func() { dst.Close(); src.Close() }()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := src.Read(buf)
+				if n > 0 {
+					if !toServer && sent.Load() {
+						p.cut() // the server answered: it has done it; nobody hears
+						return
+					}
+					if _, werr := dst.Write(buf[:n]); werr != nil {
+						return
+					}
+					if m := p.dieAfter.Load(); toServer && m != nil && bytes.Contains(buf[:n], *m) {
+						sent.Store(true)
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
 		}
-		p.wg.Go(func() { pipe(up, c) })
-		p.wg.Go(func() { pipe(c, up) })
+		p.wg.Go(func() { pipe(up, c, true) })
+		p.wg.Go(func() { pipe(c, up, false) })
 	}
 }
+
+// dieAfterAnswering makes the database "die" right after it answers the
+// next client packet that contains marker: the packet reaches the server
+// (a COMMIT commits), its answer is dropped and every connection is cut,
+// as when the server crashes between commit and reply. restore lets
+// connections through again and disarms it.
+func (p *faultProxy) dieAfterAnswering(marker []byte) { p.dieAfter.Store(&marker) }
 
 // cut closes every open connection and refuses new ones until restore.
 func (p *faultProxy) cut() {
@@ -86,7 +116,10 @@ func (p *faultProxy) cut() {
 	clear(p.conns)
 }
 
-func (p *faultProxy) restore() { p.down.Store(false) }
+func (p *faultProxy) restore() {
+	p.dieAfter.Store(nil)
+	p.down.Store(false)
+}
 
 // proxiedDSN points dsn at addr.
 func proxiedDSN(t *testing.T, dsn, addr string) string {
@@ -445,5 +478,49 @@ func TestAPIAnswers503WhileTheDatabaseIsDown(t *testing.T) {
 	}
 	if got.ID != post.ID {
 		t.Errorf("after recovery GET returned %q", got.ID)
+	}
+}
+
+// TestRetryAfterLostCommitAnswer: the database dies between committing a
+// new post and answering (the client is told 503); the client's retry
+// with the same Idempotency-Key gets the post that was committed, and
+// exactly one post exists.
+func TestRetryAfterLostCommitAnswer(t *testing.T) {
+	s, proxy, dsn := newProxiedStore(t)
+	en := newAPIEnv(t, s)
+	key := map[string]string{"Idempotency-Key": "retry-" + porttest.NewID()}
+	body := map[string]any{"body": "written once", "mediaIds": []string{}}
+	proxy.dieAfterAnswering([]byte("\x03COMMIT"))
+	res, err := en.callWith("POST", "/v1/posts", key, body, nil)
+	if err == nil || res == nil || res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("first attempt: %v, %v; want 503 (the answer to COMMIT was lost)", res, err)
+	}
+	proxy.restore()
+	direct := testOpenDB(t, dsn, DefaultConfig())
+	if n := testCount(t, direct, "SELECT COUNT(*) FROM posts WHERE author_id = ? AND body = ?", en.userID, "written once"); n != 1 {
+		t.Fatalf("%d posts after the lost answer, want 1 (committed)", n)
+	}
+	var first, again struct{ ID string }
+	var err2 error
+	// The store reconnects on its own; the first calls may still meet the
+	// dead connections' errors.
+	for attempt := 0; attempt < 20; attempt++ {
+		if _, err2 = en.callWith("POST", "/v1/posts", key, body, &first); err2 == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err2 != nil {
+		t.Fatalf("retry: %v", err2)
+	}
+	if _, err := en.callWith("POST", "/v1/posts", key, body, &again); err != nil || again.ID != first.ID {
+		t.Fatalf("second retry: %v, id %q, want %q", err, again.ID, first.ID)
+	}
+	var id string
+	if err := direct.QueryRowContext(t.Context(), "SELECT id FROM posts WHERE author_id = ? AND body = ?", en.userID, "written once").Scan(&id); err != nil || id != first.ID {
+		t.Fatalf("the retry answered post %q, the database has %q (%v)", first.ID, id, err)
+	}
+	if n := testCount(t, direct, "SELECT COUNT(*) FROM posts WHERE author_id = ?", en.userID); n != 1 {
+		t.Errorf("%d posts after the retries, want exactly 1", n)
 	}
 }

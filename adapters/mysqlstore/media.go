@@ -111,9 +111,15 @@ func staleBranch(status domain.MediaStatus) string {
 // UpdatePost), the id cannot be stored, or a value is too long or not
 // ASCII where it must be (ETag, Checksum).
 //
-// Cost: without admit one INSERT and no transaction; with admit five
-// statements: BEGIN, lock the admission row, INSERT, count, COMMIT (or
-// ROLLBACK when admit refuses).
+// With an idempotency claim in ctx (ports.WithIdempotencyClaim) the
+// claim's record is marked committed with m.ID in the item's transaction,
+// so a claim always takes the transactional path; Conflict, and nothing
+// inserted, when the claim is no longer held.
+//
+// Cost: without admit or claim one INSERT and no transaction; with admit
+// four statements: lock the admission row, INSERT, count, COMMIT (or
+// ROLLBACK when admit refuses); a claim adds its UPDATE (INSERT, UPDATE,
+// COMMIT without admit).
 func (s *Store) CreateMedia(ctx context.Context, m domain.Media, admit func(inFlight int, oldest time.Time) error) (domain.Media, error) {
 	if m.PostID != "" {
 		return domain.Media{}, domain.Errorf(domain.Invalid, "a new media item cannot be attached to a post")
@@ -128,7 +134,8 @@ func (s *Store) CreateMedia(ctx context.Context, m domain.Media, admit func(inFl
 	const insert = "INSERT INTO media (" + mediaCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)"
 	args := []any{m.ID, m.OwnerID, string(m.Purpose), m.ContentType, m.Size, string(m.Status), m.FailureReason, variantsJSON(m.Variants),
 		m.ETag, m.Checksum, nullTime(m.ClaimedAt), nullTime(m.CreatedAt), nullTime(m.UpdatedAt)}
-	if admit == nil {
+	claim, claimed := claimUpdate(ctx, m.ID)
+	if admit == nil && !claimed {
 		// One statement, no transaction: a new item is in no feed.
 		ctx, cancel := s.opCtx(ctx)
 		defer cancel()
@@ -144,8 +151,10 @@ func (s *Store) CreateMedia(ctx context.Context, m domain.Media, admit func(inFl
 		// 1. Serialise the owner's creations on its admission row: the
 		// upsert takes an exclusive record lock, held until the
 		// transaction ends, whether it inserts the row or finds it.
-		if _, err := tx.ExecContext(ctx, "INSERT INTO media_admission (owner_id) VALUES (?) ON DUPLICATE KEY UPDATE owner_id = owner_id", m.OwnerID); err != nil {
-			return err
+		if admit != nil {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO media_admission (owner_id) VALUES (?) ON DUPLICATE KEY UPDATE owner_id = owner_id", m.OwnerID); err != nil {
+				return err
+			}
 		}
 		// 2. Insert before counting, so this transaction takes no insert
 		// intention lock after its count's (shared, next-key under
@@ -159,13 +168,18 @@ func (s *Store) CreateMedia(ctx context.Context, m domain.Media, admit func(inFl
 		// even in the moment between that transaction releasing its locks
 		// and becoming visible to new snapshots. The index covers the
 		// query, so the shared locks stay on media_owner_status entries.
-		var n int
-		var oldest sql.NullTime
-		if err := tx.QueryRowContext(ctx, admissionCountQuery, m.OwnerID, m.ID).Scan(&n, &oldest); err != nil {
-			return err
+		if admit != nil {
+			var n int
+			var oldest sql.NullTime
+			if err := tx.QueryRowContext(ctx, admissionCountQuery, m.OwnerID, m.ID).Scan(&n, &oldest); err != nil {
+				return err
+			}
+			if err := call(func() error { return admit(n, fromNull(oldest)) }); err != nil {
+				return err
+			}
 		}
-		if err := call(func() error { return admit(n, fromNull(oldest)) }); err != nil {
-			return err
+		if claimed {
+			b.update(claim) // marked with the reservation, as the write commits
 		}
 		b.pin(entityKey(m.ID))
 		return nil

@@ -29,7 +29,7 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if err := Migrate(ctx, db, MigrateStatus, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "00001_schema.sql") || !strings.Contains(out.String(), "00004_limits.sql") || !strings.Contains(out.String(), "00005_push.sql") || !strings.Contains(out.String(), "pending") {
+	if !strings.Contains(out.String(), "00001_schema.sql") || !strings.Contains(out.String(), "00004_limits.sql") || !strings.Contains(out.String(), "00005_push.sql") || !strings.Contains(out.String(), "00006_idempotency.sql") || !strings.Contains(out.String(), "pending") {
 		t.Errorf("status before up:\n%s", out.String())
 	}
 	out.Reset()
@@ -47,7 +47,8 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if err := Migrate(ctx, db, MigrateStatus, &out); err != nil || !strings.Contains(out.String(), "applied") {
 		t.Errorf("status after up: %v\n%s", err, out.String())
 	}
-	// Down one step at a time: 00005 adds the push tables and columns,
+	// Down one step at a time: 00006 adds the idempotency_keys table,
+	// 00005 the push tables and columns,
 	// 00004 the rate counter and revocation tables, 00003 media columns, indexes and the media_admission table,
 	// 00002 only columns.
 	columns := func(names string) int {
@@ -84,33 +85,50 @@ func TestMigrateUpDownStatus(t *testing.T) {
 	if p, c, i := push(), pushColumns(), pushIndexes(); p != 4 || c != 5 || i != 4 {
 		t.Errorf("after up: %d push tables, %d push columns, %d push indexes; want 4, 5 and 4", p, c, i)
 	}
+	// 00006: the idempotency_keys table and the index its prune walks.
+	idem := func() int {
+		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = 'idempotency_keys'", name)
+	}
+	idemIndex := func() int {
+		return testCount(t, db, "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = ? AND table_name = 'idempotency_keys' AND index_name = 'idempotency_keys_created' AND seq_in_index = 1 AND column_name = 'created_at'", name)
+	}
+	if k, i := idem(), idemIndex(); k != 1 || i != 1 {
+		t.Errorf("after up: %d idempotency tables, %d prune indexes; want 1 and 1", k, i)
+	}
+	out.Reset()
+	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
+		t.Fatalf("down: %v\n%s", err, out.String())
+	}
+	if n, k, p := tables(), idem(), push(); n != 8 || k != 0 || p != 4 {
+		t.Errorf("after one down: %d tables, %d idempotency tables, %d push tables; want 8, 0 and 4", n, k, p)
+	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if n, p, c, i, l := tables(), push(), pushColumns(), pushIndexes(), limits(); n != 8 || p != 0 || c != 0 || i != 0 || l != 2 {
-		t.Errorf("after one down: %d tables, %d push tables, %d push columns, %d push indexes, %d limit tables; want 8, 0, 0, 0 and 2", n, p, c, i, l)
+		t.Errorf("after two downs: %d tables, %d push tables, %d push columns, %d push indexes, %d limit tables; want 8, 0, 0, 0 and 2", n, p, c, i, l)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if n, a, l := tables(), admission(), limits(); n != 8 || a != 1 || l != 0 {
-		t.Errorf("after two downs: %d tables, %d admission tables, %d limit tables; want 8, 1 and 0", n, a, l)
+		t.Errorf("after three downs: %d tables, %d admission tables, %d limit tables; want 8, 1 and 0", n, a, l)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if n, c, i, a, pos := tables(), columns("'etag', 'checksum'"), mediaIndexes(), admission(), columns("'pos'"); n != 8 || c != 0 || i != 0 || a != 0 || pos != 2 {
-		t.Errorf("after three downs: %d tables, %d etag/checksum columns, %d media indexes, %d admission tables, %d pos columns; want 8, 0, 0, 0 and 2", n, c, i, a, pos)
+		t.Errorf("after four downs: %d tables, %d etag/checksum columns, %d media indexes, %d admission tables, %d pos columns; want 8, 0, 0, 0 and 2", n, c, i, a, pos)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
 		t.Fatalf("down: %v\n%s", err, out.String())
 	}
 	if n, cols := tables(), columns("'pos'"); n != 8 || cols != 0 {
-		t.Errorf("after four downs: %d tables, %d pos columns; want 8 and 0", n, cols)
+		t.Errorf("after five downs: %d tables, %d pos columns; want 8 and 0", n, cols)
 	}
 	out.Reset()
 	if err := Migrate(ctx, db, MigrateDown, &out); err != nil {
@@ -143,8 +161,8 @@ func TestMigrateUpDownStatus(t *testing.T) {
 		}
 		total += applied[i]
 	}
-	if total != 5 || tables() != 8 || admission() != 1 || limits() != 2 || push() != 4 {
-		t.Errorf("concurrent migrations applied %d migrations in total and left %d tables, %d admission tables, %d limit tables and %d push tables, want 5, 8, 1, 2 and 4", total, tables(), admission(), limits(), push())
+	if total != 6 || tables() != 8 || admission() != 1 || limits() != 2 || push() != 4 || idem() != 1 {
+		t.Errorf("concurrent migrations applied %d migrations in total and left %d tables, %d admission tables, %d limit tables, %d push tables and %d idempotency tables, want 6, 8, 1, 2, 4 and 1", total, tables(), admission(), limits(), push(), idem())
 	}
 }
 

@@ -141,12 +141,12 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, fn func(p *domain.
 // user owns: posts with their comments, notifications and media; the user's
 // comments on other posts (decrementing their counts); notifications to
 // and from the user; the user's media and media admission row; the
-// user's devices, notification settings and post mutes, and everyone's
-// mutes of the user's posts. It returns the removed media. The user's
-// token revocation record is kept, so the deleted account's tokens stay
-// refused. An unknown user is not an error. Feed: tombstones for every
-// removed entity to every user whose feed showed it, and a post change
-// for each other post whose count dropped.
+// user's devices, notification settings, post mutes and idempotency
+// records, and everyone's mutes of the user's posts. It returns the
+// removed media. The user's token revocation record is kept, so the
+// deleted account's tokens stay refused. An unknown user is not an error.
+// Feed: tombstones for every removed entity to every user whose feed
+// showed it, and a post change for each other post whose count dropped.
 func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, error) {
 	if !validID(id) {
 		return nil, nil
@@ -267,11 +267,13 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, erro
 			b.pin(entityKey(m.ID))
 		}
 		// Push state: the settings row first (the order PutDevice locks
-		// it in: settings, then devices), the devices, the user's mutes.
+		// it in: settings, then devices), the devices, the user's mutes;
+		// then the user's Idempotency-Key records.
 		for _, q := range []string{
 			"DELETE FROM notification_settings WHERE user_id = ?",
 			"DELETE FROM devices WHERE user_id = ?",
 			"DELETE FROM post_mutes WHERE user_id = ?",
+			"DELETE FROM idempotency_keys WHERE user_id = ?",
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return err

@@ -243,7 +243,7 @@ func TestMigratePushMarksOldNotificationsSkipped(t *testing.T) {
 	}
 	for _, step := range []func() error{
 		func() error { _, err := p.Down(ctx); return err },
-		func() error { _, err := p.Up(ctx); return err },
+		func() error { _, err := p.UpTo(ctx, 5); return err }, // 00005 only: later migrations stay pending
 	} {
 		if err := step(); err != nil {
 			t.Fatal(err)

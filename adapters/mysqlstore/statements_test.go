@@ -1,6 +1,7 @@
 package mysqlstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -161,6 +162,22 @@ func TestStatementsPerStoreCall(t *testing.T) {
 		}
 		newMedia := []string{media(a.ID), media(a.ID)}
 		swapIn := media(a.ID)
+		claimMedia := []string{media(a.ID), media(a.ID)}
+		// claimed returns a context carrying a fresh claim of user (made
+		// before the count starts: the claim is its own statement).
+		claimed := func(user string) context.Context {
+			r := domain.IdempotencyRecord{UserID: user, Key: porttest.NewID(), Fingerprint: "fp", Token: porttest.NewID(), CreatedAt: now, LeaseUntil: now.Add(time.Minute)}
+			if _, ok, err := s.ClaimIdempotencyKey(ctx, r); err != nil || !ok {
+				t.Fatalf("claim: %v %v", ok, err)
+			}
+			return ports.WithIdempotencyClaim(ctx, ports.IdempotencyClaim{UserID: user, Key: r.Key, Token: r.Token})
+		}
+		postClaim, commentClaim, mediaClaim := claimed(a.ID), claimed(b.ID), claimed(a.ID)
+		release := domain.IdempotencyRecord{UserID: a.ID, Key: porttest.NewID(), Fingerprint: "fp", Token: porttest.NewID(), CreatedAt: now, LeaseUntil: now.Add(time.Minute)}
+		if _, ok, err := s.ClaimIdempotencyKey(ctx, release); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		postClaimed, _ := ports.IdempotencyClaimFrom(postClaim)
 		// Rate counters (current and ended windows) and revocations.
 		for range size {
 			for _, at := range []time.Time{now, now.Add(-2 * time.Hour)} {
@@ -228,6 +245,42 @@ func TestStatementsPerStoreCall(t *testing.T) {
 				_, err := s.CreateComment(ctx, c, a.ID, &domain.Notification{ID: porttest.NewID(), UserID: a.ID, Type: domain.NotificationComment, CommentID: c.ID})
 				return err
 			}},
+			// With an idempotency claim: the same, the claim's mark folded
+			// into the reservation.
+			{"CreatePost(2 media, claim)", 4, func() error {
+				_, err := s.CreatePost(postClaim, domain.Post{ID: porttest.NewID(), AuthorID: a.ID, Body: "x", MediaIDs: claimMedia})
+				return err
+			}},
+			{"CreateComment(claim)", 5, func() error {
+				c := domain.Comment{ID: porttest.NewID(), PostID: p.ID, AuthorID: b.ID, Body: "c"}
+				_, err := s.CreateComment(commentClaim, c, a.ID, &domain.Notification{ID: porttest.NewID(), UserID: a.ID, Type: domain.NotificationComment, CommentID: c.ID})
+				return err
+			}},
+			// INSERT, the claim's mark, COMMIT: a claim takes the
+			// transactional path.
+			{"CreateMedia(claim)", 3, func() error { _, err := s.CreateMedia(mediaClaim, newItem(a.ID), nil); return err }},
+			// Idempotency-Key records: one upsert for a new key; the upsert
+			// and a primary-key read for a held one; one UPDATE to store
+			// the response (of the claim CreatePost committed above); one
+			// DELETE to release; one DELETE ... LIMIT to prune.
+			{"ClaimIdempotencyKey(new)", 1, func() error {
+				_, _, err := s.ClaimIdempotencyKey(ctx, domain.IdempotencyRecord{UserID: b.ID, Key: porttest.NewID(), Fingerprint: "fp", Token: porttest.NewID(), CreatedAt: now, LeaseUntil: now.Add(time.Minute)})
+				return err
+			}},
+			{"ClaimIdempotencyKey(held)", 2, func() error {
+				held := release
+				held.Token = porttest.NewID()
+				if _, ok, err := s.ClaimIdempotencyKey(ctx, held); err != nil || ok {
+					return fmt.Errorf("claim of a held key: %v, %v", ok, err)
+				}
+				return nil
+			}},
+			{"CompleteIdempotencyKey", 1, func() error {
+				return s.CompleteIdempotencyKey(ctx, postClaimed.UserID, postClaimed.Key, postClaimed.Token,
+					domain.StoredResponse{Status: 201, Header: map[string]string{"Location": "/v1/posts/x"}, Body: []byte("{}")})
+			}},
+			{"ReleaseIdempotencyKey", 1, func() error { return s.ReleaseIdempotencyKey(ctx, release.UserID, release.Key, release.Token) }},
+			{"PruneIdempotencyKeys", 1, func() error { _, err := s.PruneIdempotencyKeys(ctx, now.Add(-time.Hour)); return err }},
 			// Lock post and media, update + feed head, change, COMMIT.
 			{"UpdatePost(body)", 4, func() error {
 				_, _, err := s.UpdatePost(ctx, p.ID, func(q *domain.Post) error { q.Body = "edited"; return nil })

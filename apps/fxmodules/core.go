@@ -14,6 +14,7 @@ import (
 	"github.com/cloudpost/cloudpost/core/comments"
 	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/idempotency"
 	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/core/notifications"
@@ -43,8 +44,13 @@ var Core = fx.Module("core",
 		newSessions,
 		newDevices,
 		newRelay,
+		newIdempotency,
 	),
 )
+
+func newIdempotency(store ports.Storage, clock ports.Clock, ids ports.IDs) *idempotency.Service {
+	return idempotency.New(store, clock, ids, idempotency.Config{})
+}
 
 func newMedia(store ports.Storage, blobs ports.Blobs, images ports.Images, ids ports.IDs, clock ports.Clock, log *slog.Logger, cfg config.Config, trigger MediaTrigger) *media.Service {
 	return media.New(store, blobs, images, ids, clock, log, media.Config{

@@ -21,6 +21,7 @@ import (
 	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/idempotency"
 	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/live"
 	"github.com/cloudpost/cloudpost/core/media"
@@ -111,6 +112,7 @@ type echoIn struct {
 	Live          *live.Hub `optional:"true"`
 	Limits        *limits.Service
 	Sessions      *sessions.Service
+	Idempotency   *idempotency.Service
 	Verifier      ports.TokenVerifier
 	Storage       ports.Storage
 	LocalAuth     LocalAuthRoutes
@@ -123,7 +125,7 @@ func newEcho(in echoIn) *echo.Echo {
 	ready := append([]httpapi.ReadyCheck{{Name: "storage", Check: in.Storage.Ping}}, in.Ready...)
 	return httpapi.New(httpapi.Deps{
 		Accounts: in.Accounts, Profiles: in.Profiles, Media: in.Media, Posts: in.Posts, Comments: in.Comments,
-		Notifications: in.Notifications, Feed: in.Feed, Devices: in.Devices, Live: in.Live, Limits: in.Limits, Sessions: in.Sessions, Verifier: in.Verifier,
+		Notifications: in.Notifications, Feed: in.Feed, Devices: in.Devices, Live: in.Live, Limits: in.Limits, Sessions: in.Sessions, Idempotency: in.Idempotency, Verifier: in.Verifier,
 		Ready: ready, DevMail: in.LocalAuth.DevMail, JWKS: in.LocalAuth.JWKS, Blobs: in.BlobRoute.Handler, Routes: in.Routes,
 		Log: in.Log, Config: httpapi.Config{
 			CORSOrigins: in.Cfg.CORSOrigins, BlobBodyLimit: in.Cfg.MaxUploadBytes, TrustedProxies: in.Cfg.TrustedProxies,
@@ -141,8 +143,9 @@ func startQueue(lc fx.Lifecycle, q *mediaqueue.Queue, m *media.Service) {
 }
 
 // startJanitor prunes the sync feed, the ended rate-limit windows, push
-// devices not seen for 270 days and expired stream tickets every hour.
-func startJanitor(lc fx.Lifecycle, f *feed.Service, l *limits.Service, d *devices.Service, store ports.Storage, clock ports.Clock, log *slog.Logger) {
+// devices not seen for 270 days, expired stream tickets and idempotency
+// keys older than a day every hour.
+func startJanitor(lc fx.Lifecycle, f *feed.Service, l *limits.Service, d *devices.Service, idem *idempotency.Service, store ports.Storage, clock ports.Clock, log *slog.Logger) {
 	every(lc, time.Hour, false, func(ctx context.Context) {
 		if err := f.Prune(ctx); err != nil {
 			log.Warn("sync feed prune failed", "err", err)
@@ -157,6 +160,9 @@ func startJanitor(lc fx.Lifecycle, f *feed.Service, l *limits.Service, d *device
 		}
 		if _, err := store.PruneOneTimeTokens(ctx, clock.Now()); err != nil {
 			log.Warn("stream ticket prune failed", "err", err)
+		}
+		if _, err := idem.Prune(ctx); err != nil {
+			log.Warn("idempotency key prune failed", "err", err)
 		}
 	})
 }

@@ -42,6 +42,7 @@ var statusByCode = map[domain.Code]int{
 	domain.TooLarge:             http.StatusRequestEntityTooLarge,
 	domain.UnsupportedMediaType: http.StatusUnsupportedMediaType,
 	domain.PreconditionFailed:   http.StatusPreconditionFailed,
+	domain.Unprocessable:        http.StatusUnprocessableEntity,
 	domain.TooManyRequests:      http.StatusTooManyRequests,
 	domain.Unavailable:          http.StatusServiceUnavailable,
 	domain.Internal:             http.StatusInternalServerError,

@@ -34,6 +34,7 @@ import (
 	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/domain"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/idempotency"
 	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/live"
 	"github.com/cloudpost/cloudpost/core/media"
@@ -146,6 +147,7 @@ func newEnvPolicy(t *testing.T, policy limits.Policy, opts ...envOption) *env {
 		Comments:      comments.New(en.store, prof, hubNotifier{en.notifier, en.hub}, ids, clock, log),
 		Notifications: notes,
 		Feed:          feed.New(en.store, prof, clock, feed.Config{}),
+		Idempotency:   idempotency.New(en.store, clock, ids, idempotency.Config{}),
 		Verifier:      verifier,
 		Ready:         []httpapi.ReadyCheck{{Name: "storage", Check: en.store.Ping}},
 		DevMail: httpapi.DevMailboxFunc(func(to string) []httpapi.DevMessage {

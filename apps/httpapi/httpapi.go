@@ -22,6 +22,7 @@ import (
 	"github.com/cloudpost/cloudpost/core/comments"
 	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/idempotency"
 	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/live"
 	"github.com/cloudpost/cloudpost/core/media"
@@ -118,6 +119,9 @@ type Deps struct {
 	// Live, when not nil, serves the notification stream and its tickets
 	// (servers; not Lambda, whose responses API Gateway buffers).
 	Live *live.Hub
+	// Idempotency, when not nil, honours Idempotency-Key on the creating
+	// routes (POST /v1/uploads, /v1/posts, /v1/posts/{id}/comments).
+	Idempotency *idempotency.Service
 	// Limits counts requests against the abuse limits; Sessions refuses
 	// callers whose sessions were revoked.
 	Limits   *limits.Service
@@ -232,16 +236,17 @@ func (a *api) routes(e *echo.Echo) {
 	e.DELETE("/v1/me", a.deleteMe, auth)
 	e.GET("/v1/users/:id", a.getUser, auth)
 
-	e.POST("/v1/uploads", a.createUpload, auth, limit(limits.Upload))
+	// Idempotency-Key before the limits: a replay costs no quota.
+	e.POST("/v1/uploads", a.createUpload, auth, a.idempotent(a.replayUpload), limit(limits.Upload))
 	e.GET("/v1/media/:id", a.getMedia, auth)
 	e.POST("/v1/media/:id/complete", a.completeMedia, auth)
 
-	e.POST("/v1/posts", a.createPost, auth, limit(limits.Post))
+	e.POST("/v1/posts", a.createPost, auth, a.idempotent(a.replayPost), limit(limits.Post))
 	e.GET("/v1/posts", a.listPosts, auth)
 	e.GET("/v1/posts/:id", a.getPost, auth)
 	e.PATCH("/v1/posts/:id", a.patchPost, auth)
 	e.DELETE("/v1/posts/:id", a.deletePost, auth)
-	e.POST("/v1/posts/:id/comments", a.createComment, auth, limit(limits.Comment))
+	e.POST("/v1/posts/:id/comments", a.createComment, auth, a.idempotent(a.replayComment), limit(limits.Comment))
 	e.GET("/v1/posts/:id/comments", a.listComments, auth)
 	e.DELETE("/v1/comments/:id", a.deleteComment, auth)
 

@@ -107,3 +107,8 @@ func (s *Service) List(ctx context.Context, postID string, limit int, cursor str
 	}
 	return page, nil
 }
+
+// Get returns the comment. Returns NotFound.
+func (s *Service) Get(ctx context.Context, id string) (domain.Comment, error) {
+	return s.store.GetComment(ctx, id)
+}

@@ -30,6 +30,9 @@ const (
 	UnsupportedMediaType Code = "UnsupportedMediaType"
 	// PreconditionFailed: an If-Match style precondition (version) no longer holds.
 	PreconditionFailed Code = "PreconditionFailed"
+	// Unprocessable: the request is well-formed but cannot be processed as
+	// sent (an Idempotency-Key already used for another request).
+	Unprocessable Code = "Unprocessable"
 	// TooManyRequests: the caller is throttled; RetryAfter says for how long.
 	TooManyRequests Code = "TooManyRequests"
 	// Unavailable: a dependency is down or overloaded; retrying later may work.

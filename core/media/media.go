@@ -151,6 +151,27 @@ func (s *Service) CreateUpload(ctx context.Context, p domain.Principal, purpose 
 	return Upload{Media: m, Target: target}, nil
 }
 
+// Reissue returns the caller's upload of media item id again, with a new
+// presigned URL for the same key (still write-once: bytes already there
+// are never replaced), e.g. to answer a retried CreateUpload whose first
+// answer was lost. Returns NotFound unless the item is the caller's.
+func (s *Service) Reissue(ctx context.Context, p domain.Principal, id string) (Upload, error) {
+	m, err := s.store.GetMedia(ctx, id)
+	if err != nil {
+		return Upload{}, err
+	}
+	if m.OwnerID != p.UserID {
+		return Upload{}, domain.Errorf(domain.NotFound, "media not found")
+	}
+	target, err := s.blobs.PresignUpload(ctx, ports.UploadPolicy{
+		Key: domain.UploadKey(m.OwnerID, m.ID), ContentType: m.ContentType, Size: m.Size, Expires: s.cfg.UploadExpiry,
+	})
+	if err != nil {
+		return Upload{}, err
+	}
+	return Upload{Media: m, Target: target}, nil
+}
+
 // admit enforces Config.MaxInFlight.
 func (s *Service) admit(now time.Time) func(int, time.Time) error {
 	if s.cfg.MaxInFlight < 0 {

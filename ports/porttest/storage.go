@@ -38,6 +38,7 @@ func RunStorage(t *testing.T, newStore func(t *testing.T) ports.Storage) {
 		{"PushSettings", storagePushSettingsCases},
 		{"OneTimeTokens", storageTokenCases},
 		{"Feed", storageFeedCases},
+		{"Idempotency", storageIdempotencyCases},
 		{"Concurrency", storageConcurrencyCases},
 	}
 	for _, g := range groups {

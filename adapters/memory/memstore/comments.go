@@ -11,9 +11,12 @@ import (
 // at n.CreatedAt (the store's clock when zero; see ClaimDeliveries),
 // atomically. postAuthorID is the post's author. Returns NotFound if the
 // post does not exist, Invalid if postAuthorID is not its author, Conflict
-// for a duplicate comment or notification id; nothing is written on error. Feed: comment change for the comment author
-// and the post author, post change for the post author, notification change
-// for n.UserID.
+// for a duplicate comment or notification id; nothing is written on
+// error. Feed: comment change for the comment author and the post author,
+// post change for the post author, notification change for n.UserID. With
+// an idempotency claim in ctx (ports.WithIdempotencyClaim) the claim's
+// record is marked committed with c.ID under the same lock; Conflict, and
+// nothing written, when the claim is no longer held.
 func (s *Store) CreateComment(ctx context.Context, c domain.Comment, postAuthorID string, n *domain.Notification) (domain.Comment, error) {
 	if err := checkCtx(ctx); err != nil {
 		return domain.Comment{}, err
@@ -34,6 +37,13 @@ func (s *Store) CreateComment(ctx context.Context, c domain.Comment, postAuthorI
 		if _, ok := s.notifications[n.ID]; ok {
 			return domain.Comment{}, domain.Errorf(domain.Conflict, "notification already exists")
 		}
+	}
+	claim, claimed, err := s.checkClaimLocked(ctx)
+	if err != nil {
+		return domain.Comment{}, err
+	}
+	if claimed {
+		s.markClaimLocked(claim, c.ID)
 	}
 	var b feedBatch
 	s.comments[c.ID] = c

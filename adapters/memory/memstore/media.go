@@ -15,6 +15,10 @@ import (
 // from admit is returned unchanged and nothing is inserted. Returns
 // Conflict for a duplicate id (without asking admit), Invalid when
 // m.PostID is set (media are attached through CreatePost and UpdatePost).
+// With an idempotency claim in ctx (ports.WithIdempotencyClaim) the
+// claim's record is marked committed with m.ID under the same lock;
+// Conflict, and nothing inserted (admit is not asked), when the claim is
+// no longer held.
 func (s *Store) CreateMedia(ctx context.Context, m domain.Media, admit func(inFlight int, oldest time.Time) error) (domain.Media, error) {
 	if err := checkCtx(ctx); err != nil {
 		return domain.Media{}, err
@@ -27,11 +31,18 @@ func (s *Store) CreateMedia(ctx context.Context, m domain.Media, admit func(inFl
 	if _, ok := s.media[m.ID]; ok {
 		return domain.Media{}, domain.Errorf(domain.Conflict, "media item already exists")
 	}
+	claim, claimed, err := s.checkClaimLocked(ctx)
+	if err != nil {
+		return domain.Media{}, err
+	}
 	if admit != nil {
 		n, oldest := s.inFlightLocked(m.OwnerID)
 		if err := admit(n, oldest); err != nil {
 			return domain.Media{}, err
 		}
+	}
+	if claimed {
+		s.markClaimLocked(claim, m.ID)
 	}
 	m = cloneMedia(m)
 	s.putMediaLocked(m)

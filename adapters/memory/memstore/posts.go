@@ -13,7 +13,10 @@ import (
 // refuses (an id listed twice, more than domain.MaxMediaPerPost), Conflict
 // for a duplicate id or a media item attached to another post, NotFound for
 // a missing media item, Forbidden for media owned by someone else; nothing
-// is written on error. Feed: post change for the author.
+// is written on error. Feed: post change for the author. With an
+// idempotency claim in ctx (ports.WithIdempotencyClaim) the claim's record
+// is marked committed with p.ID under the same lock; Conflict, and nothing
+// written, when the claim is no longer held.
 func (s *Store) CreatePost(ctx context.Context, p domain.Post) (domain.Post, error) {
 	if err := checkCtx(ctx); err != nil {
 		return domain.Post{}, err
@@ -26,6 +29,13 @@ func (s *Store) CreatePost(ctx context.Context, p domain.Post) (domain.Post, err
 	p = clonePost(p)
 	if err := s.checkAttach(p.AuthorID, p.ID, p.MediaIDs); err != nil {
 		return domain.Post{}, err
+	}
+	claim, claimed, err := s.checkClaimLocked(ctx)
+	if err != nil {
+		return domain.Post{}, err
+	}
+	if claimed {
+		s.markClaimLocked(claim, p.ID)
 	}
 	p.Version, p.CommentCount = 1, 0
 	s.setAttachments(p.ID, nil, p.MediaIDs) // removes nothing: there was no list

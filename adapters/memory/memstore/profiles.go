@@ -95,12 +95,12 @@ func (s *Store) checkAvatar(userID, imageID string) error {
 // DeleteUser removes the profile and everything the user owns: posts with
 // their comments, notifications and media; the user's comments on other
 // posts (decrementing their counts); notifications to and from the user;
-// the user's media, devices, push settings and post mutes, and everyone's
-// mutes of the user's posts. It returns the removed media. The user's token
-// revocation record is kept, so the deleted account's tokens stay refused.
-// An unknown user is not an error. Feed: tombstones for every removed
-// entity to every user whose feed showed it, and a post change for each
-// other post whose count dropped.
+// the user's media, devices, push settings, post mutes and idempotency
+// records, and everyone's mutes of the user's posts. It returns the
+// removed media. The user's token revocation record is kept, so the
+// deleted account's tokens stay refused. An unknown user is not an error.
+// Feed: tombstones for every removed entity to every user whose feed
+// showed it, and a post change for each other post whose count dropped.
 func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, error) {
 	if err := checkCtx(ctx); err != nil {
 		return nil, err
@@ -138,6 +138,11 @@ func (s *Store) DeleteUser(ctx context.Context, id string) ([]domain.Media, erro
 		delete(s.deviceByAddr, d.Address())
 	}
 	delete(s.devices, id)
+	for k := range s.idem {
+		if k.user == id {
+			delete(s.idem, k)
+		}
+	}
 	delete(s.settings, id)
 	for _, pid := range s.mutesByUser[id] {
 		indexDrop(s.mutesByPost, pid, id)

@@ -60,6 +60,8 @@ type Store struct {
 	counters map[counterKey]*counter
 	revoked  map[string]time.Time // user id -> tokens issued before are refused
 
+	idem map[idemKey]domain.IdempotencyRecord // guarded by mu: writes check claims
+
 	// One-time tokens share nothing with the rest either (see tokens.go).
 	tokensMu sync.Mutex
 	tokens   map[string]domain.OneTimeToken // hash -> token
@@ -97,6 +99,7 @@ func New(clock ports.Clock) *Store {
 		feeds:            map[string][]domain.Change{},
 		counters:         map[counterKey]*counter{},
 		revoked:          map[string]time.Time{},
+		idem:             map[idemKey]domain.IdempotencyRecord{},
 		tokens:           map[string]domain.OneTimeToken{},
 	}
 }

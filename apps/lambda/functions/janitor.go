@@ -9,6 +9,7 @@ import (
 	"github.com/cloudpost/cloudpost/core/delivery"
 	"github.com/cloudpost/cloudpost/core/devices"
 	"github.com/cloudpost/cloudpost/core/feed"
+	"github.com/cloudpost/cloudpost/core/idempotency"
 	"github.com/cloudpost/cloudpost/core/limits"
 	"github.com/cloudpost/cloudpost/core/media"
 	"github.com/cloudpost/cloudpost/ports"
@@ -20,14 +21,15 @@ import (
 // server's sweep ticker does: process uploads whose S3 event was lost or
 // whose processing died, expire uploads that never arrived), the sync feed
 // prune, and the prunes of ended rate-limit windows, devices not seen for
-// domain.DeviceRetention and expired one-time tokens (the server's hourly
-// ticker).
+// domain.DeviceRetention, expired one-time tokens and idempotency keys
+// older than a day (the server's hourly ticker).
 type JanitorHandler struct {
 	relay   *delivery.Relay
 	feed    *feed.Service
 	media   *media.Service
 	limits  *limits.Service
 	devices *devices.Service
+	idem    *idempotency.Service
 	store   ports.Storage
 	clock   ports.Clock
 	log     *slog.Logger
@@ -35,8 +37,8 @@ type JanitorHandler struct {
 
 // NewJanitorHandler returns the janitor handler.
 func NewJanitorHandler(r *delivery.Relay, f *feed.Service, m *media.Service, l *limits.Service, d *devices.Service,
-	store ports.Storage, clock ports.Clock, log *slog.Logger) *JanitorHandler {
-	return &JanitorHandler{relay: r, feed: f, media: m, limits: l, devices: d, store: store, clock: clock, log: log}
+	idem *idempotency.Service, store ports.Storage, clock ports.Clock, log *slog.Logger) *JanitorHandler {
+	return &JanitorHandler{relay: r, feed: f, media: m, limits: l, devices: d, idem: idem, store: store, clock: clock, log: log}
 }
 
 // sweepReserve is the part of the invocation's time left for the prunes
@@ -54,7 +56,8 @@ const tokenGrace = time.Hour
 // after the other until the deadline nears (the next run takes the rest),
 // then prunes feed entries older than CLOUDPOST_SYNC_RETENTION, ended
 // rate-limit windows, stale devices (released at their push service) and
-// one-time tokens expired for more than an hour. Each step runs even when
+// one-time tokens expired for more than an hour and idempotency keys
+// older than a day. Each step runs even when
 // an earlier one failed. Returns the storage or blob errors (Unavailable)
 // so the schedule's retry runs it again; a failed image or push is not an
 // error (it is marked failed, or retried by the relay's schedule).
@@ -115,7 +118,13 @@ func (h *JanitorHandler) Invoke(ctx context.Context, _ []byte) ([]byte, error) {
 	} else {
 		h.log.InfoContext(ctx, "one-time tokens pruned", "deleted", expired)
 	}
-	if err := errors.Join(relayErr, sweepErr, pruneErr, limitsErr, devicesErr, tokensErr); err != nil {
+	keys, idemErr := h.idem.Prune(ctx)
+	if idemErr != nil {
+		h.log.ErrorContext(ctx, "idempotency keys prune failed", "err", idemErr)
+	} else {
+		h.log.InfoContext(ctx, "idempotency keys pruned", "deleted", keys)
+	}
+	if err := errors.Join(relayErr, sweepErr, pruneErr, limitsErr, devicesErr, tokensErr, idemErr); err != nil {
 		return nil, err
 	}
 	return []byte("null"), nil
