@@ -4,6 +4,7 @@
 package fxmodules
 
 import (
+	"io"
 	"log/slog"
 	"os"
 
@@ -91,11 +92,17 @@ func newSessions(store ports.Storage, clock ports.Clock, cfg config.Config) *ses
 	return sessions.New(store, clock, sessions.Config{CacheTTL: cfg.RevocationCacheTTL})
 }
 
-// NewLogger returns the process logger configured by cfg (stderr).
+// NewLogger returns the process logger configured by cfg (stderr), each
+// record written at once. The server app (Server) buffers its log instead.
 func NewLogger(cfg config.Config) *slog.Logger {
+	return slog.New(newHandler(cfg, os.Stderr))
+}
+
+// newHandler returns the handler cfg asks for, writing to w.
+func newHandler(cfg config.Config, w io.Writer) slog.Handler {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.NewTextHandler(w, opts)
 }

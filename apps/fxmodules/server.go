@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -74,13 +75,19 @@ type BlobRoute struct {
 
 // Server returns the options of the Echo server app for cfg: adapters chosen
 // by cfg, the core, the media queue, the HTTP server and the feed janitor.
+// Its log goes to stderr through newBufferedLogger, flushed as the app
+// stops.
 // Stopping the app closes the listener at once; call its *Drain's Drain
 // first (apps/server does on SIGTERM) so that no client loses a request.
 func Server(cfg config.Config) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg),
 		fx.Provide(
-			NewLogger,
+			func(lc fx.Lifecycle, cfg config.Config) *slog.Logger {
+				log, flush := newBufferedLogger(cfg, os.Stderr)
+				lc.Append(fx.StopHook(flush))
+				return log
+			},
 			func(cfg config.Config) *Endpoint { return &Endpoint{cfg: cfg} },
 			func(cfg config.Config, log *slog.Logger) *mediaqueue.Queue {
 				return mediaqueue.New(mediaqueue.Config{Workers: cfg.MediaWorkers}, log)

@@ -1,17 +1,37 @@
 package main
 
 import (
+	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cloudpost/cloudpost/adapters/mysqlstore/mysqltest/scratch"
 )
+
+// TestMain lets runWrkCompare start this test binary as its children, as
+// it starts the loadtest binary (-child=bare|server).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "-child=") {
+		fs := flag.NewFlagSet("child", flag.ExitOnError)
+		kind := fs.String("child", "", "")
+		profile := fs.String("cpuprofile", "", "")
+		_ = fs.Parse(os.Args[1:])
+		if err := runChild(*kind, *profile); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // BenchmarkHTTP measures each target over real loopback connections with
 // b.N requests; ns/op and allocs/op (client + server, same process) are
@@ -102,5 +122,29 @@ func TestLoadMySQLSmoke(t *testing.T) {
 	}
 	if err := runMySQL(scratch.ServerDSN(t), 1, time.Second, 4); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLoadWrkSmoke runs one short round of the -wrk comparison (wrk of
+// scripts/ci/wrk.sh) so the measurement keeps working, with CPU profiles.
+func TestLoadWrkSmoke(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("wrk is not installed: run scripts/ci/wrk.sh")
+		}
+		t.Skip("wrk is not installed: run scripts/ci/wrk.sh")
+	}
+	for _, profile := range []string{"", t.TempDir() + "/cpu.out"} {
+		if err := runWrkCompare(wrkOptions{rounds: 1, duration: time.Second, conns: 4, threads: 1, cpuProfile: profile}); err != nil {
+			t.Fatal(err)
+		}
+		if profile == "" {
+			continue
+		}
+		for _, p := range []string{profile, profile + ".bare"} {
+			if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+				t.Errorf("profile %s: %v", p, err)
+			}
+		}
 	}
 }

@@ -8,16 +8,32 @@
 //
 //	go run ./apps/loadtest -mysql 'root@tcp(127.0.0.1:3306)/' -conns 16
 //
-// Three targets are measured in turn each round: a bare Echo handler that
-// returns a fixed JSON document, an authenticated GET /v1/posts/{id}, and an
-// authenticated POST /v1/posts. Client and servers share the machine (and
-// GOMAXPROCS), so the ratios are what matters.
+// With -wrk it measures an authenticated GET /v1/posts/{id} on the server
+// app started as `make run` starts it (apps/server serve, default
+// configuration: memory adapters, access log on) against a bare Echo JSON
+// handler, each server in a process of its own and wrk as the load
+// generator, in interleaved rounds (see runWrkCompare); the target is a
+// ratio of at least 0.60:
+//
+//	go run ./apps/loadtest -wrk -rounds 5 -duration 3s -conns 32
+//
+// Add -cpuprofile cpu.out to profile both servers during the rounds (then
+// `go tool pprof -top cpu.out` for the app, cpu.out.bare for the bare
+// server), -threads to change wrk's threads, and -set CLOUDPOST_X=value
+// (repeatable) to see what a setting costs.
+//
+// Without -mysql or -wrk, three targets are measured in turn each round: a
+// bare Echo handler that returns a fixed JSON document, an authenticated
+// GET /v1/posts/{id}, and an authenticated POST /v1/posts. Client and
+// servers share the process (and GOMAXPROCS), so the ratios are what
+// matters.
 package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,6 +42,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,11 +59,28 @@ func main() {
 	duration := flag.Duration("duration", 3*time.Second, "length of each measurement")
 	conns := flag.Int("conns", 32, "concurrent keep-alive connections")
 	mysqlDSN := flag.String("mysql", "", "instead: compare GET /v1/posts/{id} on MySQL (wrk) with a bare select loop, using a scratch database on this server DSN")
+	useWrk := flag.Bool("wrk", false, "instead: compare GET /v1/posts/{id} on the server as `make run` starts it with a bare Echo server, each in its own process, loaded by wrk")
+	threads := flag.Int("threads", 1, "wrk threads (-wrk)")
+	cpuProfile := flag.String("cpuprofile", "", "with -wrk: write a CPU profile of the server app during the measured rounds to this file")
+	childKind := flag.String("child", "", "internal: run as the bare or server child of -wrk")
+	var settings []string
+	flag.Func("set", "with -wrk: add `CLOUDPOST_NAME=value` to the app's default configuration (repeatable), to see what a setting costs", func(kv string) error {
+		if !strings.HasPrefix(kv, "CLOUDPOST_") || !strings.Contains(kv, "=") {
+			return errors.New("want CLOUDPOST_NAME=value")
+		}
+		settings = append(settings, kv)
+		return nil
+	})
 	flag.Parse()
 	var err error
-	if *mysqlDSN != "" {
+	switch {
+	case *childKind != "":
+		err = runChild(*childKind, *cpuProfile)
+	case *useWrk:
+		err = runWrkCompare(wrkOptions{rounds: *rounds, duration: *duration, conns: *conns, threads: *threads, cpuProfile: *cpuProfile, settings: settings})
+	case *mysqlDSN != "":
 		err = runMySQL(*mysqlDSN, *rounds, *duration, *conns)
-	} else {
+	default:
 		err = run(*rounds, *duration, *conns)
 	}
 	if err != nil {
@@ -118,11 +152,7 @@ func Start(settings ...string) (*Env, error) {
 	}
 	env := &Env{App: app, Echo: api, BaseURL: ep.BaseURL()}
 
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.GET("/bare", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]any{"id": "0192f7a0-0000-7000-8000-000000000000", "body": "hello", "commentCount": 0})
-	})
+	e := newBare()
 	env.Bare = e
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -132,11 +162,25 @@ func Start(settings ...string) (*Env, error) {
 	go func() { _ = env.bare.Serve(ln) }()
 	env.BareURL = "http://" + ln.Addr().String() + "/bare"
 
-	if err := env.signIn(); err != nil {
+	s, err := signIn(env.BaseURL)
+	if err != nil {
 		env.Stop()
 		return nil, err
 	}
+	env.Token, env.UserID, env.PostID = s.Token, s.UserID, s.PostID
 	return env, nil
+}
+
+// newBare returns the bare Echo server the app is compared with: one
+// route, GET /bare, answering a fixed small JSON document, and no
+// middleware.
+func newBare() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/bare", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]any{"id": "0192f7a0-0000-7000-8000-000000000000", "body": "hello", "commentCount": 0})
+	})
+	return e
 }
 
 // Stop shuts both servers down.
@@ -149,7 +193,16 @@ func (e *Env) Stop() {
 	_ = e.App.Stop(ctx)
 }
 
-func (e *Env) signIn() error {
+// session is a signed-in user of a running server and one post of theirs.
+type session struct {
+	Token, UserID, PostID string
+}
+
+// signIn signs a new user up on the server at baseURL through the public
+// API (sign-up, the confirmation code from the local identity provider's
+// dev mailbox, sign-in) and creates a post.
+func signIn(baseURL string) (session, error) {
+	var s session
 	email := fmt.Sprintf("load-%d@example.com", time.Now().UnixNano())
 	call := func(method, path, token string, body any, out any) error {
 		var r io.Reader
@@ -157,7 +210,7 @@ func (e *Env) signIn() error {
 			b, _ := json.Marshal(body)
 			r = bytes.NewReader(b)
 		}
-		req, _ := http.NewRequest(method, e.BaseURL+path, r)
+		req, _ := http.NewRequest(method, baseURL+path, r)
 		req.Header.Set("Content-Type", "application/json")
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
@@ -177,31 +230,31 @@ func (e *Env) signIn() error {
 		return nil
 	}
 	if err := call("POST", "/v1/auth/signup", "", map[string]string{"email": email, "password": "loadtest123", "displayName": "Load"}, nil); err != nil {
-		return err
+		return s, err
 	}
 	var mail struct{ Messages []struct{ Code string } }
 	if err := call("GET", "/v1/dev/mail?to="+email, "", nil, &mail); err != nil || len(mail.Messages) == 0 {
-		return fmt.Errorf("no confirmation code: %v", err)
+		return s, fmt.Errorf("no confirmation code: %v", err)
 	}
 	if err := call("POST", "/v1/auth/confirm", "", map[string]string{"email": email, "code": mail.Messages[0].Code}, nil); err != nil {
-		return err
+		return s, err
 	}
 	var tokens struct{ AccessToken string }
 	if err := call("POST", "/v1/auth/signin", "", map[string]string{"email": email, "password": "loadtest123"}, &tokens); err != nil {
-		return err
+		return s, err
 	}
-	e.Token = tokens.AccessToken
+	s.Token = tokens.AccessToken
 	var me struct{ ID string }
-	if err := call("GET", "/v1/me", e.Token, nil, &me); err != nil {
-		return err
+	if err := call("GET", "/v1/me", s.Token, nil, &me); err != nil {
+		return s, err
 	}
-	e.UserID = me.ID
+	s.UserID = me.ID
 	var post struct{ ID string }
-	if err := call("POST", "/v1/posts", e.Token, map[string]any{"body": "hello world", "mediaIds": []string{}}, &post); err != nil {
-		return err
+	if err := call("POST", "/v1/posts", s.Token, map[string]any{"body": "hello world", "mediaIds": []string{}}, &post); err != nil {
+		return s, err
 	}
-	e.PostID = post.ID
-	return nil
+	s.PostID = post.ID
+	return s, nil
 }
 
 // Target is one kind of request to measure.

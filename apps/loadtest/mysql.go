@@ -198,18 +198,8 @@ var (
 // returns its requests per second; any non-2xx answer or socket error is
 // an error.
 func runWrk(wrk, url, header string, conns int, d time.Duration) (float64, error) {
-	out, err := exec.Command(wrk, "-t1", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(max(1, int(d.Round(time.Second).Seconds())))+"s", "-H", header, url).CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("wrk: %w: %s", err, out)
-	}
-	if m := wrkErrors.Find(out); m != nil {
-		return 0, fmt.Errorf("wrk: %s", m)
-	}
-	m := wrkRate.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("wrk: no rate in %q", out)
-	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	res, err := wrkStats(wrk, url, header, 1, conns, d)
+	return res.rps, err
 }
 
 // redactDSN drops the password from a DSN for printing.
