@@ -416,3 +416,51 @@ func TestWritesWithoutFeedHeads(t *testing.T) {
 		t.Errorf("comment on a missing post: %v, want NotFound", err)
 	}
 }
+
+// TestDeleteLargePost: a post whose comments, media and mutes would make
+// DeletePost's one-statement join too large is deleted with one DELETE
+// per table instead, with the same result.
+func TestDeleteLargePost(t *testing.T) {
+	old := maxDeleteJoin
+	maxDeleteJoin = 1
+	t.Cleanup(func() { maxDeleteJoin = old })
+	s := newTestStore(t, Options{})
+	ctx := t.Context()
+	author, other := porttest.NewID(), porttest.NewID()
+	now := time.Now().UTC()
+	var media []string
+	for range 2 {
+		m, err := s.CreateMedia(ctx, domain.Media{ID: porttest.NewID(), OwnerID: author, Purpose: domain.PurposePost, Status: domain.MediaReady, CreatedAt: now}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		media = append(media, m.ID)
+	}
+	post, err := s.CreatePost(ctx, domain.Post{ID: porttest.NewID(), AuthorID: author, Body: "x", MediaIDs: media})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		c := domain.Comment{ID: porttest.NewID(), PostID: post.ID, AuthorID: other, Body: "c"}
+		n := &domain.Notification{ID: porttest.NewID(), UserID: author, Type: domain.NotificationComment, ActorID: other, PostID: post.ID, CommentID: c.ID}
+		if _, err := s.CreateComment(ctx, c, author, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MutePost(ctx, other, post.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	_, removed, err := s.DeletePost(ctx, post.ID, nil)
+	if err != nil || len(removed) != 2 || removed[0].ID != media[0] || removed[1].ID != media[1] {
+		t.Fatalf("DeletePost: %v, removed %v", err, removed)
+	}
+	for table, q := range map[string]string{
+		"posts": "SELECT COUNT(*) FROM posts WHERE id = ?", "comments": "SELECT COUNT(*) FROM comments WHERE post_id = ?",
+		"notifications": "SELECT COUNT(*) FROM notifications WHERE post_id = ?", "media": "SELECT COUNT(*) FROM media WHERE post_id = ?",
+		"post_mutes": "SELECT COUNT(*) FROM post_mutes WHERE post_id = ?",
+	} {
+		if n := testCount(t, s.writer, q, post.ID); n != 0 {
+			t.Errorf("%d rows left in %s", n, table)
+		}
+	}
+}

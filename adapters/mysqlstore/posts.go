@@ -398,8 +398,8 @@ func (s *Store) DeletePost(ctx context.Context, id string, fn func(p domain.Post
 }
 
 // maxDeleteJoin bounds the rows of DeletePost's one-statement DELETE,
-// whose join multiplies comments, media and mutes.
-const maxDeleteJoin = 20000
+// whose join multiplies comments, media and mutes (a variable for a test).
+var maxDeleteJoin = 20000
 
 // commentRef names a comment, its author and its notification (if any).
 type commentRef struct {
