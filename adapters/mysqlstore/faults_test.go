@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,10 +21,15 @@ import (
 )
 
 // faultProxy forwards TCP connections to the database and can cut them all
-// (the database "stops") and let them through again (it "comes back").
+// (the database "stops") and let them through again (it "comes back"), or
+// make the database die between doing and answering (dieAfterAnswering).
+// With a delay it holds every chunk of bytes that long in each direction
+// (a network's latency; chunks keep their order and do not slow each
+// other down).
 type faultProxy struct {
 	ln     net.Listener
 	target string
+	delay  time.Duration
 	down   atomic.Bool
 	// dieAfter, when set, is a client packet after which the database
 	// "dies" the moment it answers: the answer is dropped and every
@@ -34,15 +40,15 @@ type faultProxy struct {
 	wg       sync.WaitGroup
 }
 
-func newFaultProxy(t *testing.T, target string) *faultProxy {
-	t.Helper()
+func newFaultProxy(tb testing.TB, target string, delay time.Duration) *faultProxy {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	p := &faultProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p := &faultProxy{ln: ln, target: target, delay: delay, conns: map[net.Conn]bool{}}
 	p.wg.Go(p.serve)
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		ln.Close()
 		p.cut()
 		p.wg.Wait()
@@ -71,30 +77,56 @@ func (p *faultProxy) serve() {
 		p.conns[c], p.conns[up] = true, true
 		p.mu.Unlock()
 		var sent atomic.Bool // the client sent the dieAfter packet
-		pipe := func(dst, src net.Conn, toServer bool) {
-			defer func() { dst.Close(); src.Close() }()
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := src.Read(buf)
-				if n > 0 {
-					if !toServer && sent.Load() {
-						p.cut() // the server answered: it has done it; nobody hears
-						return
-					}
-					if _, werr := dst.Write(buf[:n]); werr != nil {
-						return
-					}
-					if m := p.dieAfter.Load(); toServer && m != nil && bytes.Contains(buf[:n], *m) {
-						sent.Store(true)
-					}
-				}
-				if err != nil {
-					return
-				}
+		p.wg.Go(func() { p.pipe(up, c, true, &sent) })
+		p.wg.Go(func() { p.pipe(c, up, false, &sent) })
+	}
+}
+
+// pipe copies src to dst, each chunk written p.delay after it was read.
+func (p *faultProxy) pipe(dst, src net.Conn, toServer bool, sent *atomic.Bool) {
+	type chunk struct {
+		data []byte
+		at   time.Time
+	}
+	q := make(chan chunk, 1024)
+	go func() {
+		defer close(q)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- chunk{append([]byte(nil), buf[:n]...), time.Now().Add(p.delay)}
+			}
+			if err != nil {
+				return
 			}
 		}
-		p.wg.Go(func() { pipe(up, c, true) })
-		p.wg.Go(func() { pipe(c, up, false) })
+	}()
+	defer func() {
+		dst.Close()
+		src.Close()
+		for range q { // let the reader end
+		}
+	}()
+	for c := range q {
+		// Timers here are about a millisecond coarse (time.Sleep(250µs)
+		// takes 1.1 ms): sleep only the part above that, spin the rest.
+		if d := time.Until(c.at) - 2*time.Millisecond; d > 0 {
+			time.Sleep(d)
+		}
+		for time.Now().Before(c.at) {
+			runtime.Gosched()
+		}
+		if !toServer && sent.Load() {
+			p.cut() // the server answered: it has done it; nobody hears
+			return
+		}
+		if _, err := dst.Write(c.data); err != nil {
+			return
+		}
+		if m := p.dieAfter.Load(); toServer && m != nil && bytes.Contains(c.data, *m) {
+			sent.Store(true)
+		}
 	}
 }
 
@@ -237,7 +269,7 @@ func newProxiedStore(t *testing.T) (*Store, *faultProxy, string) {
 	t.Helper()
 	dsn := testDatabase(t, false)
 	mc, _ := mysql.ParseDSN(dsn)
-	proxy := newFaultProxy(t, mc.Addr)
+	proxy := newFaultProxy(t, mc.Addr, 0)
 	c := DefaultConfig()
 	c.DSN = proxiedDSN(t, dsn, proxy.addr())
 	c.QueryTimeout = time.Second

@@ -2,11 +2,8 @@ package mysqlstore
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,8 +88,8 @@ func auth(token string) map[string]string {
 
 // BenchmarkWriteLatency measures one client creating posts and comments
 // (through the store, then through the whole HTTP stack), one after the
-// other, with MariaDB reached directly and through a proxy that holds
-// every chunk of bytes for 0.25 ms each way: the 0.5 ms round trip of a
+// other, with MariaDB reached directly and through a fault proxy that
+// holds every chunk of bytes for 0.25 ms each way: the 0.5 ms round trip of a
 // database in the same AWS availability zone, where round trips, not
 // the server's work, make a write's latency.
 //
@@ -106,7 +103,7 @@ func BenchmarkWriteLatency(b *testing.B) {
 				b.Fatal(err)
 			}
 			if rtt > 0 {
-				mc.Addr = newDelayProxy(b, mc.Addr, rtt/2).addr()
+				mc.Addr = newFaultProxy(b, mc.Addr, rtt/2).addr()
 			}
 			c := DefaultConfig()
 			c.DSN = mc.FormatDSN()
@@ -129,92 +126,5 @@ func BenchmarkWriteLatency(b *testing.B) {
 				}
 			})
 		})
-	}
-}
-
-// delayProxy forwards TCP connections to a server, holding every chunk of
-// bytes for a fixed delay in each direction (a network's latency; chunks
-// keep their order and are not slowed by each other).
-type delayProxy struct {
-	ln    net.Listener
-	delay time.Duration
-	wg    sync.WaitGroup
-}
-
-func newDelayProxy(tb testing.TB, target string, delay time.Duration) *delayProxy {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &delayProxy{ln: ln, delay: delay}
-	var mu sync.Mutex
-	var conns []net.Conn
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.DialTimeout("tcp", target, 2*time.Second)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, up)
-			mu.Unlock()
-			p.wg.Go(func() { p.pipe(up, c) })
-			p.wg.Go(func() { p.pipe(c, up) })
-		}
-	})
-	tb.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *delayProxy) addr() string { return p.ln.Addr().String() }
-
-// pipe copies src to dst, each chunk written delay after it was read.
-func (p *delayProxy) pipe(dst, src net.Conn) {
-	type chunk struct {
-		data []byte
-		at   time.Time
-	}
-	q := make(chan chunk, 1024)
-	go func() {
-		defer close(q)
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := src.Read(buf)
-			if n > 0 {
-				q <- chunk{append([]byte(nil), buf[:n]...), time.Now().Add(p.delay)}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	defer dst.Close()
-	for c := range q {
-		// Timers here are about a millisecond coarse (time.Sleep(250µs)
-		// takes 1.1 ms): sleep only the part above that, spin the rest.
-		if d := time.Until(c.at) - 2*time.Millisecond; d > 0 {
-			time.Sleep(d)
-		}
-		for time.Now().Before(c.at) {
-			runtime.Gosched()
-		}
-		if _, err := dst.Write(c.data); err != nil {
-			_, _ = io.Copy(io.Discard, src)
-			return
-		}
 	}
 }
