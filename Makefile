@@ -3,15 +3,15 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 
-.PHONY: run test unit services generate check-generate check-fmt vet fuzz bench load load-mysql build lambda
+.PHONY: run test unit services generate check-generate check-fmt vet fuzz bench load load-mysql build lambda lint-openapi
 
 ## run: start the Echo app on 127.0.0.1:8000 with every adapter in memory
 run:
 	$(GO) run ./apps/server serve
 
-## test: services, formatting, vet, staticcheck, stale-mock check, race-enabled tests
+## test: services, formatting, vet, staticcheck, the OpenAPI lint, stale-mock check, race-enabled tests
 ## (integration tests included), short fuzzing
-test: services check-fmt vet lint check-generate unit fuzz
+test: services check-fmt vet lint lint-openapi check-generate unit fuzz
 
 ## unit: the race-enabled tests alone; without `make services` first, the
 ## integration tests skip (or fail, with CI=true) and name the script to run
@@ -38,6 +38,16 @@ vet:
 .PHONY: lint
 lint:
 	$(GO) tool staticcheck $(PKGS)
+
+## lint-openapi: @redocly/cli lint of apps/httpapi/internal/apidoc/openapi.yaml
+## with the recommended rules (redocly.yaml); any error or warning fails it
+## (installed by scripts/ci/redocly.sh)
+lint-openapi:
+	@redocly="$${CLOUDPOST_CACHE:-$$HOME/.cache/cloudpost}/npm-redocly/node_modules/.bin/redocly"; \
+	[ -x "$$redocly" ] || { echo "lint-openapi: $$redocly missing; run bash scripts/ci/redocly.sh"; exit 1; }; \
+	out=$$(REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true "$$redocly" lint --config redocly.yaml --format stylish --max-problems 1000); rc=$$?; \
+	if [ -n "$$out" ]; then echo "$$out"; fi; \
+	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "lint-openapi: redocly found problems (warnings fail too)"; exit 1; fi
 
 ## generate: regenerate the gomock mocks of every port
 generate:
