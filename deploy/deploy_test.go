@@ -21,6 +21,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/cloudpost/cloudpost/apps/config"
+	"github.com/cloudpost/cloudpost/apps/httpapi"
 	"github.com/cloudpost/cloudpost/apps/lambda/functions"
 	"github.com/cloudpost/cloudpost/core/domain"
 )
@@ -742,14 +743,15 @@ func TestTemplateAuthorizerMatchesTheVerifier(t *testing.T) {
 	if !reflect.DeepEqual(dig(cors, "AllowOrigins"), []any{"https://app.example.com", "https://admin.example.com"}) {
 		t.Errorf("API CORS origins %v", dig(cors, "AllowOrigins"))
 	}
-	for _, h := range []string{"authorization", "content-type", "if-match"} {
-		if !slices.Contains(asStrings(dig(cors, "AllowHeaders")), h) {
-			t.Errorf("API CORS must allow the %s header", h)
+	// The same headers as the server's own CORS middleware.
+	for _, h := range httpapi.CORSAllowHeaders {
+		if !slices.Contains(asStrings(dig(cors, "AllowHeaders")), strings.ToLower(h)) {
+			t.Errorf("API CORS must allow the %s header (as httpapi.CORSAllowHeaders)", h)
 		}
 	}
-	for _, h := range []string{"etag", "location", "x-request-id"} {
-		if !slices.Contains(asStrings(dig(cors, "ExposeHeaders")), h) {
-			t.Errorf("API CORS must expose the %s header", h)
+	for _, h := range httpapi.CORSExposeHeaders {
+		if !slices.Contains(asStrings(dig(cors, "ExposeHeaders")), strings.ToLower(h)) {
+			t.Errorf("API CORS must expose the %s header (as httpapi.CORSExposeHeaders)", h)
 		}
 	}
 }

@@ -172,16 +172,28 @@ func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 // before authentication.
 func corsMiddleware(origins []string) echo.MiddlewareFunc {
 	return middleware.CORSWithConfig(middleware.CORSConfig{
-		AllowOrigins: origins,
-		AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
-		// If-None-Match: * is signed into every upload of the local blob
-		// route (it writes once), whose preflight this answers too.
-		AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType, "If-Match", "If-None-Match", echo.HeaderXRequestID},
-		ExposeHeaders: []string{
-			"ETag", echo.HeaderLocation, echo.HeaderXRequestID, echo.HeaderRetryAfter, echo.HeaderWWWAuthenticate,
-		},
-		MaxAge: 600,
+		AllowOrigins:  origins,
+		AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+		AllowHeaders:  CORSAllowHeaders,
+		ExposeHeaders: CORSExposeHeaders,
+		MaxAge:        600,
 	})
+}
+
+// CORSAllowHeaders are the request headers a browser page on an allowed
+// origin may send (its preflight names them). deploy/template.yaml's API
+// CORS allows the same (a test compares them). If-None-Match: * is signed
+// into every upload of the local blob route (it writes once), whose
+// preflight this answers too; Last-Event-ID resumes the notification stream.
+var CORSAllowHeaders = []string{
+	echo.HeaderAuthorization, echo.HeaderContentType, "If-Match", "If-None-Match", echo.HeaderXRequestID,
+	HeaderIdempotencyKey, "Last-Event-ID",
+}
+
+// CORSExposeHeaders are the response headers a page's script may read.
+var CORSExposeHeaders = []string{
+	"ETag", echo.HeaderLocation, echo.HeaderXRequestID, echo.HeaderRetryAfter, echo.HeaderWWWAuthenticate,
+	headerReplayed, "RateLimit", "RateLimit-Policy",
 }
 
 // bodyLimit refuses bodies above the limit with 413: by Content-Length before

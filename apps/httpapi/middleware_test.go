@@ -183,7 +183,7 @@ func TestCORS(t *testing.T) {
 	en := newEnv(t)
 	preflight := func(origin string) *resp {
 		return en.do(req{method: "OPTIONS", path: "/v1/posts", header: map[string]string{
-			"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type,if-match",
+			"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type,if-match,idempotency-key",
 		}})
 	}
 	r := preflight("https://app.example").want(t, http.StatusNoContent)
@@ -192,6 +192,7 @@ func TestCORS(t *testing.T) {
 		!strings.Contains(h.Get("Access-Control-Allow-Methods"), "PATCH") ||
 		!strings.Contains(h.Get("Access-Control-Allow-Headers"), "If-Match") ||
 		!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
+		!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Idempotency-Key") ||
 		h.Get("Access-Control-Max-Age") == "" {
 		t.Fatalf("preflight headers %v", h)
 	}
@@ -210,7 +211,7 @@ func TestCORS(t *testing.T) {
 	// A simple request exposes the headers clients need.
 	r = en.do(req{method: "GET", path: "/healthz", header: map[string]string{"Origin": "https://app.example"}}).want(t, http.StatusOK)
 	exposed := r.header.Get("Access-Control-Expose-Headers")
-	for _, name := range []string{"ETag", "Location", "X-Request-Id", "Retry-After"} {
+	for _, name := range []string{"ETag", "Location", "X-Request-Id", "Retry-After", "Idempotent-Replayed", "RateLimit"} {
 		if !strings.Contains(exposed, name) {
 			t.Errorf("%s not exposed: %q", name, exposed)
 		}
