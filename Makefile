@@ -3,15 +3,16 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 
-.PHONY: run test unit services generate check-generate check-fmt vet fuzz bench load load-mysql build lambda lint-openapi
+.PHONY: run test unit services generate check-generate check-fmt vet fuzz bench load load-mysql build lambda lint-openapi js client-test web-test
 
 ## run: start the Echo app on 127.0.0.1:8000 with every adapter in memory
 run:
 	$(GO) run ./apps/server serve
 
 ## test: services, formatting, vet, staticcheck, the OpenAPI lint, stale-mock check, race-enabled tests
-## (integration tests included), short fuzzing
-test: services check-fmt vet lint lint-openapi check-generate unit fuzz
+## (integration tests included), short fuzzing, the TypeScript client's tests and the
+## web app's browser tests
+test: services check-fmt vet lint lint-openapi check-generate unit fuzz js
 
 ## unit: the race-enabled tests alone; without `make services` first, the
 ## integration tests skip (or fail, with CI=true) and name the script to run
@@ -48,6 +49,22 @@ lint-openapi:
 	out=$$(REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true "$$redocly" lint --config redocly.yaml --format stylish --max-problems 1000); rc=$$?; \
 	if [ -n "$$out" ]; then echo "$$out"; fi; \
 	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "lint-openapi: redocly found problems (warnings fail too)"; exit 1; fi
+
+## js: the TypeScript client (clients/typescript) and the React example app
+## (examples/web), each installed with `npm ci` (from npm's cache in
+## ~/.npm once warm), tested against real servers started by the tests
+js: client-test web-test
+
+## client-test: the client's generated types match openapi.yaml, then its
+## build and tests against `cloudpost serve` (memory and S3 modes)
+client-test:
+	cd clients/typescript && npm ci --no-audit --no-fund --prefer-offline --loglevel=error && npm run check-generate && npm test
+
+## web-test: the React app built and driven in headless Chromium
+## (playwright-core + Debian's chromium) in memory and S3 modes, plus the
+## CORS refusal; screenshots in dist/browser-screenshots/
+web-test: client-test
+	cd examples/web && npm ci --no-audit --no-fund --prefer-offline --loglevel=error && npm run test:browser
 
 ## generate: regenerate the gomock mocks of every port
 generate:
