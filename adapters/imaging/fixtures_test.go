@@ -202,10 +202,12 @@ func toNRGBA(m image.Image) *image.NRGBA {
 	return n
 }
 
-// skipUnderRace skips pixel-heavy tests with no concurrency of their own
-// under the race detector, which slows such loops tenfold (and whose shadow
-// memory a memory measurement would count); they run in every normal
-// `go test`. The pipeline's goroutines are exercised by every other test.
+// skipUnderRace skips pixel-heavy tests under the race detector, which
+// slows such loops tenfold (and whose shadow memory a memory measurement
+// would count); they run in every normal `go test`, and `make unit` runs
+// this package once more without -race. The pipeline's goroutines are the
+// same for every image, and the contract suite and the budget tests
+// exercise them under the race detector.
 func skipUnderRace(t *testing.T) {
 	if raceEnabled {
 		t.Skip("pixel-heavy; run without -race")

@@ -266,6 +266,7 @@ func realProfiles(t *testing.T) map[string][]byte {
 // under its own profile). Read as sRGB, which is what variants without the
 // profile get, the same pixels are far off.
 func TestDisplayP3ColourKept(t *testing.T) {
+	skipUnderRace(t)
 	profiles := map[string][]byte{"built Display P3": porttest.ImagesDisplayP3Profile()}
 	for name, p := range realProfiles(t) {
 		profiles[name] = p

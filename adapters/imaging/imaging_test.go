@@ -198,6 +198,7 @@ func webpExtended(w, h int, image, alph, tiff []byte) []byte {
 }
 
 func TestOrientationAllEight(t *testing.T) {
+	skipUnderRace(t)
 	p := New(Config{})
 	want, cs := quadrants(160, 96)
 	for o := 1; o <= 8; o++ {
@@ -269,6 +270,7 @@ func TestTIFFOrientation(t *testing.T) {
 // --- colour ---
 
 func TestMeanColourKept(t *testing.T) {
+	skipUnderRace(t)
 	p := New(Config{})
 	// Tall enough that the thumb, luma and 4:2:0 chroma alike, is made
 	// from a halved level; the small variant is filtered from level 0, the
@@ -358,6 +360,7 @@ func TestMeanColourKept(t *testing.T) {
 }
 
 func TestOutputFormat(t *testing.T) {
+	skipUnderRace(t)
 	p := New(Config{})
 	opaque := photo(400, 300, 5)
 	half := image.NewNRGBA(opaque.Rect)
@@ -448,6 +451,7 @@ func TestJPEGQuality(t *testing.T) {
 // neighbours (filtering non-premultiplied values would give dark or red
 // fringes), and partly covered edge pixels keep the opaque colour.
 func TestAlphaEdgesHaveNoFringes(t *testing.T) {
+	skipUnderRace(t)
 	p := New(Config{})
 	// Wider than the medium variant, and tall enough that the thumb is
 	// made from a halved level: every variant but the large one (the
@@ -520,6 +524,7 @@ func TestNoUpscalingAndExactCopy(t *testing.T) {
 
 // Every decoded image type the standard decoders return is handled.
 func TestInputPixelTypes(t *testing.T) {
+	skipUnderRace(t)
 	p := New(Config{})
 	base := photo(300, 200, 8)
 	rgba64 := image.NewRGBA64(base.Rect)

@@ -147,6 +147,7 @@ func (w *jpegBitWriter) flush(out []byte) []byte {
 // The hand-made fixtures of the memory measurement decode to what they
 // claim, at small sizes.
 func TestHandMadeFixturesDecode(t *testing.T) {
+	skipUnderRace(t)
 	for _, c := range []struct {
 		name string
 		data []byte

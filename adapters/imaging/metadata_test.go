@@ -255,6 +255,7 @@ func countOf(s []string, v string) int {
 // behind: each variant holds only what its encoder writes, plus the ICC
 // profile, and none of the planted values.
 func TestEveryMetadataBlockRemoved(t *testing.T) {
+	skipUnderRace(t)
 	p := New(Config{})
 	p3 := porttest.ImagesDisplayP3Profile()
 	opaque := photo(480, 320, 3)

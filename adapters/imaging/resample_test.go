@@ -201,6 +201,7 @@ func TestMakeWeights(t *testing.T) {
 // A flat plane stays flat, to the unit, through every path (8-tap and
 // generic, one and four channels), and a ramp stays a ramp.
 func TestResampleFlatAndRamp(t *testing.T) {
+	skipUnderRace(t)
 	for _, ch := range []int{1, 4} {
 		for _, size := range [][4]int{{2000, 1500, 1080, 810}, {7, 5, 4, 3}, {300, 200, 128, 128}, {97, 61, 97, 61}} {
 			p := newPlane(size[0], size[1], ch)
@@ -256,6 +257,7 @@ func TestOpaque4(t *testing.T) {
 // The unrolled 8-tap RGBA filter is the general one, and rows made in bands
 // are the rows made at once.
 func TestResampleVariantsAgree(t *testing.T) {
+	skipUnderRace(t)
 	src := newPlane(700, 500, 4)
 	for i := range src.pix {
 		src.pix[i] = uint8(i*151 + i*i*7)
