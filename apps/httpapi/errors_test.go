@@ -43,6 +43,8 @@ func TestProblem(t *testing.T) {
 		{"not confirmed", domain.Errorf(domain.UserNotConfirmed, "confirm first"), 403, domain.UserNotConfirmed, "confirm first", "", ""},
 		{"throttled", &domain.Error{Code: domain.TooManyRequests, Message: "slow down", RetryAfter: 1500 * time.Millisecond}, 429, domain.TooManyRequests, "slow down", "2", ""},
 		{"unavailable without hint", domain.Errorf(domain.Unavailable, "db down"), 503, domain.Unavailable, "db down", "1", ""},
+		{"conflict that passes", &domain.Error{Code: domain.Conflict, Message: "still running", RetryAfter: 59 * time.Second}, 409, domain.Conflict, "still running", "59", ""},
+		{"conflict", domain.Errorf(domain.Conflict, "version mismatch"), 409, domain.Conflict, "version mismatch", "", ""},
 		{"plain error", errors.New("sql: connection refused at 10.0.0.1"), 500, domain.Internal, "internal error", "", ""},
 		{"internal", domain.Wrap(errors.New("x"), domain.Internal, "secret"), 500, domain.Internal, "internal error", "", ""},
 		{"echo 404", echo.ErrNotFound, 404, domain.NotFound, "no such route", "", ""},

@@ -262,6 +262,25 @@ func (e *emulator) invokeStatus(t testing.TB, payload any) (int, []byte) {
 
 // logLines returns the function's JSON log lines (the emulator's own
 // lines are not JSON).
+// logLinesWhen waits until the function's log lines satisfy ready and
+// returns them (after 30 s, a hang bound, whatever is there): the runtime
+// may write a line after the invocation's answer has arrived.
+func (e *emulator) logLinesWhen(ready func([]map[string]any) bool) []map[string]any {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		lines := e.logLines()
+		if ready(lines) || time.Now().After(deadline) {
+			return lines
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// hasLog reports whether one of lines matches.
+func hasLog(lines []map[string]any, match func(map[string]any) bool) bool {
+	return slices.ContainsFunc(lines, match)
+}
+
 func (e *emulator) logLines() []map[string]any {
 	var out []map[string]any
 	for line := range strings.Lines(e.out.String()) {
@@ -366,9 +385,10 @@ func TestEmulatorAPI(t *testing.T) {
 		t.Errorf("REST API event: %+v", p)
 	}
 
+	isAccess := func(l map[string]any) bool { return l["message"] == "request" && l["path"] == "/v1/posts" }
 	var access map[string]any
-	for _, l := range e.logLines() {
-		if l["message"] == "request" && l["path"] == "/v1/posts" {
+	for _, l := range e.logLinesWhen(func(ls []map[string]any) bool { return hasLog(ls, isAccess) }) {
+		if isAccess(l) {
 			access = l
 		}
 	}
@@ -443,7 +463,11 @@ func TestEmulatorMedia(t *testing.T) {
 		}
 	}
 	var skippedGone, skippedVariant bool
-	for _, l := range e.logLines() {
+	lines := e.logLinesWhen(func(ls []map[string]any) bool {
+		return hasLog(ls, func(l map[string]any) bool { return l["message"] == "media processing skipped: item is gone" }) &&
+			hasLog(ls, func(l map[string]any) bool { return l["message"] == "media event skipped: key is not an upload" })
+	})
+	for _, l := range lines {
 		switch l["message"] {
 		case "media processing skipped: item is gone":
 			skippedGone = l["mediaId"] == "01900000-0000-7000-8000-000000000001" && l["awsRequestId"] != nil
@@ -530,11 +554,8 @@ func TestEmulatorPush(t *testing.T) {
 			if !slices.Equal(failed, tc.failed) {
 				t.Errorf("batch item failures %q, want %q", failed, tc.failed)
 			}
-			var logged bool
-			for _, l := range e.logLines() {
-				logged = logged || l["message"] == tc.log && l["awsRequestId"] != nil
-			}
-			if !logged {
+			want := func(l map[string]any) bool { return l["message"] == tc.log && l["awsRequestId"] != nil }
+			if !hasLog(e.logLinesWhen(func(ls []map[string]any) bool { return hasLog(ls, want) }), want) {
 				t.Errorf("no %q log line with the request id:\n%s", tc.log, e.out)
 			}
 		})

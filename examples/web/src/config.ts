@@ -2,6 +2,12 @@
 // build time, then `make run`'s http://127.0.0.1:8000.
 const DEFAULT_API = "http://127.0.0.1:8000";
 
+// `?api=` is honoured only by the dev server and by builds made with
+// VITE_CLOUDPOST_API_PARAM=1 (the browser tests): in a deployed app, a
+// crafted link to it would otherwise send the user's password and tokens to
+// a server of the link's choosing.
+const apiParamAllowed = import.meta.env.DEV || import.meta.env.VITE_CLOUDPOST_API_PARAM === "1";
+
 function fromQuery(name: string): string | null {
   try {
     return new URLSearchParams(window.location.search).get(name);
@@ -11,7 +17,7 @@ function fromQuery(name: string): string | null {
 }
 
 export const apiUrl: string = (
-  fromQuery("api") ||
+  (apiParamAllowed ? fromQuery("api") : null) ||
   (import.meta.env.VITE_CLOUDPOST_API_URL as string | undefined) ||
   DEFAULT_API
 ).replace(/\/+$/, "");

@@ -80,7 +80,13 @@ async function buildApp() {
     return;
   }
   const { build } = await import("vite");
-  await build({ root: webDir, logLevel: "warn", configFile: join(webDir, "vite.config.ts") });
+  // The tests point the app at their server with ?api=, which only such a build honours.
+  process.env.VITE_CLOUDPOST_API_PARAM = "1";
+  try {
+    await build({ root: webDir, logLevel: "warn", configFile: join(webDir, "vite.config.ts") });
+  } finally {
+    delete process.env.VITE_CLOUDPOST_API_PARAM;
+  }
 }
 
 const TYPES = {
@@ -547,6 +553,23 @@ test("cors: an origin not in CLOUDPOST_CORS_ORIGINS cannot call the API and says
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   await page.waitForTimeout(500);
   assert.equal(await page.locator("#api-unreachable").count(), 0, "no alert from the allowed origin");
+});
+
+test("a deployed build ignores ?api= (a crafted link cannot send credentials elsewhere)", { timeout: 120_000 }, async (t) => {
+  if (!haveChromium) return t.skip(`${executablePath} not found: run scripts/ci/chromium.sh`);
+  const outDir = await mkdtemp(join(tmpdir(), "cloudpost-web-deployed-"));
+  t.after(() => rm(outDir, { recursive: true, force: true }));
+  const { build } = await import("vite");
+  await build({ root: webDir, logLevel: "warn", configFile: join(webDir, "vite.config.ts"), build: { outDir, emptyOutDir: true } });
+  const site = await serveStatic(outDir);
+  t.after(site.close);
+  const X = await openBrowser("deployed");
+  t.after(X.close);
+  await X.page.goto(`${site.origin}/?api=${encodeURIComponent("http://127.0.0.1:9")}#/signin`);
+  await X.page.getByRole("heading", { name: "Sign in" }).waitFor();
+  const footer = (await X.page.locator("footer").innerText()).replace(/\s+/g, " ");
+  assert.match(footer, /http:\/\/127\.0\.0\.1:8000/, "the built-in API URL");
+  assert.doesNotMatch(footer, /127\.0\.0\.1:9\b/, "not the one from the link");
 });
 
 test("s3 mode: the same flow with direct browser uploads to versitygw", { timeout: 240_000 }, async (t) => {
