@@ -12,17 +12,14 @@ run:
 ## test: services, formatting, vet, staticcheck, the OpenAPI lint, stale-mock check, race-enabled tests
 ## (integration tests included), short fuzzing, the TypeScript client's tests and the
 ## web app's browser tests
-test: services check-fmt lint lint-openapi check-generate unit vet-untested fuzz js
+test: services check-fmt vet lint lint-openapi check-generate unit fuzz js
 
 ## unit: the race-enabled tests alone; without `make services` first, the
 ## integration tests skip (or fail, with CI=true) and name the script to run
 ## Four packages at once on two cores: many tests wait on MariaDB, versitygw
 ## or a child process, so -p 4 finishes about a quarter sooner than the default.
-## -vet=all: go test runs all of go vet's checks (not only its short list) on
-## every package it tests, on the build it makes anyway; vet-untested does the
-## packages without tests.
 unit:
-	$(GO) test -race -count=1 -p 4 -vet=all -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -p 4 -timeout 20m $(PKGS)
 	# the pixel-heavy imaging tests skip under the race detector: the package again without it
 	$(GO) test -count=1 ./adapters/imaging/
 
@@ -39,13 +36,6 @@ check-fmt:
 
 vet:
 	$(GO) vet $(PKGS)
-
-## vet-untested: go vet of the packages that have no tests (make test's
-## `unit` vets the others with go test -vet=all, without a second build)
-.PHONY: vet-untested
-vet-untested:
-	@pkgs=$$($(GO) list -f '{{if not (or .TestGoFiles .XTestGoFiles)}}{{.ImportPath}}{{end}}' $(PKGS)); \
-	[ -z "$$pkgs" ] || $(GO) vet $$pkgs
 
 ## lint: staticcheck (pinned as a tool in go.mod)
 .PHONY: lint
