@@ -10,27 +10,9 @@
 # (or through CLOUDPOST_COGNITO_LOCAL, the path of start.js).
 set -euo pipefail
 
-VERSION="${COGNITO_LOCAL_VERSION:-5.3.0}"
+# shellcheck source=../lib/npm-tool.sh
+source "$(dirname "$0")/../lib/npm-tool.sh"
 CACHE="${CLOUDPOST_CACHE:-$HOME/.cache/cloudpost}"
 PREFIX="$CACHE/cognito-local"
-START="$PREFIX/node_modules/cognito-local/lib/bin/start.js"
-STAMP="$PREFIX/cognito-local.version"
-
-if [[ -f "$START" && -f "$STAMP" && "$(cat "$STAMP")" == "$VERSION" ]]; then
-	echo "cognito-local.sh: cognito-local $VERSION already installed at $PREFIX"
-	echo "$PREFIX"
-	exit 0
-fi
-
-command -v node >/dev/null || { echo "cognito-local.sh: node is not on PATH (apt-get install nodejs npm)" >&2; exit 1; }
-command -v npm >/dev/null || { echo "cognito-local.sh: npm is not on PATH (apt-get install npm)" >&2; exit 1; }
-mkdir -p "$PREFIX"
-echo "cognito-local.sh: installing cognito-local $VERSION with npm into $PREFIX (node $(node --version))..."
-start=$(date +%s)
-# A private package.json so npm never walks up into another project.
-[[ -f "$PREFIX/package.json" ]] || echo '{"name":"cloudpost-cognito-local","private":true}' >"$PREFIX/package.json"
-npm install --prefix "$PREFIX" --no-audit --no-fund --omit=dev --loglevel=error "cognito-local@$VERSION"
-[[ -f "$START" ]] || { echo "cognito-local.sh: $START missing after npm install" >&2; exit 1; }
-echo "$VERSION" >"$STAMP"
-echo "cognito-local.sh: installed cognito-local $VERSION at $PREFIX in $(( $(date +%s) - start ))s"
-echo "$PREFIX"
+npm_tool cognito-local.sh cognito-local "${COGNITO_LOCAL_VERSION:-5.3.0}" "$PREFIX" "$PREFIX/cognito-local.version" \
+	"$PREFIX/node_modules/cognito-local/lib/bin/start.js"

@@ -12,29 +12,8 @@
 # (or through CLOUDPOST_NPM, another prefix holding node_modules/http_ece).
 set -euo pipefail
 
-VERSION="${HTTP_ECE_VERSION:-1.2.1}"
+# shellcheck source=../lib/npm-tool.sh
+source "$(dirname "$0")/../lib/npm-tool.sh"
 CACHE="${CLOUDPOST_CACHE:-$HOME/.cache/cloudpost}"
 PREFIX="$CACHE/npm"
-PKG="$PREFIX/node_modules/http_ece/package.json"
-STAMP="$PREFIX/http_ece.version"
-
-if [[ -f "$PKG" && -f "$STAMP" && "$(cat "$STAMP")" == "$VERSION" ]]; then
-	echo "node-webpush.sh: http_ece $VERSION already installed at $PREFIX"
-	echo "$PREFIX"
-	exit 0
-fi
-
-command -v node >/dev/null || { echo "node-webpush.sh: node is not on PATH (apt-get install nodejs npm)" >&2; exit 1; }
-command -v npm >/dev/null || { echo "node-webpush.sh: npm is not on PATH (apt-get install npm)" >&2; exit 1; }
-mkdir -p "$PREFIX"
-echo "node-webpush.sh: installing http_ece $VERSION with npm into $PREFIX (node $(node --version))..."
-start=$(date +%s)
-# A private package.json so npm never walks up into another project.
-[[ -f "$PREFIX/package.json" ]] || echo '{"name":"cloudpost-npm","private":true}' >"$PREFIX/package.json"
-npm install --prefix "$PREFIX" --no-audit --no-fund --omit=dev --loglevel=error "http_ece@$VERSION"
-[[ -f "$PKG" ]] || { echo "node-webpush.sh: $PKG missing after npm install" >&2; exit 1; }
-installed=$(node -p 'require(process.argv[1]).version' "$PKG")
-[[ "$installed" == "$VERSION" ]] || { echo "node-webpush.sh: npm installed http_ece $installed, want $VERSION" >&2; exit 1; }
-echo "$VERSION" >"$STAMP"
-echo "node-webpush.sh: installed http_ece $VERSION at $PREFIX in $(( $(date +%s) - start ))s"
-echo "$PREFIX"
+npm_tool node-webpush.sh http_ece "${HTTP_ECE_VERSION:-1.2.1}" "$PREFIX" "$PREFIX/http_ece.version"

@@ -67,6 +67,25 @@ async function waitFor(url, proc, logs, timeoutMs = 60_000) {
 }
 
 /**
+ * Spawns bin with args (and env, else this process's environment), keeping
+ * its output in logs; stop kills it and waits for its exit.
+ */
+function startProcess(bin, args, env) {
+  const logs = [];
+  const proc = spawn(bin, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  proc.stdout.on("data", (d) => logs.push(String(d)));
+  proc.stderr.on("data", (d) => logs.push(String(d)));
+  const exited = new Promise((r) => proc.once("exit", r));
+  const stop = async () => {
+    if (proc.exitCode === null) {
+      proc.kill("SIGKILL");
+      await exited;
+    }
+  };
+  return { proc, logs, stop };
+}
+
+/**
  * Starts `cloudpost serve` on a free port with `make run`'s defaults
  * (memory storage, memory blobs, the local identity provider and its dev
  * mailbox) overridden by env, and waits for /readyz.
@@ -78,26 +97,13 @@ export async function startServer({ env = {} } = {}) {
   const bin = await serverBinary();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const logs = [];
-  const proc = spawn(bin, ["serve"], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      CLOUDPOST_HTTP_ADDR: `127.0.0.1:${port}`,
-      CLOUDPOST_LOG_LEVEL: "warn",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const { proc, logs, stop } = startProcess(bin, ["serve"], {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    CLOUDPOST_HTTP_ADDR: `127.0.0.1:${port}`,
+    CLOUDPOST_LOG_LEVEL: "warn",
+    ...env,
   });
-  proc.stdout.on("data", (d) => logs.push(String(d)));
-  proc.stderr.on("data", (d) => logs.push(String(d)));
-  const exited = new Promise((r) => proc.once("exit", r));
-  const stop = async () => {
-    if (proc.exitCode === null) {
-      proc.kill("SIGKILL");
-      await exited;
-    }
-  };
   try {
     await waitFor(`${url}/readyz`, proc, logs);
   } catch (err) {
@@ -149,21 +155,13 @@ export async function startS3({ corsOrigins }) {
   const data = join(dir, "data");
   await mkdir(data);
   const port = await freePort();
-  const logs = [];
-  const proc = spawn(
+  const { proc, logs, stop: stopProcess } = startProcess(
     gw,
     ["--access", s3.access, "--secret", s3.secret, "--region", s3.region,
       "--port", `127.0.0.1:${port}`, "--health", "/health", "--keep-alive", "--quiet", "posix", data],
-    { stdio: ["ignore", "pipe", "pipe"] },
   );
-  proc.stdout.on("data", (d) => logs.push(String(d)));
-  proc.stderr.on("data", (d) => logs.push(String(d)));
-  const exited = new Promise((r) => proc.once("exit", r));
   const stop = async () => {
-    if (proc.exitCode === null) {
-      proc.kill("SIGKILL");
-      await exited;
-    }
+    await stopProcess();
     await rm(dir, { recursive: true, force: true });
   };
   const endpoint = `http://127.0.0.1:${port}`;
