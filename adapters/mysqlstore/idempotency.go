@@ -81,7 +81,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, r domain.IdempotencyRec
 	if !validID(r.Token) {
 		return domain.IdempotencyRecord{}, false, domain.Errorf(domain.Invalid, "an idempotency token must be 1 to 64 printable ASCII characters")
 	}
-	if !printableASCII(r.Fingerprint, maxFingerprint) {
+	if !domain.PrintableASCII(r.Fingerprint, maxFingerprint) {
 		return domain.IdempotencyRecord{}, false, domain.Errorf(domain.Invalid, "a request fingerprint must be 1 to %d printable ASCII characters", maxFingerprint)
 	}
 	r.State, r.ResourceID, r.Response = domain.IdempotencyRunning, "", nil
@@ -115,20 +115,6 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, r domain.IdempotencyRec
 		return cur, n == 2 && cur.Token == r.Token, nil
 	}
 	return domain.IdempotencyRecord{}, false, domain.Errorf(domain.Conflict, "the Idempotency-Key changed while it was claimed; try again")
-}
-
-// printableASCII reports whether s is 1 to max printable ASCII characters
-// (spaces included).
-func printableASCII(s string, max int) bool {
-	if s == "" || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // getIdempotencyKey reads the record of (userID, key). Returns NotFound.

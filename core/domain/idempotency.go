@@ -12,12 +12,24 @@ func ValidateIdempotencyKey(key string) error {
 	if key == "" || len(key) > MaxIdempotencyKeyLen {
 		return Errorf(Invalid, "Idempotency-Key must be 1 to %d characters", MaxIdempotencyKeyLen)
 	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < 0x20 || key[i] > 0x7e {
-			return Errorf(Invalid, "Idempotency-Key must be printable ASCII (a UUID is a good key)")
-		}
+	if !PrintableASCII(key, MaxIdempotencyKeyLen) {
+		return Errorf(Invalid, "Idempotency-Key must be printable ASCII (a UUID is a good key)")
 	}
 	return nil
+}
+
+// PrintableASCII reports whether s is 1 to max printable ASCII characters
+// (spaces included).
+func PrintableASCII(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // IdempotencyState is how far the request that claimed a key got.
