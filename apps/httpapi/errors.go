@@ -93,8 +93,9 @@ const defaultRetryAfter = time.Second
 
 // Problem returns the problem document for err and the headers that must
 // accompany it: Content-Type, WWW-Authenticate for 401, Retry-After for 429
-// and 503 (and for a 409 whose error carries a hint). Any error that is not a *domain.Error (and any Internal one) is an
-// Internal problem whose detail is only "internal error": log err yourself.
+// and 503 (and for a 409 whose error carries a hint). Any error that is not
+// a *domain.Error (and any Internal one) is an Internal problem whose detail
+// is only "internal error": log err yourself.
 // Echo's *echo.HTTPError values (unknown route, wrong method, body too
 // large) keep their status.
 func Problem(err error, requestID string) (ProblemDetails, http.Header) {
@@ -118,17 +119,15 @@ func Problem(err error, requestID string) (ProblemDetails, http.Header) {
 	switch status {
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", "Bearer")
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusConflict:
 		ra := domain.RetryAfter(err)
-		if ra <= 0 {
+		if ra <= 0 && status != http.StatusConflict {
 			ra = defaultRetryAfter
 		}
-		// Retry-After is whole seconds; round up so clients never retry early.
-		h.Set("Retry-After", strconv.FormatInt(int64((ra+time.Second-1)/time.Second), 10))
-	case http.StatusConflict:
-		// A conflict that passes (a request with the same Idempotency-Key
-		// still running) says when to retry.
-		if ra := domain.RetryAfter(err); ra > 0 {
+		// Only a conflict that passes (a request with the same
+		// Idempotency-Key still running) says when to retry. Retry-After is
+		// whole seconds; round up so clients never retry early.
+		if ra > 0 {
 			h.Set("Retry-After", strconv.FormatInt(int64((ra+time.Second-1)/time.Second), 10))
 		}
 	}
