@@ -13,9 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/awslabs/goformation/v7"
-	"github.com/awslabs/goformation/v7/cloudformation"
-	"github.com/awslabs/goformation/v7/cloudformation/serverless"
 	"github.com/awslabs/goformation/v7/intrinsics"
 	"github.com/labstack/echo/v4"
 	"go.uber.org/fx"
@@ -193,8 +190,9 @@ func (r *resolver) sub(input any, tpl any) any {
 	})
 }
 
-// parse resolves the template for s and parses it with goformation.
-func parse(t *testing.T, s scenario) (*cloudformation.Template, map[string]any) {
+// parse resolves the template for s; it returns it as a samTemplate and
+// as generic JSON.
+func parse(t *testing.T, s scenario) (*samTemplate, map[string]any) {
 	t.Helper()
 	data, err := os.ReadFile("template.yaml")
 	if err != nil {
@@ -263,9 +261,9 @@ func parse(t *testing.T, s scenario) (*cloudformation.Template, map[string]any) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl, err := goformation.ParseJSONWithOptions(processed, &intrinsics.ProcessorOptions{NoProcess: true})
-	if err != nil {
-		t.Fatalf("%s: goformation: %v", s.name, err)
+	tpl := &samTemplate{}
+	if err := jsonUnmarshal(processed, tpl); err != nil {
+		t.Fatalf("%s: template: %v", s.name, err)
 	}
 	var generic map[string]any
 	if err := jsonUnmarshal(processed, &generic); err != nil {
@@ -280,17 +278,19 @@ func parse(t *testing.T, s scenario) (*cloudformation.Template, map[string]any) 
 // function is one resolved AWS::Serverless::Function.
 type function struct {
 	name string
-	fn   *serverless.Function
+	fn   *samFunction
 	env  map[string]string
 }
 
 // templateFunctions returns the template's functions by handler, with Globals
 // applied as SAM applies them.
-func templateFunctions(t *testing.T, tpl *cloudformation.Template, generic map[string]any) map[string]function {
+func templateFunctions(t *testing.T, tpl *samTemplate, generic map[string]any) map[string]function {
 	t.Helper()
 	globals := dig(generic, "Globals", "Function")
 	out := map[string]function{}
-	for name, fn := range tpl.GetAllServerlessFunctionResources() {
+	for _, name := range tpl.namesOfType("AWS::Serverless::Function") {
+		fn := &samFunction{}
+		tpl.decodeProperties(t, name, fn)
 		if fn.Handler == nil {
 			t.Fatalf("%s has no Handler", name)
 		}
@@ -317,7 +317,7 @@ func TestTemplateFunctionsMatchTheBootstrap(t *testing.T) {
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
 			tpl, generic := parse(t, s)
-			if tpl.Transform == nil || tpl.Transform.String == nil || *tpl.Transform.String != "AWS::Serverless-2016-10-31" {
+			if tpl.Transform != "AWS::Serverless-2016-10-31" {
 				t.Fatal("not a SAM template")
 			}
 			fns := templateFunctions(t, tpl, generic)
@@ -496,9 +496,10 @@ func TestTemplateMediaEventsAndBucket(t *testing.T) {
 	if len(media.fn.Events) != 1 {
 		t.Fatalf("media events: %v", media.fn.Events)
 	}
-	for _, ev := range media.fn.Events {
-		s3 := ev.Properties.S3Event
-		if ev.Type != "S3" || s3 == nil || s3.Events == nil || s3.Events.String == nil || *s3.Events.String != "s3:ObjectCreated:*" {
+	for name, ev := range media.fn.Events {
+		var s3 s3Event
+		decodeEvent(t, "media event "+name, ev, "S3", &s3)
+		if s3.Events != "s3:ObjectCreated:*" {
 			t.Fatalf("media event %+v", ev)
 		}
 		if s3.Bucket != bucket {
@@ -525,10 +526,8 @@ func TestTemplateMediaEventsAndBucket(t *testing.T) {
 		t.Errorf("media retries must be bounded: %+v", cfg)
 	}
 
-	b, err := tpl.GetS3BucketWithName("MediaBucket")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var b s3Bucket
+	tpl.resource(t, "MediaBucket", "AWS::S3::Bucket", &b)
 	if b.BucketName == nil || *b.BucketName != bucket {
 		t.Errorf("bucket name %v", b.BucketName)
 	}
@@ -553,10 +552,8 @@ func TestTemplateCognito(t *testing.T) {
 	tpl, generic := parse(t, scenarios[0])
 	fns := templateFunctions(t, tpl, generic)
 	cognito := fns[functions.HandlerCognito]
-	pool, err := tpl.GetCognitoUserPoolWithName("UserPool")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var pool cognitoUserPool
+	tpl.resource(t, "UserPool", "AWS::Cognito::UserPool", &pool)
 	if cognito.fn.FunctionName == nil {
 		t.Fatal("the cognito function needs a fixed name (the pool names it by ARN)")
 	}
@@ -571,7 +568,9 @@ func TestTemplateCognito(t *testing.T) {
 		t.Errorf("username attributes %v (cognitoauth signs in by email)", pool.UsernameAttributes)
 	}
 	var permitted bool
-	for _, p := range tpl.GetAllLambdaPermissionResources() {
+	for _, name := range tpl.namesOfType("AWS::Lambda::Permission") {
+		var p lambdaPermission
+		tpl.decodeProperties(t, name, &p)
 		if p.Principal == "cognito-idp.amazonaws.com" && p.Action == "lambda:InvokeFunction" &&
 			p.FunctionName == "arn:aws:lambda:"+region+":"+account+":function:fn-"+cognito.name &&
 			p.SourceArn != nil && *p.SourceArn == "arn:aws:cognito-idp:"+region+":"+account+":userpool/"+poolID {
@@ -581,10 +580,8 @@ func TestTemplateCognito(t *testing.T) {
 	if !permitted {
 		t.Error("no permission for the user pool to invoke the cognito function")
 	}
-	client, err := tpl.GetCognitoUserPoolClientWithName("UserPoolClient")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var client cognitoUserPoolClient
+	tpl.resource(t, "UserPoolClient", "AWS::Cognito::UserPoolClient", &client)
 	for _, flow := range []string{"ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"} {
 		if !slices.Contains(client.ExplicitAuthFlows, flow) {
 			t.Errorf("the app client must allow %s (cognitoauth uses it)", flow)
@@ -601,13 +598,14 @@ type route struct {
 	public       bool
 }
 
-func apiRoutes(t *testing.T, tpl *cloudformation.Template, generic map[string]any) []route {
+func apiRoutes(t *testing.T, tpl *samTemplate, generic map[string]any) []route {
 	t.Helper()
 	api := templateFunctions(t, tpl, generic)[functions.HandlerAPI]
 	var out []route
 	for name, ev := range api.fn.Events {
-		h := ev.Properties.HttpApiEvent
-		if ev.Type != "HttpApi" || h == nil || h.Method == nil || h.Path == nil {
+		var h httpAPIEvent
+		decodeEvent(t, "api event "+name, ev, "HttpApi", &h)
+		if h.Method == nil || h.Path == nil {
 			t.Fatalf("api event %s: %+v", name, ev)
 		}
 		if h.ApiId == nil || *h.ApiId != apiID {
@@ -713,9 +711,7 @@ func TestTemplateRoutesMatchTheApp(t *testing.T) {
 
 func TestTemplateAuthorizerMatchesTheVerifier(t *testing.T) {
 	tpl, generic := parse(t, scenarios[0])
-	if _, err := tpl.GetServerlessHttpApiWithName("HttpApi"); err != nil {
-		t.Fatal(err)
-	}
+	tpl.resource(t, "HttpApi", "AWS::Serverless::HttpApi", nil)
 	auth := dig(generic, "Resources", "HttpApi", "Properties", "Auth")
 	if dig(auth, "DefaultAuthorizer") != "CognitoJwt" {
 		t.Errorf("default authorizer %v", dig(auth, "DefaultAuthorizer"))
@@ -846,10 +842,11 @@ func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
 // grants flattens a function's inline policy statements.
 func grants(t *testing.T, f function) (allowed, denied []grant) {
 	t.Helper()
-	if f.fn.Policies == nil || f.fn.Policies.IAMPolicyDocumentArray == nil {
-		t.Fatalf("%s: Policies must be inline statements (no managed or SAM template policies)", f.name)
+	docs, err := inlinePolicies(f.fn.Policies)
+	if err != nil {
+		t.Fatalf("%s: Policies must be inline statements (no managed or SAM template policies): %v", f.name, err)
 	}
-	for _, doc := range *f.fn.Policies.IAMPolicyDocumentArray {
+	for _, doc := range docs {
 		for _, st := range doc.Statement {
 			if st == nil {
 				continue // removed by AWS::NoValue
@@ -894,9 +891,11 @@ func TestTemplateSchedulesAndOutputs(t *testing.T) {
 	tpl, generic := parse(t, scenarios[0])
 	fns := templateFunctions(t, tpl, generic)
 	var schedules []string
-	for _, ev := range fns[functions.HandlerJanitor].fn.Events {
-		if ev.Type == "Schedule" && ev.Properties.ScheduleEvent != nil {
-			schedules = append(schedules, ev.Properties.ScheduleEvent.Schedule)
+	for name, ev := range fns[functions.HandlerJanitor].fn.Events {
+		if ev.Type == "Schedule" {
+			var sch scheduleEvent
+			decodeEvent(t, "janitor event "+name, ev, "Schedule", &sch)
+			schedules = append(schedules, sch.Schedule)
 		}
 	}
 	if !slices.Equal(schedules, []string{"rate(5 minutes)"}) {
