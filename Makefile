@@ -12,14 +12,24 @@ run:
 ## test: services, formatting, vet, staticcheck, the OpenAPI lint, stale-mock check, race-enabled tests
 ## (integration tests included), short fuzzing, the TypeScript client's tests and the
 ## web app's browser tests
-test: services check-fmt vet lint lint-openapi check-generate unit fuzz js
+test: services check-fmt vet lint lint-openapi check-generate unit fuzz-and-js
+
+## fuzz-and-js: fuzz and js side by side (output kept per target): the
+## JavaScript tests wait on servers and Chromium for most of their time and
+## use under half a core, while fuzzing keeps both cores busy; fuzz budgets
+## are execution counts, so load does not change what is fuzzed.
+fuzz-and-js:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target fuzz js
 
 ## unit: the race-enabled tests alone; without `make services` first, the
 ## integration tests skip (or fail, with CI=true) and name the script to run
 ## Four packages at once on two cores: many tests wait on MariaDB, versitygw
 ## or a child process, so -p 4 finishes about a quarter sooner than the default.
+## -vet=off: `make vet` (which make test runs first) runs every analyzer on
+## these packages; go test's own subset would vet the race-instrumented
+## dependency graph again (about a tenth of this target's time on a cold cache).
 unit:
-	$(GO) test -race -count=1 -p 4 -timeout 20m $(PKGS)
+	$(GO) test -race -vet=off -count=1 -p 4 -timeout 20m $(PKGS)
 	# the pixel-heavy imaging tests skip under the race detector: the package again without it
 	$(GO) test -count=1 ./adapters/imaging/
 
