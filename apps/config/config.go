@@ -97,6 +97,10 @@ type Config struct {
 	// provider runs at once; beyond it (after a 200 ms wait) sign-ins get
 	// 429. 0: one per CPU.
 	LocalMaxConcurrentHashes int `env:"CLOUDPOST_LOCAL_MAX_CONCURRENT_HASHES" envDefault:"0"`
+	// LocalBcryptCost is the local provider's bcrypt cost (4–31). Test
+	// suites lower it to 4: each step halves a hash's CPU, and under the
+	// race detector one hash at 10 costs about half a second.
+	LocalBcryptCost int `env:"CLOUDPOST_LOCAL_BCRYPT_COST" envDefault:"10"`
 
 	// TrustedProxies are the load balancers or proxies in front of the
 	// server whose X-Forwarded-For entry names the client (CIDRs); empty:
@@ -372,6 +376,9 @@ func (c *Config) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("CLOUDPOST_LOG_FORMAT", "must be text or json, not %q", c.LogFormat)
+	}
+	if c.LocalBcryptCost < 4 || c.LocalBcryptCost > 31 {
+		bad("CLOUDPOST_LOCAL_BCRYPT_COST", "must be between 4 and 31")
 	}
 	if c.LocalTokenTTL < time.Minute || c.LocalTokenTTL > 24*time.Hour {
 		bad("CLOUDPOST_LOCAL_TOKEN_TTL", "must be between 1m and 24h")

@@ -33,6 +33,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"CLOUDPOST_CORS_ORIGINS=not a url": "CLOUDPOST_CORS_ORIGINS",
 		"CLOUDPOST_PUBLIC_URL=ftp://x":     "CLOUDPOST_PUBLIC_URL",
 		"CLOUDPOST_MEDIA_WORKERS=-1":       "CLOUDPOST_MEDIA_WORKERS",
+		"CLOUDPOST_LOCAL_BCRYPT_COST=3":    "CLOUDPOST_LOCAL_BCRYPT_COST",
+		"CLOUDPOST_LOCAL_BCRYPT_COST=32":   "CLOUDPOST_LOCAL_BCRYPT_COST",
 	}
 	for kv, name := range cases {
 		_, err := Load([]string{kv})

@@ -98,7 +98,7 @@ var LocalAuth = fx.Module("localauth",
 		func(cfg config.Config, clock ports.Clock, ids ports.IDs) *localauth.Provider {
 			return localauth.New(localauth.Config{
 				Issuer: cfg.LocalIssuer, ClientID: cfg.LocalClientID, AccessTTL: cfg.LocalTokenTTL, Clock: clock, IDs: ids,
-				MaxConcurrentHashes: cfg.LocalMaxConcurrentHashes,
+				MaxConcurrentHashes: cfg.LocalMaxConcurrentHashes, BcryptCost: cfg.LocalBcryptCost,
 				// Failures are counted per account and address by
 				// core/limits; an account-wide lock would let anyone keep
 				// the owner out.

@@ -161,6 +161,7 @@ var testEnv = []string{
 	"AWS_LAMBDA_FUNCTION_NAME=cloudpost-test",
 	"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512",
 	"AWS_REGION=eu-west-1",
+	"CLOUDPOST_LOCAL_BCRYPT_COST=4",
 }
 
 // startEmulator runs the binary bin returns under the emulator on free

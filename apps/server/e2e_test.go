@@ -222,6 +222,10 @@ func upload(c *client, purpose string, data []byte) mediaDTO {
 // race-enabled run beside other packages' tests).
 const readyWithin = 2 * time.Minute
 
+// fastHashes is the test apps' bcrypt cost: at the default (10) password
+// hashing under the race detector is most of these tests' CPU time.
+const fastHashes = "CLOUDPOST_LOCAL_BCRYPT_COST=4"
+
 // waitReady polls the item until it is ready.
 func waitReady(c *client, id string, timeout time.Duration) mediaDTO {
 	c.t.Helper()
@@ -305,7 +309,7 @@ func TestEndToEnd(t *testing.T) {
 // code reads mailed codes (nil: the local dev mailbox).
 func startServer(t *testing.T, env []string, code func(email string) string, opts ...fx.Option) (ada, bob *client, store ports.Storage) {
 	t.Helper()
-	cfg, err := config.Load(append([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=warn"}, env...))
+	cfg, err := config.Load(append([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=warn", fastHashes}, env...))
 	if err != nil {
 		t.Fatal(err)
 	}

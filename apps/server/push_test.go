@@ -139,7 +139,7 @@ func TestNotificationsAcrossInstances(t *testing.T) {
 // TestOpenStreamsDoNotHoldUpShutdown: stopping the server ends its
 // streams at once.
 func TestOpenStreamsDoNotHoldUpShutdown(t *testing.T) {
-	cfg, err := config.Load([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=warn"})
+	cfg, err := config.Load([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=warn", fastHashes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -211,7 +211,7 @@ func TestShutdownDrainMustFitTheTimeout(t *testing.T) {
 // serve's result. A test that does not stop it gets it stopped by SIGTERM.
 func startServe(t *testing.T, env ...string) (addr string, wait func(within time.Duration) error) {
 	t.Helper()
-	cfg, err := config.Load(append([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=warn"}, env...))
+	cfg, err := config.Load(append([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=warn", fastHashes}, env...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkStreamMemory -benchtime 1000x ./apps/server/
 func BenchmarkStreamMemory(b *testing.B) {
-	cfg, err := config.Load([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=error",
+	cfg, err := config.Load([]string{"CLOUDPOST_HTTP_ADDR=127.0.0.1:0", "CLOUDPOST_LOG_LEVEL=error", fastHashes,
 		"CLOUDPOST_LIMIT_SIGNUP_ADDR=off", "CLOUDPOST_LIMIT_SIGNIN_ADDR=off", "CLOUDPOST_LIMIT_CODES_ADDR=off", "CLOUDPOST_LIMIT_NOTIFICATIONS_ADDR=off"})
 	if err != nil {
 		b.Fatal(err)

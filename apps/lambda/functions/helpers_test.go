@@ -38,6 +38,7 @@ var testEnv = []string{
 	"CLOUDPOST_CORS_ORIGINS=https://app.example.com",
 	"CLOUDPOST_HTTP_ADDR=127.0.0.1:0",
 	"CLOUDPOST_LOG_LEVEL=error",
+	"CLOUDPOST_LOCAL_BCRYPT_COST=4", // bcrypt at the default cost dominates these tests under -race
 }
 
 func testConfig(t testing.TB, extra ...string) config.Config {

@@ -102,6 +102,7 @@ export async function startServer({ env = {} } = {}) {
     HOME: process.env.HOME,
     CLOUDPOST_HTTP_ADDR: `127.0.0.1:${port}`,
     CLOUDPOST_LOG_LEVEL: "warn",
+    CLOUDPOST_LOCAL_BCRYPT_COST: "4",
     ...env,
   });
   try {
