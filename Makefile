@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
 
-.PHONY: run test unit services generate check-generate check-fmt vet fuzz bench load load-mysql build lambda lint-openapi js client-test web-test
+.PHONY: run test unit services generate check-generate check-fmt vet fuzz bench load load-mysql build lambda lint-openapi js client-test web-test lint-and-js
 
 ## run: start the Echo app on 127.0.0.1:8000 with every adapter in memory
 run:
@@ -12,14 +12,14 @@ run:
 ## test: services, formatting, vet, staticcheck, the OpenAPI lint, stale-mock check, race-enabled tests
 ## (integration tests included), short fuzzing, the TypeScript client's tests and the
 ## web app's browser tests
-test: services check-fmt vet lint lint-openapi check-generate unit fuzz-and-js
+test: services check-fmt vet lint-and-js lint-openapi check-generate unit fuzz
 
-## fuzz-and-js: fuzz and js side by side (output kept per target): the
-## JavaScript tests wait on servers and Chromium for most of their time and
-## use under half a core, while fuzzing keeps both cores busy; fuzz budgets
-## are execution counts, so load does not change what is fuzzed.
-fuzz-and-js:
-	@$(MAKE) --no-print-directory -j2 --output-sync=target fuzz js
+## lint-and-js: staticcheck and js side by side (output kept per target):
+## the JavaScript tests wait on servers and Chromium for most of their time
+## and use under half a core, while staticcheck keeps both cores busy; after
+## `make vet` the tests' server build is only a link.
+lint-and-js:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint js
 
 ## unit: the race-enabled tests alone; without `make services` first, the
 ## integration tests skip (or fail, with CI=true) and name the script to run
@@ -28,10 +28,12 @@ fuzz-and-js:
 ## -vet=off: `make vet` (which make test runs first) runs every analyzer on
 ## these packages; go test's own subset would vet the race-instrumented
 ## dependency graph again (about a tenth of this target's time on a cold cache).
+## -ldflags=-w: test binaries without DWARF (stack traces do not need it)
+## link about a fifth faster, and there are some forty of them.
 unit:
-	$(GO) test -race -vet=off -count=1 -p 4 -timeout 20m $(PKGS)
+	$(GO) test -race -vet=off -ldflags=-w -count=1 -p 4 -timeout 20m $(PKGS)
 	# the pixel-heavy imaging tests skip under the race detector: the package again without it
-	$(GO) test -count=1 ./adapters/imaging/
+	$(GO) test -vet=off -ldflags=-w -count=1 ./adapters/imaging/
 
 ## services: install (once, cached in ~/.cache/cloudpost) and start what
 ## the integration tests use: MariaDB, versitygw, cognito-local, the Lambda
@@ -89,7 +91,9 @@ check-generate:
 		echo "mocks/ was stale: 'go generate ./...' changed it; commit the result"; diff -r "$$tmp/mocks" mocks | head -40; rm -rf "$$tmp"; exit 1; fi; \
 	rm -rf "$$tmp"
 
-## fuzz: short bounded fuzz runs of the parsers that face clients. Budgets
+## fuzz: short bounded fuzz runs of the parsers that face clients (-vet=off:
+## make vet has vetted them; go test would vet their instrumented
+## dependencies again). Budgets
 ## are execution counts (3–6 s each on a 2-core machine), not
 ## durations: with Go 1.26 a duration races the fuzz coordinator's own
 ## deadline and fails with "context deadline exceeded" and no failing input
@@ -100,10 +104,10 @@ check-generate:
 ## whole AWS SDK, and apigateway's FuzzDecodeEvent, whose decoding is
 ## go-json-experiment's and whose instrumented build takes the whole app.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 200000x ./core/pagecursor/
-	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 40000x ./adapters/jwtauth/
-	$(GO) test -run '^$$' -fuzz '^FuzzMakeVariants$$' -fuzztime 50000x -fuzzminimizetime 3s ./adapters/imaging/
-	$(GO) test -run '^$$' -fuzz '^FuzzICCParsers$$' -fuzztime 100000x ./adapters/imaging/
+	$(GO) test -vet=off -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 200000x ./core/pagecursor/
+	$(GO) test -vet=off -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 40000x ./adapters/jwtauth/
+	$(GO) test -vet=off -run '^$$' -fuzz '^FuzzMakeVariants$$' -fuzztime 50000x -fuzzminimizetime 3s ./adapters/imaging/
+	$(GO) test -vet=off -run '^$$' -fuzz '^FuzzICCParsers$$' -fuzztime 100000x ./adapters/imaging/
 
 ## bench: benchmarks (HTTP load, verifier, imaging, storage)
 bench:
