@@ -261,20 +261,26 @@ func (e *emulator) invokeStatus(t testing.TB, payload any) (int, []byte) {
 	return res.StatusCode, out
 }
 
-// logLines returns the function's JSON log lines (the emulator's own
-// lines are not JSON).
 // logLinesWhen waits until the function's log lines satisfy ready and
-// returns them (after 30 s, a hang bound, whatever is there): the runtime
-// may write a line after the invocation's answer has arrived.
+// returns them (after the hang bound of outputWhen, whatever is there).
 func (e *emulator) logLinesWhen(ready func([]map[string]any) bool) []map[string]any {
+	var lines []map[string]any
+	e.outputWhen(func() bool { lines = e.logLines(); return ready(lines) })
+	return lines
+}
+
+// outputWhen waits until ready holds, at most 30 s (a hang bound), and
+// reports whether it does: the runtime may write a line after the
+// invocation's answer has arrived.
+func (e *emulator) outputWhen(ready func() bool) bool {
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		lines := e.logLines()
-		if ready(lines) || time.Now().After(deadline) {
-			return lines
+	for !ready() {
+		if time.Now().After(deadline) {
+			return false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return true
 }
 
 // hasLog reports whether one of lines matches.
@@ -282,6 +288,8 @@ func hasLog(lines []map[string]any, match func(map[string]any) bool) bool {
 	return slices.ContainsFunc(lines, match)
 }
 
+// logLines returns the function's JSON log lines (the emulator's own
+// lines are not JSON).
 func (e *emulator) logLines() []map[string]any {
 	var out []map[string]any
 	for line := range strings.Lines(e.out.String()) {
@@ -566,7 +574,8 @@ func TestEmulatorPush(t *testing.T) {
 func TestEmulatorReportsBadConfiguration(t *testing.T) {
 	e := startEmulator(t, bootstrapBinary, "_HANDLER=nope")
 	status, out := e.invokeStatus(t, []byte(`{}`))
-	if status == http.StatusOK || !strings.Contains(e.out.String(), "_HANDLER: must be one of api, media") {
+	named := e.outputWhen(func() bool { return strings.Contains(e.out.String(), "_HANDLER: must be one of api, media") })
+	if status == http.StatusOK || !named {
 		t.Errorf("an init failure must fail the invocation and name the variable: HTTP %d %s\n%s", status, out, e.out)
 	}
 }
