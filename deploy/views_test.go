@@ -32,11 +32,18 @@ type cfnResource struct {
 func (tpl *samTemplate) decodeProperties(t *testing.T, name string, v any) {
 	t.Helper()
 	res := tpl.Resources[name]
-	if len(res.Properties) == 0 {
+	decodeRaw(t, fmt.Sprintf("resource %s (%s)", name, res.Type), res.Properties, v)
+}
+
+// decodeRaw decodes raw (nothing when empty) into v, failing the test
+// with what in the message when a value has the wrong JSON type.
+func decodeRaw(t *testing.T, what string, raw json.RawMessage, v any) {
+	t.Helper()
+	if len(raw) == 0 {
 		return
 	}
-	if err := json.Unmarshal(res.Properties, v); err != nil {
-		t.Fatalf("resource %s (%s): %v", name, res.Type, err)
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }
 
@@ -101,12 +108,7 @@ func decodeEvent(t *testing.T, name string, ev samEvent, typ string, v any) {
 	if ev.Type != typ {
 		t.Fatalf("%s: a %s event, want %s: %v", name, ev.Type, typ, ev)
 	}
-	if len(ev.Properties) == 0 {
-		return
-	}
-	if err := json.Unmarshal(ev.Properties, v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
+	decodeRaw(t, name, ev.Properties, v)
 }
 
 // httpAPIEvent is the view of an HttpApi event's properties.
